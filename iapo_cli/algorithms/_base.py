@@ -1,0 +1,240 @@
+"""Shared pieces of every training algorithm: the problem, spending, statistics, results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..backends import Backend, Contexts
+from ..errors import BudgetError
+from ..strategies import combine
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What to learn: arms ``prompts x scales`` of a backend, on given train queries."""
+
+    backend: Backend
+    train: np.ndarray  # query indices the learner may draw
+    scales: np.ndarray  # sorted grid of N, each in 1..backend.n_max
+    contexts: Contexts
+
+    @property
+    def n_prompts(self) -> int:
+        return len(self.backend.prompt_ids)
+
+
+class ArmStatistics:
+    """Stockpiled sums of per-pull estimates for every (context, prompt, scale 1..n_max).
+
+    A pull at scale n feeds every scale k <= n (all-subsets estimators) and every context.
+    """
+
+    def __init__(self, n_contexts: int, n_prompts: int, n_max: int):
+        self.task_sum = np.zeros((n_contexts, n_prompts, n_max))
+        self.pulls = np.zeros((n_prompts, n_max), dtype=np.int64)
+        self.cost_sum = np.zeros((n_prompts, n_max))
+        self.agnostic_sum = np.zeros((n_contexts, n_prompts))
+        self.agnostic_pulls = np.zeros(n_prompts, dtype=np.int64)
+
+    def add(self, prompt: int, estimate) -> None:
+        n = estimate.task.shape[-1]
+        self.task_sum[:, prompt, :n] += estimate.task.sum(axis=0)
+        self.pulls[prompt, :n] += estimate.task.shape[0]
+        self.cost_sum[prompt, :n] += estimate.cost_per_completion.sum()
+        self.agnostic_sum[:, prompt] += estimate.agnostic.sum(axis=0)
+        self.agnostic_pulls[prompt] += estimate.task.shape[0]
+
+    def utility(self, cost_weights: np.ndarray) -> np.ndarray:
+        """(C, P, n_max) mean estimated utility; NaN where no pull reached that scale."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            task = self.task_sum / self.pulls[None]
+            cost = self.cost_sum / self.pulls
+        return combine(task.transpose(1, 0, 2), cost, cost_weights).transpose(1, 0, 2)
+
+    def agnostic(self) -> np.ndarray:
+        """(C, P) inference-agnostic utility: mean weighted task score of one completion."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.agnostic_sum / self.agnostic_pulls[None]
+
+
+class QueryStream:
+    """Train queries without replacement, reshuffled each time the set runs out."""
+
+    def __init__(self, queries: np.ndarray, rng: np.random.Generator):
+        self._queries = np.asarray(queries)
+        self._rng = rng
+        self._order = rng.permutation(self._queries)
+        self._pos = 0
+
+    def draw(self, count: int) -> np.ndarray:
+        out = []
+        while count > 0:
+            if self._pos == len(self._order):
+                self._order, self._pos = self._rng.permutation(self._queries), 0
+            take = min(count, len(self._order) - self._pos)
+            out.append(self._order[self._pos : self._pos + take])
+            self._pos, count = self._pos + take, count - take
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+class TrimmingLog:
+    """Per round, context and arm considered: the estimate and whether it survived."""
+
+    columns = ("round", "context", "prompt", "n", "estimate", "samples", "kept")
+
+    def __init__(self):
+        self._parts: list[pd.DataFrame] = []
+
+    def record(self, round_: int, problem: Problem, considered: np.ndarray, kept: np.ndarray,
+               estimate: np.ndarray, samples: np.ndarray) -> None:
+        """considered/kept: (C, P, S) masks over the scale grid; estimate (C, P, S);
+        samples (P, S) pulls behind each estimate."""
+        c, p, s = np.nonzero(considered)
+        self._parts.append(pd.DataFrame({
+            "round": round_,
+            "context": np.asarray(problem.contexts.names, dtype=object)[c],
+            "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p],
+            "n": problem.scales[s],
+            "estimate": estimate[c, p, s],
+            "samples": samples[p, s],
+            "kept": kept[c, p, s],
+        }))
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame(columns=list(self.columns))
+        return pd.concat(self._parts, ignore_index=True)
+
+
+@dataclass
+class Policy:
+    """Per context: the chosen arm, its estimated utility and the pulls behind it."""
+
+    contexts: tuple[str, ...]
+    prompt_ids: tuple[str, ...]
+    prompt: np.ndarray  # (C,) prompt index
+    scale: np.ndarray  # (C,) N
+    estimate: np.ndarray  # (C,)
+    samples: np.ndarray  # (C,)
+    agnostic: np.ndarray | None = None  # (C,) IA utility of the chosen prompt (reported only)
+
+    def frame(self) -> pd.DataFrame:
+        out = pd.DataFrame({
+            "context": list(self.contexts),
+            "prompt": [self.prompt_ids[p] for p in self.prompt],
+            "n": self.scale.astype(int),
+            "estimated_utility": self.estimate,
+            "samples": self.samples.astype(int),
+        })
+        if self.agnostic is not None:
+            out["agnostic_utility"] = self.agnostic
+        return out
+
+
+@dataclass
+class TrainingResult:
+    policy: Policy
+    log: TrimmingLog
+    budget: int
+    spent: int
+    pulls: int
+    rounds: int
+    extra: dict = field(default_factory=dict)
+
+
+Observer = Callable[[int, int, int, int], None]  # (round, rounds, spent, budget)
+
+
+class Trainer:
+    """Learned state of one run: the budget ledger, statistics, query stream and log.
+
+    Every completion goes through ``pull``, which refuses to exceed the budget.
+    """
+
+    def __init__(self, problem: Problem, budget: int, rng: np.random.Generator,
+                 observer: Observer | None = None):
+        self.problem, self.budget, self.rng = problem, int(budget), rng
+        backend = problem.backend
+        self.stats = ArmStatistics(len(problem.contexts), problem.n_prompts, backend.n_max)
+        self.log = TrimmingLog()
+        self.queries = QueryStream(problem.train, rng)
+        self.spent = 0
+        self.pulls = 0
+        self.rounds = 0
+        self.observer = observer
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.spent
+
+    def pull(self, prompt: int, queries: np.ndarray, n: int) -> None:
+        cost = len(queries) * int(n)
+        if cost == 0:
+            return
+        if cost > self.remaining:
+            raise BudgetError(f"pull of {cost} completions exceeds the {self.remaining} left")
+        backend = self.problem.backend
+        pull = backend.sample(prompt, queries, int(n), self.rng)
+        self.stats.add(prompt, backend.strategy.estimate(pull, self.problem.contexts.task_weights))
+        self.spent += cost
+        self.pulls += len(queries)
+
+    def grid_utility(self) -> np.ndarray:
+        """(C, P, S) estimated utility on the scale grid (NaN without data)."""
+        util = self.stats.utility(self.problem.contexts.cost_weights)
+        return util[:, :, self.problem.scales - 1]
+
+    def grid_samples(self) -> np.ndarray:
+        return self.stats.pulls[:, self.problem.scales - 1]
+
+    def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
+        self.log.record(self.rounds, self.problem, considered, kept, self.grid_utility(),
+                        self.grid_samples())
+        self.rounds += 1
+
+    def notify(self, round_: int, rounds: int) -> None:
+        if self.observer is not None:
+            self.observer(round_, rounds, self.spent, self.budget)
+
+    def policy(self, candidates: np.ndarray | None = None) -> Policy:
+        """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all)."""
+        util = self.grid_utility()
+        if candidates is not None:
+            util = np.where(candidates, util, np.nan)
+        score = np.where(np.isnan(util), -np.inf, util)
+        n_ctx, n_prompts, n_scales = util.shape
+        best = score.reshape(n_ctx, -1).argmax(axis=1)
+        prompt, scale_idx = np.divmod(best, n_scales)
+        ctx = np.arange(n_ctx)
+        return Policy(
+            contexts=self.problem.contexts.names,
+            prompt_ids=self.problem.backend.prompt_ids,
+            prompt=prompt,
+            scale=self.problem.scales[scale_idx],
+            estimate=util[ctx, prompt, scale_idx],
+            samples=self.grid_samples()[prompt, scale_idx],
+            agnostic=self.stats.agnostic()[ctx, prompt],
+        )
+
+    def result(self, policy: Policy, **extra) -> TrainingResult:
+        return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,
+                              extra)
+
+
+def keep_best(util: np.ndarray, active: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per context, the ``keep[c]`` active arms with the highest estimates.
+
+    util, active: (C, P, S); keep: (C,). Arms without an estimate rank first (they were not
+    sampled yet, so nothing speaks against them). Ties break by a fixed arm order.
+    """
+    n_ctx = util.shape[0]
+    score = np.where(np.isnan(util), np.inf, util)
+    score = np.where(active, score, -np.inf).reshape(n_ctx, -1)
+    order = np.argsort(-score, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
+    return (rank < keep[:, None]).reshape(active.shape) & active

@@ -1,0 +1,127 @@
+"""Baselines: uniform allocation and TRIPLE-style sequential halving over prompts.
+
+They share data across contexts and scales the simple way (the same statistics as PSST) but
+have no trimming over (prompt, N) arms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._base import Observer, Problem, Trainer, TrainingResult, keep_best
+from ._psst import split_budget
+
+
+class Uniform:
+    """Spread the budget evenly over every (prompt, N) arm; per context pick the best."""
+
+    name = "uniform"
+
+    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
+            observer: Observer | None = None) -> TrainingResult:
+        trainer = Trainer(problem, budget, rng, observer)
+        self.trainer_ = trainer
+        n_prompts, scales = problem.n_prompts, problem.scales
+        arm_prompt = np.repeat(np.arange(n_prompts), len(scales))
+        arm_scale = np.tile(scales, n_prompts)
+        cycles, rest = divmod(budget, int(arm_scale.sum()))
+        pulls = np.full(arm_prompt.size, cycles)
+        order = rng.permutation(arm_prompt.size)  # the partial cycle: random arms that fit
+        fits = np.cumsum(arm_scale[order]) <= rest
+        pulls[order[fits]] += 1
+        rest -= int(arm_scale[order[fits]].sum())
+        for a in np.nonzero(pulls)[0]:
+            trainer.pull(arm_prompt[a], trainer.queries.draw(pulls[a]), arm_scale[a])
+        if rest > 0:  # the last completions: one pull at whatever scale still fits
+            small = scales[scales <= rest]
+            if small.size:
+                trainer.pull(int(rng.integers(n_prompts)), trainer.queries.draw(1), small[-1])
+        active = np.ones((len(problem.contexts), n_prompts, len(scales)), bool)
+        trainer.end_round(active, active)
+        trainer.notify(1, 1)
+        return trainer.result(trainer.policy())
+
+
+class _PromptHalving:
+    """Sequential halving over prompts, per context; subclasses choose N per pull."""
+
+    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
+            observer: Observer | None = None) -> TrainingResult:
+        trainer = Trainer(problem, budget, rng, observer)
+        self.trainer_ = trainer
+        n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
+        active = np.ones((n_ctx, n_prompts), bool)
+        rounds = max(1, math.ceil(math.log2(max(n_prompts, 2))))
+        shares = split_budget(budget, rounds)
+        for r in range(rounds):
+            room = shares[r] + (trainer.remaining - sum(shares[r:]))  # carry what was unspent
+            prompts = np.nonzero(active.any(axis=0))[0]
+            self._spend(trainer, prompts, room)
+            util = self._prompt_utility(trainer)  # (C, P)
+            left = rounds - r
+            keep = np.ceil(active.sum(axis=1) ** ((left - 1) / left) - 1e-9).astype(int)
+            kept = keep_best(util[:, :, None], active[:, :, None], np.maximum(keep, 1))[..., 0]
+            grid = self._grid_mask(problem, active)
+            trainer.end_round(grid, grid & kept[:, :, None])
+            active = kept
+            trainer.notify(r + 1, rounds)
+        return trainer.result(trainer.policy(self._grid_mask(problem, active)))
+
+
+class TripleN1(_PromptHalving):
+    """TRIPLE-style sequential halving over prompts, every pull at N=1; deploys N=1."""
+
+    name = "triple_n1"
+
+    def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
+        per = room // len(prompts)
+        queries = trainer.queries.draw(per)
+        for p in prompts:
+            trainer.pull(p, queries, 1)
+        rest = room - per * len(prompts)
+        if rest > 0:
+            queries = trainer.queries.draw(1)
+            for p in prompts[:rest]:
+                trainer.pull(p, queries, 1)
+
+    def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
+        return trainer.stats.utility(trainer.problem.contexts.cost_weights)[:, :, 0]
+
+    def _grid_mask(self, problem: Problem, active: np.ndarray) -> np.ndarray:
+        mask = np.zeros((*active.shape, len(problem.scales)), bool)
+        mask[:, :, 0] = active  # N=1 only (the grid's smallest scale)
+        return mask
+
+
+class TripleRandomN(_PromptHalving):
+    """Sequential halving over prompts, each pull at a random N of the grid; a prompt is
+    ranked by its best scale, and the survivor is deployed at its best estimated N."""
+
+    name = "triple_random_n"
+
+    def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
+        scales = trainer.problem.scales
+        mean = float(scales.mean())
+        draws = max(1, int(2 * room / mean) + len(scales))
+        n = trainer.rng.choice(scales, size=draws)
+        who = np.resize(trainer.rng.permutation(prompts), draws)
+        fits = np.cumsum(n) <= room
+        n, who = n[fits], who[fits]
+        rest = room - int(n.sum())
+        small = scales[scales <= rest]
+        if small.size:  # use up the share with one last pull that fits
+            n, who = np.append(n, small[-1]), np.append(who, trainer.rng.choice(prompts))
+        for p in prompts:
+            for size in np.unique(n[who == p]):
+                count = int(((who == p) & (n == size)).sum())
+                trainer.pull(p, trainer.queries.draw(count), size)
+
+    def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
+        util = trainer.grid_utility()
+        best = np.where(np.isnan(util), -np.inf, util).max(axis=2)
+        return np.where(np.isfinite(best), best, np.nan)
+
+    def _grid_mask(self, problem: Problem, active: np.ndarray) -> np.ndarray:
+        return np.repeat(active[:, :, None], len(problem.scales), axis=2)

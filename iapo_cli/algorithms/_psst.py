@@ -1,0 +1,165 @@
+"""PSST: Prompt Scaling via Sequential Trimming (per-context sequential halving over
+(prompt, N) arms with cross-context, nested and stockpiled reuse), and its Top-K variant."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._base import Observer, Problem, Trainer, TrainingResult, keep_best
+
+
+def split_budget(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` integer shares that differ by at most one."""
+    base, extra = divmod(int(total), parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
+    """(P,) the largest scale of each prompt active in any context, 0 if none."""
+    any_ctx = active.any(axis=0)  # (P, S)
+    top = np.where(any_ctx, problem.scales[None, :], 0)
+    return top.max(axis=1)
+
+
+def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int | None,
+                notify_offset: int = 0, notify_total: int | None = None) -> np.ndarray:
+    """Run the trimming rounds of PSST on ``active`` (C, P, S) with ``budget`` completions.
+
+    Returns the surviving mask (one arm per context). Each round pulls every prompt that is
+    active anywhere at its largest active scale, all on one batch of train queries, as many
+    times as the round's share pays for; then each context keeps the best
+    ``ceil(n ** ((R-r-1)/(R-r)))`` of its n arms (halving when R = log2 n). What a round
+    cannot spend carries over; the last round spends the rest on the closest races.
+    """
+    problem = trainer.problem
+    sweep = int(largest_active_scale(problem, active).sum())
+    n_arms = int(active.sum(axis=(1, 2)).max())
+    if rounds is None:
+        wanted = max(1, math.ceil(math.log2(max(n_arms, 2))))
+        affordable = max(1, budget // max(sweep, 1))
+        rounds = min(wanted, affordable)
+    shares = split_budget(budget, rounds)
+    carry = 0
+    stop_at = trainer.spent + budget
+    total = notify_total or rounds
+    for r in range(rounds):
+        top = largest_active_scale(problem, active)
+        prompts = np.nonzero(top)[0]
+        room = min(shares[r] + carry, stop_at - trainer.spent)
+        per = room // int(top.sum())
+        if per > 0:
+            queries = trainer.queries.draw(per)
+            for p in prompts:
+                trainer.pull(p, queries, top[p])
+        else:
+            _rotate(trainer, top, room)
+        last = r == rounds - 1
+        if last:
+            _spend_on_closest(trainer, active, top, stop_at - trainer.spent)
+        carry = stop_at - trainer.spent - sum(shares[r + 1 :])
+        carry = max(carry, 0)
+        left = rounds - r
+        count = active.sum(axis=(1, 2))
+        keep = np.where(last, 1, np.ceil(count ** ((left - 1) / left) - 1e-9)).astype(int)
+        kept = keep_best(trainer.grid_utility(), active, np.maximum(keep, 1))
+        trainer.end_round(active, kept)
+        active = kept
+        trainer.notify(notify_offset + r + 1, total)
+    return active
+
+
+def _rotate(trainer: Trainer, top: np.ndarray, room: int) -> None:
+    """A share too small for one pull of every prompt: pull the least-sampled prompts that
+    fit, one query each, so that successive rounds rotate through the prompts."""
+    prompts = np.nonzero(top)[0]
+    samples = trainer.stats.pulls[prompts, top[prompts] - 1]
+    order = prompts[np.argsort(samples, kind="stable")]
+    fits = order[np.cumsum(top[order]) <= room]
+    if fits.size:
+        queries = trainer.queries.draw(1)
+        for p in fits:
+            trainer.pull(p, queries, top[p])
+
+
+def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, left: int) -> None:
+    """Spend what is left on the prompts in the tightest races: per context the best two
+    arms, contexts ordered by their gap; pull those prompts one query at a time at their
+    largest active scale (smaller if that is all that is left)."""
+    if left <= 0:
+        return
+    util = np.where(active, trainer.grid_utility(), -np.inf)
+    flat = util.reshape(util.shape[0], -1)
+    best2 = np.argsort(-flat, axis=1)[:, :2]
+    top2 = np.take_along_axis(flat, best2, axis=1)
+    gap = top2[:, 0] - top2[:, 1] if top2.shape[1] > 1 else np.full(len(flat), np.inf)
+    order = np.argsort(np.where(np.isfinite(gap), gap, np.inf), kind="stable")
+    candidates = []
+    n_scales = active.shape[2]
+    for c in order:
+        for arm in best2[c]:
+            p = int(arm // n_scales)
+            if top[p] > 0 and p not in candidates:
+                candidates.append(p)
+    if not candidates:
+        candidates = [int(p) for p in np.nonzero(top)[0]]
+    i = 0
+    while left > 0 and candidates:
+        p = candidates[i % len(candidates)]
+        n = int(min(top[p], left))
+        trainer.pull(p, trainer.queries.draw(1), n)
+        left -= n
+        i += 1
+
+
+class PSST:
+    """Prompt Scaling via Sequential Trimming.
+
+    rounds: number of trimming rounds; default ``ceil(log2 |arms|)`` capped so that a
+    round's share pays at least one pull of every prompt at its largest scale.
+    """
+
+    name = "psst"
+
+    def __init__(self, rounds: int | None = None):
+        self.rounds = rounds
+
+    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
+            observer: Observer | None = None) -> TrainingResult:
+        trainer = Trainer(problem, budget, rng, observer)
+        self.trainer_ = trainer
+        active = np.ones((len(problem.contexts), problem.n_prompts, len(problem.scales)), bool)
+        final = trim_rounds(trainer, active, budget, self.rounds)
+        return trainer.result(trainer.policy(final))
+
+
+class PSSTTopK:
+    """PSST after a Top-K screening warm-up: a fraction ``rho`` of the budget at N=1 spread
+    evenly over prompts on shared queries; each context keeps its ``k`` best prompts."""
+
+    name = "psst_topk"
+
+    def __init__(self, rho: float = 0.2, k: int = 5, rounds: int | None = None):
+        self.rho, self.k, self.rounds = rho, k, rounds
+
+    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
+            observer: Observer | None = None) -> TrainingResult:
+        trainer = Trainer(problem, budget, rng, observer)
+        self.trainer_ = trainer
+        n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(problem.scales)
+        first = int(problem.scales[0])  # screening scale: the smallest of the grid
+        per = int(self.rho * budget) // (n_prompts * first)
+        if per > 0:
+            queries = trainer.queries.draw(per)
+            for p in range(n_prompts):
+                trainer.pull(p, queries, first)
+        screen = np.zeros((n_ctx, n_prompts, n_scales), bool)
+        screen[:, :, 0] = True
+        keep = np.full(n_ctx, min(self.k, n_prompts))
+        kept = keep_best(trainer.grid_utility(), screen, keep)
+        trainer.end_round(screen, kept)
+        kept = kept[:, :, :1]
+        active = np.repeat(kept, n_scales, axis=2)
+        final = trim_rounds(trainer, active, trainer.remaining, self.rounds)
+        return trainer.result(trainer.policy(final))

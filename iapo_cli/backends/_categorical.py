@@ -1,0 +1,159 @@
+"""Categorical backends: per (prompt, query) distributions over a few outcomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..strategies import (
+    BestOfN,
+    MajorityVote,
+    ScorePull,
+    VotePull,
+    exact_best_of_n,
+    exact_majority_vote,
+)
+from ._base import Contexts, Environment
+
+# the precomputed subset-credit table pays off for few answers only (see strategies)
+_TABLE_MAX_ANSWERS = 5
+_PROB_TOLERANCE = 1e-6
+
+
+def _sample_categories(cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, n) category indices drawn from the rows of a (B, A) cumulative distribution."""
+    u = rng.random((cdf.shape[0], n))
+    idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+    return np.minimum(idx, cdf.shape[1] - 1)
+
+
+class CategoricalVotes:
+    """Majority voting over categorical answers: ``probs`` (P, X, A), gold (X,), cost (P,)."""
+
+    def __init__(self, probs: np.ndarray, gold: np.ndarray, cost: np.ndarray, n_max: int,
+                 prompt_ids: tuple[str, ...] | None = None):
+        self.probs = np.asarray(probs, dtype=float)
+        self.gold = np.asarray(gold, dtype=np.int64)
+        self.cost = np.asarray(cost, dtype=float)
+        self.n_max = int(n_max)
+        n_prompts, self.n_queries, n_answers = self.probs.shape
+        self.prompt_ids = prompt_ids or tuple(f"p{i}" for i in range(n_prompts))
+        table = (self.n_max, n_answers - 1) if n_answers <= _TABLE_MAX_ANSWERS else None
+        self.strategy = MajorityVote(table=table)
+        self._exact: np.ndarray | None = None
+
+    def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
+               ) -> VotePull:
+        counts = rng.multinomial(n, self.probs[prompt, queries])
+        cost = np.full(len(queries), n * self.cost[prompt])
+        return VotePull(counts, self.gold[queries], cost, n)
+
+    def exact_credit(self) -> np.ndarray:
+        """(P, X, n_max) exact majority-vote credit, computed once."""
+        if self._exact is None:
+            n_prompts, n_queries, n_answers = self.probs.shape
+            flat = exact_majority_vote(
+                self.probs.reshape(-1, n_answers), np.tile(self.gold, n_prompts), self.n_max
+            )
+            self._exact = flat.reshape(n_prompts, n_queries, self.n_max)
+        return self._exact
+
+    def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
+        return task_weights[:, 0, None, None, None] * self.exact_credit()[None]
+
+    def exact_cost(self) -> np.ndarray:
+        return np.broadcast_to(self.cost[:, None], self.probs.shape[:2])
+
+
+class CategoricalScores:
+    """Best-of-N over discrete outcomes: ``probs`` (P, X, A), ``values`` (P, X, A, K),
+    ``cost`` (P, X, A) per completion of each outcome."""
+
+    def __init__(self, probs: np.ndarray, values: np.ndarray, cost: np.ndarray, n_max: int,
+                 objectives: tuple[str, ...], prompt_ids: tuple[str, ...] | None = None):
+        self.probs = np.asarray(probs, dtype=float)
+        self.values = np.asarray(values, dtype=float)
+        self.cost = np.asarray(cost, dtype=float)
+        self.n_max = int(n_max)
+        n_prompts, self.n_queries, _ = self.probs.shape
+        self.prompt_ids = prompt_ids or tuple(f"p{i}" for i in range(n_prompts))
+        self.strategy = BestOfN(objectives)
+        self._cdf = np.cumsum(self.probs, axis=2)
+
+    def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
+               ) -> ScorePull:
+        outcome = _sample_categories(self._cdf[prompt, queries], n, rng)
+        q = np.asarray(queries)[:, None]
+        return ScorePull(self.values[prompt, q, outcome], self.cost[prompt, q, outcome], n)
+
+    def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
+        weighted = np.einsum("pxak,ck->cpxa", self.values, task_weights)
+        return exact_best_of_n(self.probs[None], weighted, self.n_max)
+
+    def exact_cost(self) -> np.ndarray:
+        return (self.probs * self.cost).sum(axis=2)
+
+
+def load_npz(path: str | Path) -> Environment:
+    """Load a recorded majority-vote environment (format of ``shared/envs/README.md``).
+
+    Meta cost weights multiply positive cost (``correct·credit + cost·N·cost_p``), so they are
+    negated into this tool's convention (the weight of ``O_cost = -cost``).
+    """
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise ConfigError("file not found", source=src)
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # numpy raises many types for a broken archive
+        raise ConfigError(f"not a readable .npz archive ({type(exc).__name__})", source=src
+                          ) from None
+    for key in ("probs", "answers", "cost", "meta"):
+        if key not in arrays:
+            raise ConfigError("missing array", source=src, field=key)
+    probs, answers, cost = arrays["probs"], arrays["answers"], arrays["cost"]
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError:
+        raise ConfigError("is not JSON", source=src, field="meta") from None
+    if probs.ndim != 3:
+        raise ConfigError(f"must have shape (P, X, C), got {probs.shape}", source=src,
+                          field="probs")
+    n_prompts, n_queries, n_answers = probs.shape
+    if answers.shape != (n_queries,):
+        raise ConfigError(f"must have shape ({n_queries},), got {answers.shape}", source=src,
+                          field="answers")
+    if cost.shape != (n_prompts,):
+        raise ConfigError(f"must have shape ({n_prompts},), got {cost.shape}", source=src,
+                          field="cost")
+    if not np.all(np.isfinite(probs)) or probs.min() < 0:
+        raise ConfigError("has negative or non-finite entries", source=src, field="probs")
+    row_sums = probs.sum(axis=2)
+    worst = np.unravel_index(np.argmax(np.abs(row_sums - 1)), row_sums.shape)
+    if abs(row_sums[worst] - 1) > _PROB_TOLERANCE:
+        raise ConfigError(
+            f"rows must sum to 1 (prompt {worst[0]}, query {worst[1]} sums to "
+            f"{row_sums[worst]:.6g})", source=src, field="probs")
+    if answers.min() < -1 or answers.max() >= n_answers:
+        raise ConfigError(f"gold indices must lie in -1..{n_answers - 1}", source=src,
+                          field="answers")
+    if not np.all(np.isfinite(cost)) or cost.min() < 0:
+        raise ConfigError("must be finite and non-negative", source=src, field="cost")
+    if meta.get("strategy", "majority_vote") != "majority_vote":
+        raise ConfigError("only 'majority_vote' environments are supported", source=src,
+                          field="meta.strategy")
+    n_max = int(meta.get("n_max", 32))
+    raw = meta.get("contexts") or {"default": {"correct": 1.0, "cost": 0.0}}
+    names = tuple(raw)
+    task = np.array([[float(raw[c].get("correct", 1.0))] for c in names])
+    cost_w = np.array([-float(raw[c].get("cost", 0.0)) for c in names])
+    dist = np.asarray(meta.get("context_distribution") or np.full(len(names), 1 / len(names)))
+    contexts = Contexts(names, task, cost_w, dist / dist.sum())
+    backend = CategoricalVotes(probs / row_sums[..., None], answers, cost, n_max)
+    return Environment(meta.get("name", path.stem), backend, contexts,
+                       {"source": src, "n_max": n_max})

@@ -1,0 +1,50 @@
+"""Exact policy values on a set of queries, for backends that know their distributions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..algorithms import Policy
+from ..backends import Contexts, ExactBackend
+from ..strategies import combine
+
+
+class ExactTable:
+    """Per-query exact task utility (C, P, X, n_max) and cost (P, X), computed once."""
+
+    def __init__(self, backend: ExactBackend, contexts: Contexts):
+        self.contexts = contexts
+        self.task = backend.exact_task(contexts.task_weights)
+        self.cost = np.asarray(backend.exact_cost())
+
+    def q(self, queries: np.ndarray) -> np.ndarray:
+        """(C, P, n_max) expected utility of every arm, averaged over ``queries``."""
+        task = self.task[:, :, queries, :].mean(axis=2)  # (C, P, n_max)
+        cost = self.cost[:, queries].mean(axis=1)[:, None]  # (P, 1)
+        return combine(task.transpose(1, 0, 2), cost, self.contexts.cost_weights
+                       ).transpose(1, 0, 2)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A policy scored on test queries against the oracle over the same arm grid."""
+
+    per_context: np.ndarray  # (C,) Q_test(c, pi(c))
+    oracle_per_context: np.ndarray  # (C,)
+    acr: float
+    oracle: float
+
+    @property
+    def regret(self) -> float:
+        return self.oracle - self.acr
+
+
+def score_policy(q: np.ndarray, policy: Policy, scales: np.ndarray, probabilities: np.ndarray
+                 ) -> Score:
+    """Average contextual return of ``policy`` under exact values ``q`` (C, P, n_max)."""
+    ctx = np.arange(q.shape[0])
+    value = q[ctx, policy.prompt, policy.scale - 1]
+    best = q[:, :, scales - 1].reshape(q.shape[0], -1).max(axis=1)
+    return Score(value, best, float(probabilities @ value), float(probabilities @ best))

@@ -1,0 +1,134 @@
+"""Studies in the paper's protocol: repeated 80/20 splits, training under a budget, exact
+test ACR, regret against the test oracle, Wilcoxon signed-rank tests paired by run."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+
+from ..algorithms import Problem, make_algorithm
+from ..backends import Environment
+from ._exact import ExactTable, score_policy
+
+TRAIN_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    name: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def build(self):
+        return make_algorithm(self.name, **dict(self.params))
+
+
+def split_queries(n_queries: int, seed: int, run: int) -> tuple[np.ndarray, np.ndarray]:
+    """The run's random 80/20 train/test split (the same for every algorithm and budget)."""
+    rng = np.random.default_rng([seed, run, 0])
+    order = rng.permutation(n_queries)
+    cut = int(round(TRAIN_FRACTION * n_queries))
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+_STATE: dict = {}
+
+
+def _init_worker(env, table, scales, algorithms, budgets, seed):
+    _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
+                  seed=seed)
+
+
+def _run_one(run: int) -> list[dict]:
+    env: Environment = _STATE["env"]
+    table: ExactTable = _STATE["table"]
+    scales = _STATE["scales"]
+    seed = _STATE["seed"]
+    train, test = split_queries(env.backend.n_queries, seed, run)
+    problem = Problem(env.backend, train, scales, env.contexts)
+    q_test = table.q(test)
+    rows = []
+    for a_idx, spec in enumerate(_STATE["algorithms"]):
+        for budget in _STATE["budgets"]:
+            rng = np.random.default_rng([seed, run, 1 + a_idx, budget])
+            algo = spec.build()
+            start = time.perf_counter()
+            result = algo.fit(problem, budget, rng)
+            seconds = time.perf_counter() - start
+            score = score_policy(q_test, result.policy, scales, env.contexts.probabilities)
+            rows.append({
+                "algorithm": spec.label, "budget": budget, "run": run, "acr": score.acr,
+                "oracle": score.oracle, "regret": score.regret, "spent": result.spent,
+                "seconds": seconds,
+            })
+    return rows
+
+
+def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Sequence[int],
+              runs: int, seed: int = 0, scales: np.ndarray | None = None, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """One row per (algorithm, budget, run). Exact values are computed once, before the
+    worker processes fork, so they share them."""
+    scales = np.arange(1, env.backend.n_max + 1) if scales is None else np.asarray(scales)
+    table = ExactTable(env.backend, env.contexts)
+    strategy = env.backend.strategy
+    if getattr(strategy, "table", None):  # build the credit table once, before forking
+        from ..strategies import credit_table
+
+        credit_table(*strategy.table)
+    workers = workers or min(os.cpu_count() or 1, runs)
+    args = (env, table, scales, list(algorithms), list(budgets), seed)
+    rows: list[dict] = []
+    if workers <= 1:
+        _init_worker(*args)
+        for i in range(runs):
+            rows.extend(_run_one(i))
+            if progress:
+                progress(i + 1, runs)
+    else:
+        ctx = mp.get_context("fork")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
+            for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
+                rows.extend(part)
+                if progress:
+                    progress(i + 1, runs)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["algorithm", "budget", "run"], kind="stable").reset_index(drop=True)
+
+
+def summarize(results: pd.DataFrame, reference: str = "psst") -> pd.DataFrame:
+    """Per algorithm and budget: mean ACR, its standard error, mean regret, mean and max
+    spend, median seconds, and the Wilcoxon signed-rank p-value of ACR against
+    ``reference`` paired by run (NaN for the reference itself or identical samples)."""
+    rows = []
+    for (algo, budget), part in results.groupby(["algorithm", "budget"], sort=False):
+        part = part.sort_values("run")
+        p_value = np.nan
+        ref = results[(results.algorithm == reference) & (results.budget == budget)]
+        if algo != reference and len(ref):
+            ref = ref.sort_values("run")
+            merged = part.merge(ref, on="run", suffixes=("", "_ref"))
+            diff = merged.acr - merged.acr_ref
+            if np.any(diff != 0):
+                p_value = float(wilcoxon(merged.acr, merged.acr_ref).pvalue)
+        n = len(part)
+        rows.append({
+            "algorithm": algo, "budget": budget, "runs": n,
+            "mean_acr": part.acr.mean(),
+            "sem_acr": part.acr.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan,
+            "mean_regret": part.regret.mean(),
+            "mean_spent": part.spent.mean(), "max_spent": int(part.spent.max()),
+            "median_seconds": part.seconds.median(),
+            "p_vs_" + reference: p_value,
+        })
+    return pd.DataFrame(rows)
