@@ -27,7 +27,9 @@ class AlgorithmSpec:
 
     @property
     def label(self) -> str:
-        return self.name
+        if not self.params:
+            return self.name
+        return self.name + "(" + ",".join(f"{k}={v}" for k, v in self.params) + ")"
 
     def build(self):
         return make_algorithm(self.name, **dict(self.params))
@@ -58,9 +60,10 @@ def _run_one(run: int) -> list[dict]:
     problem = Problem(env.backend, train, scales, env.contexts)
     q_test = table.q(test)
     rows = []
-    for a_idx, spec in enumerate(_STATE["algorithms"]):
+    for spec in _STATE["algorithms"]:
         for budget in _STATE["budgets"]:
-            rng = np.random.default_rng([seed, run, 1 + a_idx, budget])
+            # common random numbers: every algorithm sees the same stream in a (run, budget)
+            rng = np.random.default_rng([seed, run, 1, budget])
             algo = spec.build()
             start = time.perf_counter()
             result = algo.fit(problem, budget, rng)
