@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ._base import (
     ArmStatistics,
+    Observer,
     Policy,
     Problem,
     QueryStream,
@@ -34,6 +35,7 @@ __all__ = [
     "ALGORITHMS",
     "PSST",
     "ArmStatistics",
+    "Observer",
     "PSSTTopK",
     "Policy",
     "Problem",

@@ -1,0 +1,51 @@
+"""The ``iapo`` command line. This module only wires commands and maps errors to exit
+codes: 2 bad input, 1 runtime failure, 130 interrupted."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import ConfigError, IapoError
+from ..run import Interrupted
+from ._bench import bench_command
+from ._optimize import optimize_command, validate_command
+from ._render import err_console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Inference-aware prompt optimization: which prompt and which N, per "
+                       "user context, under a completion budget.")
+app.command("optimize")(optimize_command)
+app.command("validate")(validate_command)
+app.command("bench")(bench_command)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        _fail(str(exc))
+        sys.exit(2)
+    except Interrupted as exc:
+        _fail(str(exc))
+        sys.exit(130)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        sys.exit(130)
+    except IapoError as exc:
+        _fail(str(exc))
+        sys.exit(1)
+    except Exception as exc:
+        # typer vendors click: its usage errors carry show() and exit_code (2)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Abort":  # click's name for Ctrl-C outside our commands
+            sys.exit(130)
+        _fail(f"{type(exc).__name__}: {exc}")  # a bug: no traceback, but say what it was
+        sys.exit(1)

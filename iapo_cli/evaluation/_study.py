@@ -17,7 +17,6 @@ from ..algorithms import Problem, make_algorithm
 from ..backends import Environment
 from ._exact import ExactTable, score_policy
 
-TRAIN_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,12 @@ class AlgorithmSpec:
         return make_algorithm(self.name, **dict(self.params))
 
 
-def split_queries(n_queries: int, seed: int, run: int) -> tuple[np.ndarray, np.ndarray]:
-    """The run's random 80/20 train/test split (the same for every algorithm and budget)."""
+def split_queries(n_queries: int, seed: int, run: int, test_fraction: float = 0.2
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The run's random train/test split (the same for every algorithm and budget)."""
     rng = np.random.default_rng([seed, run, 0])
     order = rng.permutation(n_queries)
-    cut = int(round(TRAIN_FRACTION * n_queries))
+    cut = int(round((1.0 - test_fraction) * n_queries))
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 

@@ -1,0 +1,145 @@
+"""Turn a validated config into the objects a run needs, checking it against the backend."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..algorithms import Problem, make_algorithm
+from ..backends import Contexts, Environment, load_npz, synthetic
+from ..config import COST, Config
+from ..errors import ConfigError
+from ..evaluation import split_queries
+
+
+@dataclass
+class ResolvedRun:
+    config: Config
+    source: str
+    env: Environment
+    problem: Problem
+    test: np.ndarray
+    algorithm: object
+    budget: int
+    seed: int
+
+
+def build_environment(config: Config, source: str) -> Environment:
+    """The backend the config names; relative paths are relative to the config file."""
+    spec = config.backend
+    if spec.kind == "categorical":
+        path = Path(spec.path)
+        if not path.is_absolute():
+            path = Path(source).parent / path
+        try:
+            return load_npz(path)
+        except ConfigError as exc:
+            if exc.source == str(path) and exc.field is None and exc.detail == "file not found":
+                raise ConfigError(f"file not found: {path}", source=source,
+                                  field="backend.path") from None
+            raise
+    params = {k: getattr(spec, k) for k in ("prompts", "queries", "n_max")
+              if getattr(spec, k) is not None}
+    try:
+        return synthetic(spec.family, seed=spec.seed, **params)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, source=source, field="backend.family") from None
+
+
+def _objective_names(config: Config, env: Environment, source: str) -> tuple[str, ...]:
+    names = tuple(env.backend.strategy.objectives)
+    if config.objectives is not None:
+        declared = tuple(o.name for o in config.objectives)
+        if declared != names:
+            raise ConfigError(
+                f"the {config.backend.kind} backend scores {', '.join(names)}; "
+                f"got {', '.join(declared)}", source=source, field="objectives")
+    return names
+
+
+def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
+    if config.contexts is None:
+        return env.contexts
+    objectives = _objective_names(config, env, source)
+    known = (*objectives, COST)
+
+    def weights_row(weights: dict[str, float], where: str) -> tuple[list[float], float]:
+        for key in weights:
+            if key not in known:
+                raise ConfigError(f"unknown objective '{key}' (objectives: {', '.join(known)})",
+                                  source=source, field=where)
+        if weights.get(COST, 0.0) < 0:
+            raise ConfigError("the cost weight must be >= 0 (it multiplies O_cost = -cost)",
+                              source=source, field=f"{where}.{COST}")
+        return [weights.get(o, 0.0) for o in objectives], weights.get(COST, 0.0)
+
+    if isinstance(config.contexts, list):
+        rows = [weights_row(c.weights, f"contexts[{i}].weights")
+                for i, c in enumerate(config.contexts)]
+        names = tuple(c.name for c in config.contexts)
+        probs = [c.probability for c in config.contexts]
+        probs = np.full(len(rows), 1.0) if probs[0] is None else np.array(probs, dtype=float)
+        if probs.sum() <= 0:
+            raise ConfigError("probabilities must not all be 0", source=source,
+                              field="contexts")
+    else:
+        keys = list(config.contexts.grid)
+        weights_row(dict.fromkeys(keys, 0.0), "contexts.grid")
+        combos = list(itertools.product(*(config.contexts.grid[k] for k in keys)))
+        rows = [weights_row(dict(zip(keys, combo, strict=True)), "contexts.grid")
+                for combo in combos]
+        names = tuple(",".join(f"{k}={v:g}" for k, v in zip(keys, combo, strict=True))
+                      for combo in combos)
+        probs = np.full(len(rows), 1.0)
+    return Contexts(
+        names,
+        np.array([r[0] for r in rows], dtype=float),
+        np.array([r[1] for r in rows], dtype=float),
+        probs / probs.sum(),
+    )
+
+
+def resolve(config: Config, source: str, budget: int | None = None, seed: int | None = None
+            ) -> ResolvedRun:
+    """Every check that needs the backend; no completion is drawn here."""
+    env = build_environment(config, source)
+    backend = env.backend
+    if config.strategy is not None and config.strategy != backend.strategy.name:
+        raise ConfigError(f"the {config.backend.kind} backend uses '{backend.strategy.name}', "
+                          f"not '{config.strategy}'", source=source, field="strategy")
+    n_prompts = len(backend.prompt_ids)
+    if config.prompts is not None:
+        if len(config.prompts) != n_prompts:
+            raise ConfigError(f"lists {len(config.prompts)} prompts but the backend has "
+                              f"{n_prompts}", source=source, field="prompts")
+        backend.prompt_ids = tuple(p.id for p in config.prompts)
+    n_max = backend.n_max
+    if config.scales == "max":
+        scales = np.arange(1, n_max + 1)
+    else:
+        for i, s in enumerate(config.scales):
+            if not 1 <= s <= n_max:
+                raise ConfigError(f"{s} is outside 1..{n_max} (the backend's n_max)",
+                                  source=source, field=f"scales[{i}]")
+        scales = np.array(sorted(config.scales))
+    contexts = build_contexts(config, env, source)
+    budget = config.budget if budget is None else budget
+    field = "budget" if budget == config.budget else "--budget"
+    if budget <= 0:
+        raise ConfigError("must be > 0", source=source, field=field)
+    cheapest = n_prompts * int(scales[0])
+    if budget < cheapest:
+        raise ConfigError(f"{budget} is smaller than one pull at N={scales[0]} per prompt "
+                          f"({n_prompts} prompts need {cheapest})", source=source, field=field)
+    seed = config.seed if seed is None else seed
+    try:
+        algorithm = make_algorithm(config.algorithm.name, **config.algorithm.params)
+    except (ConfigError, ValueError) as exc:
+        detail = exc.detail if isinstance(exc, ConfigError) else str(exc)
+        raise ConfigError(detail, source=source, field="algorithm") from None
+    train, test = split_queries(backend.n_queries, seed, 0, config.split.test_fraction)
+    problem = Problem(backend, train, scales, contexts)
+    return ResolvedRun(config, source, env, problem, test, algorithm, int(budget), int(seed))
