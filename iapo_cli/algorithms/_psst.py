@@ -102,8 +102,11 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, lef
     flat = util.reshape(util.shape[0], -1)
     best2 = np.argsort(-flat, axis=1)[:, :2]
     top2 = np.take_along_axis(flat, best2, axis=1)
-    gap = top2[:, 0] - top2[:, 1] if top2.shape[1] > 1 else np.full(len(flat), np.inf)
-    order = np.argsort(np.where(np.isfinite(gap), gap, np.inf), kind="stable")
+    gap = np.full(len(flat), np.inf)
+    if top2.shape[1] > 1:  # contexts with a single finite survivor have no race
+        both = np.isfinite(top2).all(axis=1)
+        gap[both] = top2[both, 0] - top2[both, 1]
+    order = np.argsort(gap, kind="stable")
     candidates = []
     n_scales = active.shape[2]
     for c in order:

@@ -18,7 +18,6 @@ from ..backends import Environment
 from ._exact import ExactTable, score_policy
 
 
-
 @dataclass(frozen=True)
 class AlgorithmSpec:
     name: str
@@ -78,7 +77,8 @@ def _run_one(run: int) -> list[dict]:
 
 
 def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Sequence[int],
-              runs: int, seed: int = 0, scales: np.ndarray | None = None, workers: int | None = None,
+              runs: int, seed: int = 0, scales: np.ndarray | None = None,
+              workers: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """One row per (algorithm, budget, run). Exact values are computed once, before the
     worker processes fork, so they share them."""

@@ -205,14 +205,13 @@ class VoteCreditTable:
 
     def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
         n_gold, others = _split_gold(counts, gold)
-        return (
-            counts.sum(axis=1).max() <= self.n_max
-            and (others > 0).sum(axis=1).max(initial=0) <= self.n_wrong
-        )
+        spread = np.where(n_gold > 0, (others > 0).sum(axis=1), 0)  # no gold: credit 0 anyway
+        return counts.sum(axis=1).max() <= self.n_max and spread.max(initial=0) <= self.n_wrong
 
     def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray:
         """Same contract as ``subset_credit``; the caller checks ``covers`` first."""
         n_gold, others = _split_gold(counts, gold)
+        others = np.where(n_gold[:, None] > 0, others, 0)  # key (0, 0, ...): credit 0
         others = -np.sort(-others, axis=1)[:, : self.n_wrong]
         pad = self.n_wrong - others.shape[1]
         if pad > 0:

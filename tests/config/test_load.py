@@ -1,0 +1,97 @@
+"""Config errors: one line naming the file, the field and what is wrong (pinned text)."""
+
+import pytest
+
+from iapo_cli.errors import ConfigError
+from iapo_cli.run import validate
+from tests.conftest import SMALL_SYNTHETIC, write_config
+
+
+def error_of(tmp_path, text):
+    path = write_config(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        validate(path)
+    message = str(err.value)
+    assert "\n" not in message
+    return message.removeprefix(f"{path}: ")
+
+
+def replace(old, new):
+    assert old in SMALL_SYNTHETIC
+    return SMALL_SYNTHETIC.replace(old, new)
+
+
+CASES = [
+    ("name: [\n", "line 2, column 1: malformed YAML (expected the node content, but found "
+                  "'<stream end>')"),
+    ("- a\n- b\n", "the top level must be a mapping of keys to values"),
+    (SMALL_SYNTHETIC + "colour: red\n", "colour: unknown key"),
+    (replace("budget: 600", "budget: lots"),
+     "budget: input should be a valid integer, unable to parse string as an integer"),
+    (replace("budget: 600", "budget: 0"), "budget: input should be greater than 0"),
+    (replace("budget: 600", "budget: 5"),
+     "budget: 5 is smaller than one pull at N=1 per prompt (6 prompts need 6)"),
+    (replace("budget: 600", "budget: 600\nprompts: []"), "prompts: must not be empty"),
+    (replace("budget: 600", "budget: 600\nprompts: [{id: a}, {id: a}]"),
+     "prompts: duplicate prompt id 'a'"),
+    (replace("budget: 600", "budget: 600\nprompts: [{id: a}, {id: b}]"),
+     "prompts: lists 2 prompts but the backend has 6"),
+    (replace("budget: 600", "budget: 600\nscales: [1, 9]"),
+     "scales[1]: 9 is outside 1..8 (the backend's n_max)"),
+    (replace("budget: 600", "budget: 600\nscales: [0]"),
+     "scales[0]: 0 is outside 1..8 (the backend's n_max)"),
+    (replace("budget: 600", "budget: 600\nscales: some"), "scales: must be 'max' or a list of "
+                                                          "integers"),
+    (replace("cost: 2.0}", "cost: 2.0, fluency: 1}"),
+     "contexts[1].weights: unknown objective 'fluency' (objectives: correct, cost)"),
+    (replace("cost: 2.0}", "cost: -2.0}"),
+     "contexts[1].weights.cost: the cost weight must be >= 0 (it multiplies O_cost = -cost)"),
+    (replace("name: costly", "name: free"), "contexts: duplicate context name 'free'"),
+    (replace("family: bernoulli-mv", "family: nope"),
+     "backend.family: unknown synthetic family 'nope' (known: bernoulli-mv, bon-grid)"),
+    (replace("kind: synthetic, family: bernoulli-mv, prompts: 6, queries: 60, n_max: 8, "
+             "seed: 3", "kind: categorical, path: missing.npz"),
+     "backend.path: file not found: {dir}/missing.npz"),
+    (replace("budget: 600", "budget: 600\nstrategy: best_of_n"),
+     "strategy: the synthetic backend uses 'majority_vote', not 'best_of_n'"),
+    (replace("budget: 600", "budget: 600\nalgorithm: {name: magic}"),
+     "algorithm: unknown algorithm 'magic' (known: psst, psst_topk, uniform, triple_n1, "
+     "triple_random_n)"),
+    (replace("budget: 600", "budget: 600\nalgorithm: {name: psst, params: {rho: 2}}"),
+     "algorithm: rho must lie in (0, 1), got 2"),
+    (replace("budget: 600", "budget: 600\ncontexts: {grid: {cost: []}}").replace(
+        "contexts:\n  - {name: free, weights: {correct: 1.0, cost: 0.0}}\n"
+        "  - {name: costly, weights: {correct: 1.0, cost: 2.0}}\n", ""),
+     "contexts.grid: 'cost' has no values"),
+]
+
+
+@pytest.mark.parametrize("text, message", CASES)
+def test_error_messages(tmp_path, text, message):
+    assert error_of(tmp_path, text) == message.format(dir=tmp_path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope.yaml: file not found$"):
+        validate(tmp_path / "nope.yaml")
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    text = SMALL_SYNTHETIC.replace("name: small", "name: !!python/object/apply:os.system [ls]")
+    assert "malformed YAML" in error_of(tmp_path, text)
+
+
+def test_grid_contexts_form_the_cartesian_product(tmp_path):
+    text = SMALL_SYNTHETIC.split("contexts:")[0] + (
+        "contexts:\n  grid: {correct: [1.0, 0.5], cost: [0, 1, 2]}\nbudget: 600\n")
+    resolved = validate(write_config(tmp_path / "g.yaml", text))
+    contexts = resolved.problem.contexts
+    assert len(contexts) == 6
+    assert contexts.names[0] == "correct=1,cost=0"
+    assert contexts.probabilities.sum() == pytest.approx(1.0)
+
+
+def test_overrides_are_checked(tmp_path):
+    path = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    with pytest.raises(ConfigError, match=r"--budget: 3 is smaller than one pull"):
+        validate(path, budget=3)

@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from iapo_cli.artifacts import RUN_FILES
+from iapo_cli.run import Interrupted, optimize
+from tests.conftest import SMALL_SYNTHETIC, write_config
+
+
+def test_writes_the_run_directory(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    outcome = optimize(config, out=tmp_path / "run", budget=700, seed=5)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert (summary["budget"], summary["seed"]) == (700, 5)
+    assert summary["spent"] == 700 == outcome.result.spent
+    assert yaml.safe_load((run / "config.yaml").read_text())["budget"] == 700
+    log = pd.read_csv(run / "trimming_log.csv")
+    assert list(log.columns) == ["round", "context", "prompt", "n", "estimate", "samples", "kept"]
+    assert set(log.context) == {"free", "costly"}
+    policy = json.loads((run / "policy.json").read_text())
+    assert [c["context"] for c in policy["contexts"]] == ["free", "costly"]
+    assert policy["contexts"][1]["weights"] == {"correct": 1.0, "cost": 2.0}
+    table = pd.read_csv(run / "policy.csv")
+    assert table.n.between(1, 8).all() and len(table) == 2
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) == 48 and len(split["test"]) == 12
+    assert not set(split["train"]) & set(split["test"])
+
+
+def test_default_run_directory_is_named_and_stamped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    first = optimize(config).run_dir
+    second = optimize(config).run_dir
+    assert first.parent.name == "runs" and first.name.startswith("small-")
+    assert first != second  # never overwrites an earlier run
+
+
+def test_same_seed_same_policy(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    a = optimize(config, out=tmp_path / "a").result.policy.frame()
+    b = optimize(config, out=tmp_path / "b").result.policy.frame()
+    assert a.equals(b)
+
+
+def test_interrupt_saves_what_was_done(tmp_path, monkeypatch):
+    from iapo_cli.backends import _categorical
+
+    calls = {"n": 0}
+    original = _categorical.CategoricalVotes.sample
+
+    def flaky(self, prompt, queries, n, rng):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise KeyboardInterrupt
+        return original(self, prompt, queries, n, rng)
+
+    monkeypatch.setattr(_categorical.CategoricalVotes, "sample", flaky)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    with pytest.raises(Interrupted) as err:
+        optimize(config, out=tmp_path / "run")
+    assert err.value.run_dir == tmp_path / "run"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert 0 < summary["spent"] < 600
+    assert json.loads((tmp_path / "run" / "policy.json").read_text())["status"] == "interrupted"
+    assert np.isfinite(pd.read_csv(tmp_path / "run" / "policy.csv").samples).all()

@@ -1,0 +1,131 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from iapo_cli.strategies import _votes, credit_table, exact_majority_vote, subset_credit
+
+
+def credit(counts, gold):
+    top = max(counts)
+    if gold < 0 or counts[gold] != top:
+        return 0.0
+    return 1.0 / sum(1 for c in counts if c == top)
+
+
+def brute_subsets(counts, gold):
+    labels = [a for a, n in enumerate(counts) for _ in range(n)]
+    out = []
+    for k in range(1, len(labels) + 1):
+        values = []
+        for sub in itertools.combinations(range(len(labels)), k):
+            c = [0] * len(counts)
+            for i in sub:
+                c[labels[i]] += 1
+            values.append(credit(c, gold))
+        out.append(np.mean(values))
+    return np.array(out)
+
+
+def brute_multinomial(p, gold, n):
+    total = 0.0
+    for c in itertools.product(range(n + 1), repeat=len(p)):
+        if sum(c) != n:
+            continue
+        prob = math.factorial(n)
+        for a, m in enumerate(c):
+            prob *= p[a] ** m / math.factorial(m)
+        total += prob * credit(list(c), gold)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_subset_credit_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    answers, n = int(rng.integers(1, 5)), int(rng.integers(1, 10))
+    counts = rng.multinomial(n, rng.dirichlet(np.ones(answers)))
+    gold = int(rng.integers(-1, answers))
+    got = subset_credit(counts[None], np.array([gold]))[0]
+    np.testing.assert_allclose(got, brute_subsets(list(counts), gold), atol=1e-12)
+
+
+def test_ties_are_credited_one_over_t():
+    # two votes, one each for gold and another answer: a size-2 subset ties 1:1
+    got = subset_credit(np.array([[1, 1]]), np.array([0]))[0]
+    np.testing.assert_allclose(got, [0.5, 0.5])
+    # three-way tie at size 3
+    got = subset_credit(np.array([[1, 1, 1]]), np.array([2]))[0]
+    assert got[2] == pytest.approx(1 / 3)
+
+
+def test_no_gold_never_earns_credit():
+    assert not subset_credit(np.array([[3, 2]]), np.array([-1])).any()
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_exact_majority_vote_equals_enumeration(seed):
+    rng = np.random.default_rng(100 + seed)
+    answers = int(rng.integers(1, 5))
+    p = rng.dirichlet(np.ones(answers))
+    gold = int(rng.integers(-1, answers))
+    got = exact_majority_vote(p[None], np.array([gold]), 7)[0]
+    want = [brute_multinomial(p, gold, n) for n in range(1, 8)]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_exact_majority_vote_matches_monte_carlo():
+    rng = np.random.default_rng(7)
+    p = np.array([0.45, 0.3, 0.15, 0.1])
+    draws = 200_000
+    for n in (3, 8, 15):
+        counts = rng.multinomial(n, p, size=draws)
+        top = counts.max(axis=1)
+        ties = (counts == top[:, None]).sum(axis=1)
+        mc = np.where(counts[:, 0] == top, 1.0 / ties, 0.0)
+        exact = exact_majority_vote(p[None], np.array([0]), n)[0, n - 1]
+        assert abs(mc.mean() - exact) < 4 * mc.std() / np.sqrt(draws)
+
+
+def test_majority_vote_facts():
+    p = np.random.default_rng(1).dirichlet(np.ones(4), 20)
+    gold = np.arange(20) % 4
+    mv = exact_majority_vote(p, gold, 9)
+    np.testing.assert_allclose(mv[:, 1], mv[:, 0], atol=1e-12)  # MV@2 == MV@1
+    two = np.column_stack([p[:, 0], 1 - p[:, 0]])
+    mv2 = exact_majority_vote(two, np.zeros(20, dtype=int), 9)
+    for even in (2, 4, 6, 8):  # with two outcomes even N equals the odd N below
+        np.testing.assert_allclose(mv2[:, even - 1], mv2[:, even - 2], atol=1e-12)
+
+
+def test_subset_estimator_is_unbiased_for_the_multinomial_value():
+    rng = np.random.default_rng(3)
+    p = np.array([0.4, 0.35, 0.25])
+    n, draws = 9, 40_000
+    counts = rng.multinomial(n, p, size=draws)
+    est = subset_credit(counts, np.ones(draws, dtype=int))  # gold = the middle answer
+    exact = exact_majority_vote(p[None], np.array([1]), n)[0]
+    sem = est.std(axis=0) / np.sqrt(draws)
+    assert np.all(np.abs(est.mean(axis=0) - exact) < 4 * sem + 1e-12)
+
+
+def test_credit_table_lookup_equals_dynamic_program():
+    rng = np.random.default_rng(5)
+    table = credit_table(12, 3)
+    for n in (1, 5, 12):
+        counts = rng.multinomial(n, rng.dirichlet(np.ones(4)), size=300)
+        gold = rng.integers(-1, 4, 300)
+        assert table.covers(counts, gold)
+        np.testing.assert_allclose(table.lookup(counts, gold),
+                                   _votes._subset_credit_dp(counts, gold), atol=1e-12)
+
+
+def test_many_distinct_answers_fall_back_to_random_subsets():
+    rng = np.random.default_rng(0)
+    counts = np.ones((2, 16), dtype=np.int64)  # 16 distinct answers, one vote each
+    counts[:, 0] = 3
+    gold = np.array([0, 5])
+    mc = subset_credit(counts, gold, rng)
+    exact = _votes._subset_credit_dp(counts, gold)
+    assert mc.shape == exact.shape
+    assert np.abs(mc - exact).max() < 0.08
