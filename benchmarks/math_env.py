@@ -51,7 +51,6 @@ def markdown(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
 
 def floor_check(env, runs: int) -> pd.DataFrame:
     table = ExactTable(env.backend, env.contexts)
-    scales = np.arange(1, env.backend.n_max + 1)
     probs = env.contexts.probabilities
     oracle, floor = [], []
     for run in range(runs):
@@ -70,13 +69,13 @@ def floor_check(env, runs: int) -> pd.DataFrame:
 def cold_seconds(env_path: Path) -> float:
     """One PSST run at T=20000 in a fresh interpreter, table building included."""
     code = (
-        "import time, numpy as np, sys; sys.path.insert(0, %r)\n"
+        f"import time, numpy as np, sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from iapo_cli.backends import load_npz\n"
         "from iapo_cli.algorithms import PSST, Problem\n"
-        "env = load_npz(%r)\n"
+        f"env = load_npz({str(env_path)!r})\n"
         "p = Problem(env.backend, np.arange(252), np.arange(1, 33), env.contexts)\n"
         "t = time.perf_counter(); PSST().fit(p, 20000, np.random.default_rng(0))\n"
-        "print(time.perf_counter() - t)\n" % (str(ROOT), str(env_path))
+        "print(time.perf_counter() - t)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
