@@ -11,7 +11,8 @@ from ..algorithms import ALGORITHMS
 from ..artifacts import write_table
 from ..backends import load_npz, synthetic
 from ..errors import ConfigError
-from ..evaluation import AlgorithmSpec, run_study, summarize
+from ..evaluation import AlgorithmSpec, StudyInterrupted, run_study, summarize
+from ..run import Interrupted
 from ._render import console, progress, table
 
 
@@ -61,14 +62,19 @@ def bench_command(
         raise ConfigError(f"{min(budget_list)} is smaller than one pull at N=1 per prompt "
                           f"({smallest} prompts)", field="--budgets")
     out.mkdir(parents=True, exist_ok=True)
-    with progress("runs", runs) as update:
-        results = run_study(environment, [AlgorithmSpec(n) for n in names], budget_list, runs,
-                            seed=seed, workers=workers,
-                            progress=lambda done, total: update(done, total))
-    summary = summarize(results, reference=names[0])
+    reference = "psst" if "psst" in names else names[0]
+    try:
+        with progress("runs", runs) as update:
+            results = run_study(environment, [AlgorithmSpec(n) for n in names], budget_list,
+                                runs, seed=seed, workers=workers,
+                                progress=lambda done, total: update(done, total))
+    except StudyInterrupted as exc:  # keep the finished runs, then exit 130
+        write_table(out / "results.csv", exc.partial)
+        raise Interrupted(out) from None
+    summary = summarize(results, reference=reference)
     write_table(out / "results.csv", results)
     write_table(out / "summary.csv", summary)
     shown = summary[["algorithm", "budget", "mean_acr", "sem_acr", "mean_regret", "mean_spent",
-                     "median_seconds", f"p_vs_{names[0]}"]]
+                     "median_seconds", f"p_vs_{reference}"]]
     console.print(table(shown, f"{environment.name}: {runs} runs"))
     console.print(f"wrote {out / 'results.csv'} and {out / 'summary.csv'}")

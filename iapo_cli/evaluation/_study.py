@@ -15,7 +15,17 @@ from scipy.stats import wilcoxon
 
 from ..algorithms import Problem, make_algorithm
 from ..backends import Environment
+from ..errors import IapoError
 from ._exact import ExactTable, score_policy
+
+
+class StudyInterrupted(IapoError):
+    """Ctrl-C during a study; ``partial`` holds the runs that finished."""
+
+    def __init__(self, partial: pd.DataFrame):
+        self.partial = partial
+        super().__init__(f"interrupted after {partial['run'].nunique() if len(partial) else 0}"
+                         " complete runs")
 
 
 @dataclass(frozen=True)
@@ -92,20 +102,28 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
     workers = workers or min(os.cpu_count() or 1, runs)
     args = (env, table, scales, list(algorithms), list(budgets), seed)
     rows: list[dict] = []
-    if workers <= 1:
-        _init_worker(*args)
-        for i in range(runs):
-            rows.extend(_run_one(i))
-            if progress:
-                progress(i + 1, runs)
-    else:
-        ctx = mp.get_context("fork")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
-            for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
-                rows.extend(part)
+    try:
+        if workers <= 1:
+            _init_worker(*args)
+            for i in range(runs):
+                rows.extend(_run_one(i))
                 if progress:
                     progress(i + 1, runs)
-    frame = pd.DataFrame(rows)
+        else:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
+                for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
+                    rows.extend(part)
+                    if progress:
+                        progress(i + 1, runs)
+    except KeyboardInterrupt:
+        raise StudyInterrupted(_frame(rows)) from None
+    return _frame(rows)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["algorithm", "budget", "run", "acr", "oracle", "regret",
+                                        "spent", "seconds"])
     return frame.sort_values(["algorithm", "budget", "run"], kind="stable").reset_index(drop=True)
 
 
