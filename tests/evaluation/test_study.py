@@ -38,3 +38,23 @@ def test_study_rows_and_summary():
     assert set(summary.algorithm) == {"psst", "uniform"}
     assert summary.loc[summary.algorithm == "psst", "p_vs_psst"].isna().all()
     assert summary.loc[summary.algorithm == "uniform", "p_vs_psst"].between(0, 1).all()
+
+
+def test_interrupted_study_keeps_finished_runs(monkeypatch):
+    import pytest
+
+    from iapo_cli.evaluation import StudyInterrupted, _study
+
+    env = synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4)
+    original = _study._run_one
+
+    def stop_at_third(run):
+        if run == 2:
+            raise KeyboardInterrupt
+        return original(run)
+
+    monkeypatch.setattr(_study, "_run_one", stop_at_third)
+    with pytest.raises(StudyInterrupted) as err:
+        run_study(env, [AlgorithmSpec("psst")], [100], runs=5, workers=1)
+    assert sorted(err.value.partial.run.unique()) == [0, 1]
+    assert set(err.value.partial.columns) >= {"acr", "regret", "spent"}
