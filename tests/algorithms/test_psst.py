@@ -1,6 +1,6 @@
 import numpy as np
 
-from iapo_cli.algorithms import PSST, Problem, Trainer, keep_best
+from iapo_cli.algorithms import PSST, Problem, keep_best
 from iapo_cli.backends import CategoricalVotes, Contexts
 from iapo_cli.evaluation import ExactTable, score_policy
 
@@ -65,7 +65,6 @@ def test_queries_are_paired_across_prompts():
         return original(prompt, queries, n, rng)
 
     backend.sample = spy
-    Trainer(problem, 10**6, np.random.default_rng(0))  # smoke: constructing draws nothing
     PSST(screen="never", rounds=2).fit(problem, 2000, np.random.default_rng(0))
     first = [calls[0] for calls in seen.values()]
     assert len(set(first)) == 1  # every prompt pulled on the same queries in round one
