@@ -18,7 +18,3 @@ class ConfigError(IapoError):
 
 class BudgetError(IapoError):
     """An algorithm was asked to spend more than it may (a bug guard, never expected)."""
-
-
-class BackendError(IapoError):
-    """A backend failed at run time (exit 1)."""

@@ -38,7 +38,6 @@ class ArmStatistics:
         self.pulls = np.zeros((n_prompts, n_max), dtype=np.int64)
         self.cost_sum = np.zeros((n_prompts, n_max))
         self.agnostic_sum = np.zeros((n_contexts, n_prompts))
-        self.agnostic_pulls = np.zeros(n_prompts, dtype=np.int64)
 
     def add(self, prompt: int, estimate) -> None:
         n = estimate.task.shape[-1]
@@ -46,7 +45,6 @@ class ArmStatistics:
         self.pulls[prompt, :n] += estimate.task.shape[0]
         self.cost_sum[prompt, :n] += estimate.cost_per_completion.sum()
         self.agnostic_sum[:, prompt] += estimate.agnostic.sum(axis=0)
-        self.agnostic_pulls[prompt] += estimate.task.shape[0]
 
     def utility(self, cost_weights: np.ndarray) -> np.ndarray:
         """(C, P, n_max) mean estimated utility; NaN where no pull reached that scale."""
@@ -58,7 +56,7 @@ class ArmStatistics:
     def agnostic(self) -> np.ndarray:
         """(C, P) inference-agnostic utility: mean weighted task score of one completion."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.agnostic_sum / self.agnostic_pulls[None]
+            return self.agnostic_sum / self.pulls[None, :, 0]  # every pull reaches scale 1
 
 
 class QueryStream:

@@ -24,8 +24,7 @@ def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
 
 
 def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int | None,
-                schedule: str = "geometric", notify_offset: int = 0,
-                notify_total: int | None = None) -> np.ndarray:
+                schedule: str = "geometric", notify_offset: int = 0) -> np.ndarray:
     """Run the trimming rounds of PSST on ``active`` (C, P, S) with ``budget`` completions.
 
     Returns the surviving mask (one arm per context). Each round pulls every prompt that is
@@ -44,7 +43,7 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
     shares = split_budget(budget, rounds)
     carry = 0
     stop_at = trainer.spent + budget
-    total = notify_total or rounds
+    total = notify_offset + rounds  # rounds already reported (screening) plus these
     for r in range(rounds):
         top = largest_active_scale(problem, active)
         prompts = np.nonzero(top)[0]

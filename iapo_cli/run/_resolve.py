@@ -34,13 +34,9 @@ def build_environment(config: Config, source: str) -> Environment:
         path = Path(spec.path)
         if not path.is_absolute():
             path = Path(source).parent / path
-        try:
-            return load_npz(path)
-        except ConfigError as exc:
-            if exc.source == str(path) and exc.field is None and exc.detail == "file not found":
-                raise ConfigError(f"file not found: {path}", source=source,
-                                  field="backend.path") from None
-            raise
+        if not path.is_file():
+            raise ConfigError(f"file not found: {path}", source=source, field="backend.path")
+        return load_npz(path)
     params = {k: getattr(spec, k) for k in ("prompts", "queries", "n_max")
               if getattr(spec, k) is not None}
     try:

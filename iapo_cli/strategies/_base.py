@@ -56,9 +56,9 @@ class MajorityVote:
 
     def subset_credit(self, pull: VotePull) -> np.ndarray:
         if self.table is not None:
-            tab = _votes.credit_table(*self.table)
-            if tab.covers(pull.counts, pull.gold):
-                return tab.lookup(pull.counts, pull.gold)
+            credit = _votes.credit_table(*self.table).lookup(pull.counts, pull.gold)
+            if credit is not None:
+                return credit
         return _votes.subset_credit(pull.counts, pull.gold)
 
     def estimate(self, pull: VotePull, task_weights: np.ndarray) -> PullEstimate:

@@ -99,12 +99,12 @@ def subset_credit(counts: np.ndarray, gold: np.ndarray, rng: np.random.Generator
     n_gold, others = _split_gold(counts, gold)
     if others.shape[1] > EXACT_MAX_WRONG_ANSWERS:
         return _subset_credit_mc(counts, gold, rng or np.random.default_rng(0))
-    return _subset_credit_dp(counts, gold)
+    return _subset_credit_dp(n_gold, others, total)
 
 
-def _subset_credit_dp(counts: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    n_gold, others = _split_gold(counts, gold)
-    total = int(counts.sum(axis=1).max())
+def _subset_credit_dp(n_gold: np.ndarray, others: np.ndarray, total: int) -> np.ndarray:
+    """Exact subset credits from gold votes (B,) and other votes (B, A'), rows summing to
+    ``total``."""
     g_max = int(n_gold.max())
     gold_coef = binomial_table(n_gold, g_max)
     wrong_coef = binomial_table(others, total)
@@ -196,30 +196,36 @@ class VoteCreditTable:
             total = part.sum(axis=1)
             for n in np.unique(total[total > 0]):  # the estimator wants one N per call
                 sel = np.nonzero(total == n)[0]
-                credit = _subset_credit_dp(part[sel], np.zeros(sel.size, dtype=np.int64))
-                self._credit[lo + sel, :n] = credit
+                rows = part[sel]
+                self._credit[lo + sel, :n] = _subset_credit_dp(rows[:, 0], rows[:, 1:], int(n))
 
     def _encode(self, keys: np.ndarray) -> np.ndarray:
         base = self.n_max + 1
         return keys @ (base ** np.arange(keys.shape[1], dtype=np.int64))
 
-    def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
+    def _canonical(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
+        """(B, 1 + n_wrong) keys (gold votes, sorted other votes), or None if not covered."""
         n_gold, others = _split_gold(counts, gold)
-        spread = np.where(n_gold > 0, (others > 0).sum(axis=1), 0)  # no gold: credit 0 anyway
-        return counts.sum(axis=1).max() <= self.n_max and spread.max(initial=0) <= self.n_wrong
-
-    def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray:
-        """Same contract as ``subset_credit``; the caller checks ``covers`` first."""
-        n_gold, others = _split_gold(counts, gold)
-        others = np.where(n_gold[:, None] > 0, others, 0)  # key (0, 0, ...): credit 0
+        others = np.where(n_gold[:, None] > 0, others, 0)  # no gold: key (0, 0, ...), credit 0
+        if counts.sum(axis=1).max() > self.n_max or (others > 0).sum(axis=1).max(
+                initial=0) > self.n_wrong:
+            return None
         others = -np.sort(-others, axis=1)[:, : self.n_wrong]
         pad = self.n_wrong - others.shape[1]
         if pad > 0:
             others = np.pad(others, ((0, 0), (0, pad)))
-        code = self._encode(np.column_stack([n_gold, others]).astype(np.int64))
-        rows = np.searchsorted(self._codes, code)
-        total = int(counts.sum(axis=1).max())
-        return self._credit[rows, :total]
+        return np.column_stack([n_gold, others]).astype(np.int64)
+
+    def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
+        return self._canonical(counts, gold) is not None
+
+    def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
+        """Same contract as ``subset_credit``; None where the table does not cover a row."""
+        keys = self._canonical(counts, gold)
+        if keys is None:
+            return None
+        rows = np.searchsorted(self._codes, self._encode(keys))
+        return self._credit[rows, : int(counts.sum(axis=1).max())]
 
 
 _TABLES: dict[tuple[int, int], VoteCreditTable] = {}

@@ -7,6 +7,12 @@ import pytest
 from iapo_cli.strategies import _votes, credit_table, exact_majority_vote, subset_credit
 
 
+def exact_dp(counts, gold):
+    """The exact subset program, bypassing the random-subset fallback."""
+    n_gold, others = _votes._split_gold(counts, gold)
+    return _votes._subset_credit_dp(n_gold, others, int(counts.sum(axis=1).max()))
+
+
 def credit(counts, gold):
     top = max(counts)
     if gold < 0 or counts[gold] != top:
@@ -117,7 +123,7 @@ def test_credit_table_lookup_equals_dynamic_program():
         gold = rng.integers(-1, 4, 300)
         assert table.covers(counts, gold)
         np.testing.assert_allclose(table.lookup(counts, gold),
-                                   _votes._subset_credit_dp(counts, gold), atol=1e-12)
+                                   exact_dp(counts, gold), atol=1e-12)
 
 
 def test_many_distinct_answers_fall_back_to_random_subsets():
@@ -126,6 +132,6 @@ def test_many_distinct_answers_fall_back_to_random_subsets():
     counts[:, 0] = 3
     gold = np.array([0, 5])
     mc = subset_credit(counts, gold, rng)
-    exact = _votes._subset_credit_dp(counts, gold)
+    exact = exact_dp(counts, gold)
     assert mc.shape == exact.shape
     assert np.abs(mc - exact).max() < 0.08
