@@ -81,9 +81,9 @@ class TripleN1(_PromptHalving):
         for p in prompts:
             trainer.pull(p, queries, 1)
         rest = room - per * len(prompts)
-        if rest > 0:
+        if rest > 0:  # random prompts: the lowest indices must not be favoured
             queries = trainer.queries.draw(1)
-            for p in prompts[:rest]:
+            for p in np.sort(trainer.rng.choice(prompts, rest, replace=False)):
                 trainer.pull(p, queries, 1)
 
     def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
