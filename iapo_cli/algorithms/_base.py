@@ -170,16 +170,26 @@ class Trainer:
         return self.budget - self.spent
 
     def pull(self, prompt: int, queries: np.ndarray, n: int) -> None:
-        cost = len(queries) * int(n)
-        if cost == 0:
-            return
+        self.pull_many([(prompt, queries, n)])
+
+    def pull_many(self, pulls) -> None:
+        """Several pulls ``(prompt, queries, n)`` at once; a backend with ``sample_many``
+        (live) serves them together, others one after the other in the given order."""
+        pulls = [(int(p), q, int(n)) for p, q, n in pulls if len(q) * int(n) > 0]
+        cost = sum(len(q) * n for _, q, n in pulls)
         if cost > self.remaining:
-            raise BudgetError(f"pull of {cost} completions exceeds the {self.remaining} left")
+            raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
         backend = self.problem.backend
-        pull = backend.sample(prompt, queries, int(n), self.rng)
-        self.stats.add(prompt, backend.strategy.estimate(pull, self.problem.contexts.task_weights))
-        self.spent += cost
-        self.pulls += len(queries)
+        sample_many = getattr(backend, "sample_many", None)
+        if sample_many is not None:
+            samples = sample_many(pulls, self.rng)
+        else:
+            samples = [backend.sample(p, q, n, self.rng) for p, q, n in pulls]
+        weights = self.problem.contexts.task_weights
+        for (prompt, queries, n), sample in zip(pulls, samples, strict=True):
+            self.stats.add(prompt, backend.strategy.estimate(sample, weights))
+            self.spent += len(queries) * n
+            self.pulls += len(queries)
 
     def grid_utility(self) -> np.ndarray:
         """(C, P, S) estimated utility on the scale grid (NaN without data)."""

@@ -78,13 +78,12 @@ class TripleN1(_PromptHalving):
     def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
         per = room // len(prompts)
         queries = trainer.queries.draw(per)
-        for p in prompts:
-            trainer.pull(p, queries, 1)
+        trainer.pull_many([(p, queries, 1) for p in prompts])
         rest = room - per * len(prompts)
         if rest > 0:  # random prompts: the lowest indices must not be favoured
             queries = trainer.queries.draw(1)
-            for p in np.sort(trainer.rng.choice(prompts, rest, replace=False)):
-                trainer.pull(p, queries, 1)
+            chosen = np.sort(trainer.rng.choice(prompts, rest, replace=False))
+            trainer.pull_many([(p, queries, 1) for p in chosen])
 
     def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
         return trainer.stats.utility(trainer.problem.contexts.cost_weights)[:, :, 0]

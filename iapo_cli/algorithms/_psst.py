@@ -51,8 +51,7 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         per = room // int(top.sum())
         if per > 0:
             queries = trainer.queries.draw(per)
-            for p in prompts:
-                trainer.pull(p, queries, top[p])
+            trainer.pull_many([(p, queries, top[p]) for p in prompts])
         else:
             _rotate(trainer, top, room)
         last = r == rounds - 1
@@ -87,8 +86,7 @@ def _rotate(trainer: Trainer, top: np.ndarray, room: int) -> None:
     fits = order[np.cumsum(top[order]) <= room]
     if fits.size:
         queries = trainer.queries.draw(1)
-        for p in fits:
-            trainer.pull(p, queries, top[p])
+        trainer.pull_many([(p, queries, top[p]) for p in fits])
 
 
 def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, left: int) -> None:
@@ -186,8 +184,7 @@ class PSST:
         per = int(self.rho * budget) // (n_prompts * first)
         if per > 0:
             queries = trainer.queries.draw(per)
-            for p in range(n_prompts):
-                trainer.pull(p, queries, first)
+            trainer.pull_many([(p, queries, first) for p in range(n_prompts)])
         considered = np.zeros_like(active)
         considered[:, :, 0] = True
         keep = np.full(n_ctx, min(self.k, n_prompts))

@@ -1,5 +1,6 @@
 """Files a run writes. Writes are atomic (temp file, then rename)."""
 
+from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger
 from ._run_dir import (
     RUN_FILES,
     new_run_dir,
@@ -10,6 +11,10 @@ from ._run_dir import (
 )
 
 __all__ = [
+    "LEDGER",
+    "UsageLedger",
+    "ledger_totals",
+    "read_ledger",
     "RUN_FILES",
     "new_run_dir",
     "policy_records",

@@ -3,14 +3,16 @@ codes: 2 bad input, 1 runtime failure, 130 interrupted."""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
 
 from ..errors import ConfigError, IapoError
-from ..run import Interrupted
+from ..run import Interrupted, RecordInterrupted
 from ._bench import bench_command
 from ._optimize import optimize_command, validate_command
+from ._record import record_command
 from ._render import err_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -19,19 +21,25 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
 app.command("bench")(bench_command)
+app.command("record")(record_command)
 
 
 def _fail(message: str) -> None:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # `kill` saves what was done, like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app(standalone_mode=False)
     except ConfigError as exc:
         _fail(str(exc))
         sys.exit(2)
-    except Interrupted as exc:
+    except (Interrupted, RecordInterrupted) as exc:
         _fail(str(exc))
         sys.exit(130)
     except KeyboardInterrupt:

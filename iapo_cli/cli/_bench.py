@@ -9,7 +9,7 @@ import typer
 
 from ..algorithms import ALGORITHMS
 from ..artifacts import write_table
-from ..backends import load_npz, synthetic
+from ..backends import load_environment, synthetic
 from ..errors import ConfigError
 from ..evaluation import AlgorithmSpec, StudyInterrupted, run_study, summarize
 from ..run import Interrupted
@@ -33,12 +33,12 @@ def load_env(spec: str):
             return synthetic(spec.removeprefix("synthetic:"))
         except ConfigError as exc:
             raise ConfigError(exc.detail, field="--env") from None
-    return load_npz(spec)
+    return load_environment(spec)
 
 
 def bench_command(
-    env: Annotated[str, typer.Option(help="PATH.npz or synthetic:NAME "
-                                     "(bernoulli-mv, bon-grid).")],
+    env: Annotated[str, typer.Option(help="PATH.npz (a categorical env or an iapo replay "
+                                     "file) or synthetic:NAME (bernoulli-mv, bon-grid).")],
     out: Annotated[Path, typer.Option(help="Directory for results.csv and summary.csv.")],
     algorithms: Annotated[str, typer.Option(help="Comma-separated algorithm names.")] =
         "psst,psst_topk,uniform",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import ConfigError
 from ..run import optimize, validate
 from ._render import console, progress, table
 
@@ -18,19 +19,41 @@ def optimize_command(
     budget: Annotated[int | None, typer.Option(help="Override the config's budget "
                                                "(completions).")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        help="Continue an interrupted or failed run in this run directory (same config, "
+             "budget and seed); completions it already paid for come from the cache.")] = None,
 ) -> None:
     """Pick, for every context, the (prompt, N) to deploy, within the completion budget."""
+    if resume is not None and out is not None:
+        raise ConfigError("use --resume or --out, not both", field="--out")
     with progress("training", 1) as update:
         def observer(round_: int, rounds: int, spent: int, total: int) -> None:
             update(round_, rounds, f"round {round_}/{rounds}, spent {spent}/{total}")
 
-        outcome = optimize(config, out, budget, seed, observer)
+        outcome = optimize(config, out, budget, seed, observer, resume=resume)
     frame = outcome.result.policy.frame()
     console.print(table(frame, f"policy ({outcome.resolved.problem.backend.strategy.name})"))
     result = outcome.result
     console.print(f"spent {result.spent}/{result.budget} completions in {result.pulls} pulls, "
                   f"{result.rounds} rounds, {outcome.seconds:.2f} s")
+    usage = outcome.usage
+    if usage:
+        console.print(usage_line(usage))
     console.print(f"run directory: {outcome.run_dir}")
+
+
+def usage_line(usage: dict) -> str:
+    """'model: 412 HTTP requests, 3020 completions (980 from cache), tokens, money'."""
+    done = usage["this_attempt"].get("completion", {})
+    money = done.get("cost")
+    text = (f"{usage['model']}: {done.get('requests', 0)} HTTP requests, "
+            f"{done.get('completions', 0)} completions ({done.get('cached', 0)} from cache), "
+            f"{done.get('prompt_tokens', 0)} prompt + {done.get('completion_tokens', 0)} "
+            f"completion tokens billed")
+    text += f", ${money:.4f}" if money is not None else ", price unknown"
+    if "judge" in usage["this_attempt"]:
+        text += f"; judge: {usage['this_attempt']['judge']['requests']} requests"
+    return text
 
 
 def validate_command(

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..tasks import DEFAULT_PATTERN
+
 COST = "cost"  # the cost objective's reserved name in context weights
 
 
@@ -14,31 +16,60 @@ class _Strict(BaseModel):
 
 
 class BackendConfig(_Strict):
-    """Where completions come from. ``categorical``: a recorded npz environment (path);
-    ``synthetic``: a seeded generator (family and its size)."""
+    """Where completions come from.
 
-    kind: Literal["categorical", "synthetic"]
+    ``categorical``: a recorded npz environment (``path``); ``synthetic``: a seeded generator
+    (``family`` and its size); ``live``: a model through LiteLLM (``model``, and how to reach
+    it); ``replay``: a file written by ``iapo record`` (``path``).
+    """
+
+    kind: Literal["categorical", "synthetic", "live", "replay"]
     path: str | None = None
     family: str | None = None
     prompts: int | None = Field(None, ge=2)
     queries: int | None = Field(None, ge=5)
     n_max: int | None = Field(None, ge=1, le=256)
     seed: int = 0
+    # live only
+    model: str | None = Field(None, min_length=1)
+    api_base: str | None = None
+    timeout: float = Field(120.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=512)
+    max_retries: int = Field(5, ge=0, le=20)
+    retry_base_delay: float = Field(1.0, ge=0)
+    supports_n: bool | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    cache_dir: str = ".iapo-cache"
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> BackendConfig:
-        if self.kind == "categorical":
-            if not self.path:
-                raise ValueError("kind 'categorical' needs 'path' (an .npz file)")
-            extra = [f for f in ("family", "prompts", "queries", "n_max") if getattr(self, f)]
-            if extra:
-                raise ValueError(f"kind 'categorical' does not take {', '.join(extra)}")
-        if self.kind == "synthetic":
-            if not self.family:
-                raise ValueError("kind 'synthetic' needs 'family'")
-            if self.path:
-                raise ValueError("kind 'synthetic' does not take 'path'")
+        required = {"categorical": "path", "synthetic": "family", "live": "model",
+                    "replay": "path"}[self.kind]
+        if not getattr(self, required):
+            raise ValueError(f"kind '{self.kind}' needs '{required}'")
+        extra = sorted(self.model_fields_set - _BACKEND_FIELDS[self.kind])
+        if extra:
+            raise ValueError(f"kind '{self.kind}' does not take {', '.join(extra)}")
+        secret = [k for k in self.params if _looks_secret(k)]
+        if secret:
+            raise ValueError(f"'params.{secret[0]}' looks like a secret: put API keys in the "
+                             f"environment (e.g. OPENAI_API_KEY), never in a config file")
         return self
+
+
+_LIVE_FIELDS = {"model", "api_base", "timeout", "concurrency", "max_retries",
+                "retry_base_delay", "supports_n", "params", "cache_dir", "n_max"}
+_BACKEND_FIELDS = {
+    "categorical": {"kind", "path"},
+    "synthetic": {"kind", "family", "prompts", "queries", "n_max", "seed"},
+    "live": {"kind", *_LIVE_FIELDS},
+    "replay": {"kind", "path", "n_max"},
+}
+
+
+def _looks_secret(key: str) -> bool:
+    key = key.lower()
+    return any(word in key for word in ("key", "token", "secret", "password"))
 
 
 class PromptConfig(_Strict):
@@ -51,14 +82,18 @@ class PromptConfig(_Strict):
 
 
 class ObjectiveConfig(_Strict):
+    """A task objective. Live Best-of-N runs score it with ``scorer`` (see
+    ``iapo_cli.tasks``); ``range`` overrides the scorer's declared range."""
+
     name: str = Field(min_length=1)
     scorer: str | None = None
-    range: tuple[float, float] = (0.0, 1.0)
+    params: dict[str, Any] = Field(default_factory=dict)
+    range: tuple[float, float] | None = None
 
     @field_validator("range")
     @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not value[0] < value[1]:
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
             raise ValueError(f"must be [low, high] with low < high, got {list(value)}")
         return value
 
@@ -98,11 +133,21 @@ class AlgorithmConfig(_Strict):
 
 
 class DatasetConfig(_Strict):
-    """Queries for live backends (declared here so the file format stays stable)."""
+    """Queries for live backends: a .jsonl or .csv file. Templates may use ``input_fields``
+    (default: any field of every row); ``target_field`` holds the gold answer."""
 
     path: str
     input_fields: list[str] = Field(default_factory=list)
     target_field: str | None = None
+    id_field: str | None = None
+
+
+class AnswerConfig(_Strict):
+    """Majority-vote answer extraction: group 1 of the last match of ``pattern``."""
+
+    pattern: str = DEFAULT_PATTERN
+    lowercase: bool = True
+    numeric: bool = True
 
 
 class SplitConfig(_Strict):
@@ -115,6 +160,7 @@ class Config(_Strict):
     strategy: Literal["best_of_n", "majority_vote"] | None = None
     prompts: list[PromptConfig] | None = None
     dataset: DatasetConfig | None = None
+    answer: AnswerConfig | None = None
     objectives: list[ObjectiveConfig] | None = None
     cost: CostConfig = Field(default_factory=CostConfig)
     scales: Literal["max"] | list[int] = "max"

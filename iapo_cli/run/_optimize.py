@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .. import __version__
 from ..algorithms import Observer, Trainer, TrainingResult
 from ..artifacts import (
+    UsageLedger,
+    ledger_totals,
     new_run_dir,
     policy_records,
+    read_ledger,
     write_config,
     write_json,
     write_table,
 )
 from ..config import COST, load_config
-from ..errors import IapoError
+from ..errors import ConfigError, IapoError
+from ..llm import LLMError, Usage
+from ..tasks import ScoringError
 from ._resolve import ResolvedRun, resolve
 
 
 class Interrupted(IapoError):
     """Training was interrupted (Ctrl-C); what was done is saved in ``run_dir``."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, resumable: bool = False):
         self.run_dir = run_dir
-        super().__init__(f"interrupted; partial results saved in {run_dir}")
+        hint = f"; continue with --resume {run_dir}" if resumable else ""
+        super().__init__(f"interrupted; partial results saved in {run_dir}{hint}")
+
+
+class RunFailed(IapoError):
+    """A live run stopped on a failure it cannot work around (exit 1); paid completions
+    are cached and the run can be resumed."""
+
+    def __init__(self, reason: str, run_dir: Path):
+        self.run_dir = run_dir
+        super().__init__(f"{reason}; partial results saved in {run_dir}; "
+                         f"continue with --resume {run_dir}")
 
 
 @dataclass
@@ -36,6 +54,7 @@ class RunOutcome:
     resolved: ResolvedRun
     result: TrainingResult
     seconds: float
+    usage: dict | None = None
 
 
 def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None
@@ -52,10 +71,35 @@ def _weights(resolved: ResolvedRun) -> list[dict]:
             for row, cost in zip(contexts.task_weights, contexts.cost_weights, strict=True)]
 
 
-def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer, result: TrainingResult | None,
-           seconds: float, status: str) -> None:
-    policy = result.policy if result is not None else trainer.policy()
+def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
+    """This attempt's client counters, and the ledger's totals over every attempt."""
+    clients = getattr(resolved.problem.backend, "clients", None)
+    if not clients:
+        return None
+    merged: dict[str, Usage] = {}
+    for client in clients:
+        for kind, usage in client.usage.items():
+            into = merged.setdefault(kind, Usage(cost=0.0))
+            for key, value in vars(usage).items():
+                if key == "cost":
+                    into.cost = None if value is None or into.cost is None else into.cost + value
+                else:
+                    setattr(into, key, getattr(into, key) + value)
+    return {"model": resolved.config.backend.model, "attempt": attempt,
+            "this_attempt": {kind: u.as_dict() for kind, u in merged.items()},
+            "all_attempts": ledger_totals(read_ledger(run_dir))}
+
+
+def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
+           result: TrainingResult | None, seconds: float, status: str, attempt: int = 1,
+           error: str | None = None) -> None:
     problem = resolved.problem
+    usage = _usage(resolved, run_dir, attempt)
+    if trainer is None:  # nothing trained yet: only the status and the accounting
+        write_json(run_dir / "summary.json", {"status": status, "name": resolved.config.name,
+                                              "attempt": attempt, "usage": usage})
+        return
+    policy = result.policy if result is not None else trainer.policy()
     write_table(run_dir / "trimming_log.csv", trainer.log.frame())
     frame = policy.frame()
     write_table(run_dir / "policy.csv", frame)
@@ -85,27 +129,75 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer, result: Train
         "train_queries": int(len(problem.train)),
         "test_queries": int(len(resolved.test)),
         "seconds": round(seconds, 4),
+        "attempt": attempt,
+        "error": error,
+        "usage": usage,
     })
 
 
+def _resolved_config(resolved: ResolvedRun) -> dict:
+    return {**resolved.config.model_dump(mode="json"), "budget": resolved.budget,
+            "seed": resolved.seed}
+
+
+def _previous_attempt(run_dir: Path) -> int:
+    attempts = [int(e.get("attempt", 1)) for e in read_ledger(run_dir)]
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        try:
+            attempts.append(int(json.loads(summary.read_text(encoding="utf-8"))["attempt"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return max(attempts, default=1)
+
+
+def _reopen(resolved: ResolvedRun, run_dir: Path) -> int:
+    """Check that ``run_dir`` holds this very run; the attempt number to use."""
+    stored = run_dir / "config.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)",
+                          field="--resume")
+    previous = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+    current = _resolved_config(resolved)
+    changed = sorted(k for k in set(previous) | set(current)
+                     if previous.get(k) != current.get(k))
+    if changed:
+        raise ConfigError(f"differs from the run being resumed in '{changed[0]}' (resume "
+                          f"needs the same config, budget and seed)", source=resolved.source)
+    return _previous_attempt(run_dir) + 1
+
+
 def optimize(config_path: str | Path, out: str | Path | None = None, budget: int | None = None,
-             seed: int | None = None, observer: Observer | None = None) -> RunOutcome:
+             seed: int | None = None, observer: Observer | None = None,
+             resume: str | Path | None = None) -> RunOutcome:
     """Train the configured algorithm and write ``<out>/<name>-<UTC stamp>/``.
 
-    On Ctrl-C the files are written from what was done (status "interrupted") and
-    ``Interrupted`` is raised.
+    ``resume``: an earlier run directory of the same config; the run is replayed with the
+    same seed, so every completion it already paid for comes from the cache. On Ctrl-C
+    the files are written from what was done (status "interrupted") and ``Interrupted`` is
+    raised; a live failure writes status "failed" and raises ``RunFailed``.
     """
     resolved = validate(config_path, budget, seed)
     config = resolved.config
-    if out is not None:
-        run_dir = Path(out)
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if resume is not None:
+        run_dir = Path(resume)
+        attempt = _reopen(resolved, run_dir)
     else:
-        run_dir = new_run_dir(config.output, config.name)
-    write_config(run_dir, {**config.model_dump(mode="json"), "budget": resolved.budget,
-                           "seed": resolved.seed})
-    write_json(run_dir / "split.json", {"train": resolved.problem.train.tolist(),
-                                        "test": resolved.test.tolist()})
+        if out is not None:
+            run_dir = Path(out)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = new_run_dir(config.output, config.name)
+        attempt = 1
+        write_config(run_dir, _resolved_config(resolved))
+        write_json(run_dir / "split.json", {"train": resolved.problem.train.tolist(),
+                                            "test": resolved.test.tolist()})
+    live = config.backend.kind == "live"
+    if live:
+        ledger = UsageLedger(run_dir, attempt)
+        for client in resolved.problem.backend.clients:
+            client.ledger = ledger
+        _write(run_dir, resolved, None, None, 0.0, "running", attempt)
     rng = np.random.default_rng(resolved.seed)
     algorithm = resolved.algorithm
     start = time.perf_counter()
@@ -113,9 +205,14 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         result = algorithm.fit(resolved.problem, resolved.budget, rng, observer)
     except KeyboardInterrupt:
         trainer = getattr(algorithm, "trainer_", None)
-        if trainer is not None:
-            _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "interrupted")
-        raise Interrupted(run_dir) from None
+        _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "interrupted",
+               attempt)
+        raise Interrupted(run_dir, resumable=live) from None
+    except (LLMError, ScoringError) as exc:
+        trainer = getattr(algorithm, "trainer_", None)
+        _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "failed",
+               attempt, error=str(exc))
+        raise RunFailed(str(exc), run_dir) from None
     seconds = time.perf_counter() - start
-    _write(run_dir, resolved, algorithm.trainer_, result, seconds, "complete")
-    return RunOutcome(run_dir, resolved, result, seconds)
+    _write(run_dir, resolved, algorithm.trainer_, result, seconds, "complete", attempt)
+    return RunOutcome(run_dir, resolved, result, seconds, _usage(resolved, run_dir, attempt))

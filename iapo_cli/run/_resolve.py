@@ -13,6 +13,7 @@ from ..backends import Contexts, Environment, load_npz, synthetic
 from ..config import COST, Config
 from ..errors import ConfigError
 from ..evaluation import split_queries
+from ._live import build_live, build_replay
 
 
 @dataclass
@@ -30,6 +31,10 @@ class ResolvedRun:
 def build_environment(config: Config, source: str) -> Environment:
     """The backend the config names; relative paths are relative to the config file."""
     spec = config.backend
+    if spec.kind == "live":
+        return build_live(config, source)
+    if spec.kind == "replay":
+        return build_replay(config, source)
     if spec.kind == "categorical":
         path = Path(spec.path)
         if not path.is_absolute():
@@ -107,7 +112,7 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         raise ConfigError(f"the {config.backend.kind} backend uses '{backend.strategy.name}', "
                           f"not '{config.strategy}'", source=source, field="strategy")
     n_prompts = len(backend.prompt_ids)
-    if config.prompts is not None:
+    if config.prompts is not None and config.backend.kind != "live":
         if len(config.prompts) != n_prompts:
             raise ConfigError(f"lists {len(config.prompts)} prompts but the backend has "
                               f"{n_prompts}", source=source, field="prompts")

@@ -1,0 +1,53 @@
+"""``usage.jsonl``: one line per paid provider response, appended and flushed as it
+arrives, so accounting survives a killed process and spans resumed attempts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LEDGER = "usage.jsonl"
+_SUMMED = ("completions", "prompt_tokens", "completion_tokens")
+
+
+class UsageLedger:
+    def __init__(self, run_dir: Path, attempt: int):
+        self.path = Path(run_dir) / LEDGER
+        self.attempt = attempt
+
+    def __call__(self, kind: str, usage: dict) -> None:
+        line = json.dumps({"attempt": self.attempt, "kind": kind, **usage}, sort_keys=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+
+
+def read_ledger(run_dir: Path) -> list[dict]:
+    """Every complete line (a process killed mid-write leaves at most one broken line)."""
+    path = Path(run_dir) / LEDGER
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def ledger_totals(entries: list[dict]) -> dict:
+    """Totals per kind over every attempt: each paid completion counted once."""
+    totals: dict[str, dict] = {}
+    for entry in entries:
+        kind = totals.setdefault(entry["kind"], {"requests": 0, **dict.fromkeys(_SUMMED, 0),
+                                                  "cost": 0.0})
+        kind["requests"] += 1
+        for key in _SUMMED:
+            kind[key] += int(entry.get(key) or 0)
+        cost = entry.get("cost")
+        kind["cost"] = None if cost is None or kind["cost"] is None else kind["cost"] + cost
+    for kind in totals.values():
+        if kind["cost"] is not None:
+            kind["cost"] = round(kind["cost"], 8)
+    return totals

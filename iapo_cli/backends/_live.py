@@ -1,0 +1,140 @@
+"""The live backend: completions from a model through the cached LLM client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..llm import ChatRequest, Completion, LLMClient
+from ..strategies import BestOfN, MajorityVote, ScorePull, VotePull
+from ..tasks import AnswerExtractor, Dataset, Sample, Scorer, Template, normalise
+
+
+@dataclass(frozen=True)
+class PromptArm:
+    id: str
+    template: Template
+    system: str | None = None
+    decoding: dict | None = None
+
+
+COST_MEASURES = ("completion_tokens", "total_tokens", "money", "latency")
+
+
+def completion_cost(completion: Completion, measure: str) -> float:
+    if measure == "completion_tokens":
+        return completion.completion_tokens
+    if measure == "total_tokens":
+        return completion.total_tokens
+    if measure == "money":
+        return completion.cost or 0.0
+    return completion.latency
+
+
+class LiveBackend:
+    """Pulls (prompt, queries, N) become chat requests; sample slots are handed out per
+    (prompt, query) in pull order, so a rerun with the same seed asks for the same slots
+    and is served from the cache. Majority voting extracts answers (no answer is a vote
+    for "none", which never matches gold); Best-of-N scores with the objectives' scorers.
+    """
+
+    def __init__(self, client: LLMClient, dataset: Dataset, prompts: Sequence[PromptArm],
+                 n_max: int, target_field: str | None, cost_measure: str, cost_scale: float,
+                 extractor: AnswerExtractor | None = None,
+                 scorers: Sequence[tuple[str, Scorer]] | None = None):
+        self.client, self.dataset, self.prompts = client, dataset, tuple(prompts)
+        self.prompt_ids = tuple(p.id for p in prompts)
+        self.n_queries, self.n_max = len(dataset), int(n_max)
+        self.target_field = target_field
+        self.cost_measure, self.cost_scale = cost_measure, float(cost_scale)
+        self.extractor, self.scorers = extractor, tuple(scorers or ())
+        if scorers:
+            self.strategy = BestOfN(tuple(name for name, _ in self.scorers))
+        else:
+            self.strategy = MajorityVote()
+        self.next_slot = np.zeros((len(prompts), len(dataset)), dtype=np.int64)
+        self.progress: Callable[[int], None] | None = None
+
+    def messages(self, prompt: int, query: int) -> list[dict]:
+        arm = self.prompts[prompt]
+        user = arm.template.render(self.dataset.rows[query])
+        system = [{"role": "system", "content": arm.system}] if arm.system else []
+        return [*system, {"role": "user", "content": user}]
+
+    def target(self, query: int) -> str | None:
+        return self.dataset.rows[query].get(self.target_field) if self.target_field else None
+
+    def take_slots(self, prompt: int, query: int, n: int) -> range:
+        start = int(self.next_slot[prompt, query])
+        self.next_slot[prompt, query] = start + n
+        return range(start, start + n)
+
+    def requests(self, pulls) -> list[ChatRequest]:
+        return [ChatRequest(self.messages(p, int(x)), dict(self.prompts[p].decoding or {}),
+                            self.take_slots(p, int(x), n))
+                for p, queries, n in pulls for x in queries]
+
+    def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
+               ) -> VotePull | ScorePull:
+        return self.sample_many([(prompt, queries, n)], rng)[0]
+
+    def sample_many(self, pulls, rng: np.random.Generator) -> list[VotePull | ScorePull]:
+        """All pulls' requests go out together (concurrently), then split per pull."""
+        pulls = [(int(p), np.asarray(q), int(n)) for p, q, n in pulls]
+        replies = self.client.complete(self.requests(pulls), progress=self.progress)
+        out, at = [], 0
+        for p, queries, n in pulls:
+            block = replies[at : at + len(queries)]
+            at += len(queries)
+            cost = np.array([[completion_cost(c, self.cost_measure) for c in row]
+                             for row in block]) * self.cost_scale
+            if isinstance(self.strategy, MajorityVote):
+                out.append(self._votes(queries, block, cost, n))
+            else:
+                out.append(self._scores(p, queries, block, cost, n))
+        return out
+
+    def answers(self, completions: Sequence[Completion]) -> list[str | None]:
+        """Extracted, normalised answers (None: no answer)."""
+        return [self.extractor.extract(c.text) for c in completions]
+
+    def gold(self, query: int) -> str | None:
+        return self.extractor.normalize(self.target(query))
+
+    def _votes(self, queries, block, cost, n) -> VotePull:
+        counts = np.zeros((len(queries), n), dtype=np.int64)
+        gold = np.full(len(queries), -1, dtype=np.int64)
+        for row, (x, completions) in enumerate(zip(queries, block, strict=True)):
+            labels: dict[str | None, int] = {}
+            for answer in self.answers(completions):
+                # "none" is one more answer: it can win the vote but is never gold
+                labels.setdefault(answer, len(labels))
+                counts[row, labels[answer]] += 1
+            want = self.gold(int(x))
+            if want is not None and want in labels:
+                gold[row] = labels[want]
+        return VotePull(counts, gold, cost.sum(axis=1), n)
+
+    def scores(self, prompt: int, queries, block) -> np.ndarray:
+        """(B, n, K) objective scores in [0, 1] of completions ``block[b][i]``."""
+        samples = [Sample(c.text, self.dataset.rows[int(x)], self.target(int(x)),
+                          self.messages(prompt, int(x))[-1]["content"], c.completion_tokens)
+                   for x, row in zip(queries, block, strict=True) for c in row]
+        scores = np.stack([normalise(scorer.score(samples), scorer.range)
+                           for _, scorer in self.scorers], axis=1)
+        return scores.reshape(len(queries), -1, len(self.scorers))
+
+    def _scores(self, prompt, queries, block, cost, n) -> ScorePull:
+        return ScorePull(self.scores(prompt, queries, block), cost, n)
+
+    def record(self, queries: np.ndarray, samples: int) -> list[list[list[Completion]]]:
+        """``samples`` completions (slots 0..M-1) for every prompt on every query:
+        [prompt][query] -> completions."""
+        requests = [ChatRequest(self.messages(p, int(x)), dict(arm.decoding or {}),
+                                range(samples))
+                    for p, arm in enumerate(self.prompts) for x in queries]
+        replies = self.client.complete(requests, progress=self.progress)
+        width = len(queries)
+        return [replies[p * width : (p + 1) * width] for p in range(len(self.prompts))]

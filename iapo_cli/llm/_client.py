@@ -1,0 +1,317 @@
+"""The one client that talks to models: LiteLLM behind an own cache, with concurrency,
+retries and accounting. Library code: it raises ``LLMError`` and never prints."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from ..errors import IapoError
+from ._cache import CompletionCache, request_fingerprint, slot_key
+from ._litellm import SIM_PROVIDER, load_litellm, provider_of
+from ._secrets import redact
+
+
+class LLMError(IapoError):
+    """A request failed for good (after its retries); the run stops, the cache keeps what
+    was already served."""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach a model. ``params`` pass through to LiteLLM (provider settings such as
+    ``api_version`` or ``extra_headers``); they are not part of cache keys."""
+
+    model: str
+    api_base: str | None = None
+    timeout: float = 120.0
+    concurrency: int = 8
+    max_retries: int = 5
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 60.0
+    supports_n: bool | None = None  # None: ask LiteLLM
+    max_n: int = 64
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat request whose samples at ``slots`` are wanted (slot i is the i-th i.i.d.
+    sample of this exact request)."""
+
+    messages: list[dict]
+    decoding: dict
+    slots: Sequence[int]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: float  # this completion's share of the request's prompt tokens
+    completion_tokens: float
+    cost: float | None  # money in USD, None when LiteLLM has no price for the model
+    latency: float  # seconds the request that produced it took
+    cached: bool = False
+
+    @property
+    def total_tokens(self) -> float:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Usage:
+    """What a client did for one kind of call (completions or judge ratings)."""
+
+    completions: int = 0  # completions handed to callers
+    cached: int = 0  # of which served from the cache (free)
+    fresh: int = 0  # of which served by the provider
+    requests: int = 0  # HTTP requests sent, failures included
+    failed_requests: int = 0
+    prompt_tokens: int = 0  # billed by the provider (fresh requests only)
+    completion_tokens: int = 0
+    cost: float | None = 0.0  # USD of fresh requests; None when the price is unknown
+    seconds: float = 0.0  # wall time spent waiting for this kind of call
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["cost"] = None if self.cost is None else round(self.cost, 8)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+Ledger = Callable[[str, dict], None]  # (kind, one fresh response's usage)
+
+
+_RETRYABLE = ("RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
+              "ServiceUnavailableError", "BadGatewayError", "MalformedResponse")
+
+
+class MalformedResponse(Exception):
+    """A 200 answer without usable choices (retried like a 5xx)."""
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One loop per process: LiteLLM keeps async HTTP clients bound to the loop they
+    were made on, so every client reuses this one."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
+class LLMClient:
+    """Completions for chat requests, cache first.
+
+    A request's missing slots go out as batches using the provider's ``n`` when the model
+    supports it (else one request per slot), at most ``concurrency`` requests at a time,
+    retried with exponential backoff on rate limits, timeouts, 5xx and malformed bodies.
+    Every served completion is in the cache before the call returns or fails.
+    """
+
+    def __init__(self, settings: ClientSettings, cache: CompletionCache,
+                 ledger: Ledger | None = None):
+        self.settings = settings
+        self.cache = cache
+        self.ledger = ledger
+        self.usage: dict[str, Usage] = {}
+        self._supports_n = settings.supports_n
+        self._prices: tuple[float, float] | None | bool = False  # False: not looked up
+
+    # -- public -------------------------------------------------------------------------
+
+    def complete(self, requests: Sequence[ChatRequest], kind: str = "completion",
+                 progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
+        """Completions for every slot of every request, in order. ``progress(k)`` is called
+        as k more completions become available."""
+        usage = self.usage.setdefault(kind, Usage())
+        start = time.perf_counter()
+        try:
+            return _event_loop().run_until_complete(self._complete(requests, kind, progress))
+        finally:
+            usage.seconds += time.perf_counter() - start
+
+    def price_known(self) -> bool:
+        return self._price() is not None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _litellm(self):
+        return load_litellm()
+
+    def supports_n(self) -> bool:
+        if self._supports_n is None and provider_of(self.settings.model) == SIM_PROVIDER:
+            self._supports_n = True
+        if self._supports_n is None:
+            litellm = self._litellm()
+            try:
+                params = litellm.get_supported_openai_params(model=self.settings.model) or []
+            except Exception:  # unknown providers: be conservative
+                params = []
+            self._supports_n = "n" in params
+        return self._supports_n
+
+    def _price(self) -> tuple[float, float] | None:
+        """USD per prompt token and per completion token, from LiteLLM's local cost map."""
+        if self._prices is False:
+            litellm = self._litellm()
+            try:
+                self._prices = litellm.cost_per_token(model=self.settings.model,
+                                                      prompt_tokens=1, completion_tokens=1)
+            except Exception:  # not in the cost map: report tokens only
+                self._prices = None
+        return self._prices
+
+    async def _complete(self, requests, kind, progress) -> list[list[Completion]]:
+        usage = self.usage[kind]
+        results: list[list[Completion | None]] = [[None] * len(r.slots) for r in requests]
+        jobs = []
+        batch = self.settings.max_n if self.supports_n() else 1
+        hits = 0
+        for i, request in enumerate(requests):
+            fingerprint = request_fingerprint(self.settings.model, request.messages,
+                                              request.decoding)
+            missing = []
+            for j, slot in enumerate(request.slots):
+                record = self.cache.get(slot_key(fingerprint, slot))
+                if record is None:
+                    missing.append(j)
+                else:
+                    results[i][j] = Completion(**record, cached=True)
+                    hits += 1
+            for start in range(0, len(missing), batch):
+                jobs.append((i, fingerprint, missing[start : start + batch]))
+        usage.completions += hits
+        usage.cached += hits
+        if progress is not None and hits:
+            progress(hits)
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        outcomes = await asyncio.gather(
+            *(self._fetch(gate, requests[i], fp, [requests[i].slots[j] for j in idx], kind,
+                          progress) for i, fp, idx in jobs),
+            return_exceptions=True,
+        )
+        failure = None
+        for (i, _, idx), outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failure = failure or outcome
+                continue
+            for j, completion in zip(idx, outcome, strict=True):
+                results[i][j] = completion
+        if failure is not None:  # raised only now: every other request was served and cached
+            raise failure
+        return results  # type: ignore[return-value]
+
+    async def _fetch(self, gate, request: ChatRequest, fingerprint: str, slots: list[int],
+                     kind: str, progress) -> list[Completion]:
+        out: list[Completion] = []
+        while len(out) < len(slots):
+            want = len(slots) - len(out)
+            response, seconds = await self._call(gate, request, want, slots[len(out)], kind)
+            texts = [(c.message.content or "") for c in response.choices[:want]]
+            for completion in self._split(response, texts, seconds):
+                self.cache.put(slot_key(fingerprint, slots[len(out)]),
+                               {k: v for k, v in asdict(completion).items() if k != "cached"})
+                out.append(completion)
+            if progress is not None:
+                progress(len(texts))
+        return out
+
+    def _split(self, response, texts: list[str], seconds: float) -> list[Completion]:
+        """One response's usage shared among its choices: prompt tokens evenly (billed once
+        per request), completion tokens in proportion to each text's length."""
+        usage = getattr(response, "usage", None)
+        prompt = float(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = float(getattr(usage, "completion_tokens", 0) or 0)
+        prices = self._price()
+        weights = [len(t) + 1 for t in texts]
+        total = sum(weights)
+        out = []
+        for text, weight in zip(texts, weights, strict=True):
+            p, c = prompt / len(texts), completion * weight / total
+            cost = None if prices is None else p * prices[0] + c * prices[1]
+            out.append(Completion(text, p, c, cost, seconds))
+        return out
+
+    async def _call(self, gate, request: ChatRequest, n: int, first_slot: int, kind: str):
+        settings = self.settings
+        litellm = self._litellm()
+        usage = self.usage[kind]
+        kwargs = {**settings.params, **request.decoding}
+        if n > 1:
+            kwargs["n"] = n
+        if settings.api_base:
+            kwargs["api_base"] = settings.api_base
+        if provider_of(settings.model) == SIM_PROVIDER:
+            kwargs["metadata"] = {"iapo_slot": first_slot}  # the simulator's seed
+        attempt = 0
+        while True:
+            attempt += 1
+            async with gate:
+                usage.requests += 1
+                start = time.perf_counter()
+                try:
+                    response = await litellm.acompletion(
+                        model=settings.model, messages=request.messages,
+                        timeout=settings.timeout, max_retries=0, **kwargs)
+                    if not getattr(response, "choices", None):
+                        raise MalformedResponse("the response has no choices")
+                    error = None
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # classified below; anything else is not retried
+                    error = exc
+                seconds = time.perf_counter() - start
+            if error is None:
+                self._account(kind, response, min(n, len(response.choices)), seconds)
+                return response, seconds
+            usage.failed_requests += 1
+            name = type(error).__name__
+            status = getattr(error, "status_code", None)
+            retryable = name in _RETRYABLE or (isinstance(status, int) and status >= 500)
+            if not retryable or attempt > settings.max_retries:
+                tries = f"after {attempt} attempts" if retryable else "(not retryable)"
+                raise LLMError(redact(
+                    f"{settings.model}: request failed {tries}: {name}"
+                    f"{f' {status}' if status else ''}: {_first_line(error)}")) from None
+            await asyncio.sleep(self._backoff(attempt, error))
+
+    def _backoff(self, attempt: int, error: Exception) -> float:
+        headers = getattr(error, "litellm_response_headers", None)
+        retry_after = None
+        if headers is not None:
+            try:
+                retry_after = float(headers.get("retry-after"))
+            except (TypeError, ValueError):
+                retry_after = None
+        cap = self.settings.retry_max_delay
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), cap)
+        delay = self.settings.retry_base_delay * 2 ** (attempt - 1)
+        return min(delay * random.uniform(0.5, 1.0), cap)
+
+    def _account(self, kind: str, response, n: int, seconds: float) -> None:
+        usage = self.usage[kind]
+        raw = getattr(response, "usage", None)
+        prompt = int(getattr(raw, "prompt_tokens", 0) or 0)
+        completion = int(getattr(raw, "completion_tokens", 0) or 0)
+        prices = self._price()
+        cost = None if prices is None else prompt * prices[0] + completion * prices[1]
+        usage.completions += n
+        usage.fresh += n
+        usage.prompt_tokens += prompt
+        usage.completion_tokens += completion
+        usage.cost = None if usage.cost is None or cost is None else usage.cost + cost
+        if self.ledger is not None:
+            self.ledger(kind, {"completions": n, "prompt_tokens": prompt,
+                               "completion_tokens": completion, "cost": cost,
+                               "seconds": round(seconds, 4)})
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__

@@ -1,0 +1,84 @@
+"""``record``: M completions for every (prompt, train query) into a replay file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..backends import completion_cost, write_replay
+from ..errors import ConfigError, IapoError
+from ..strategies import MajorityVote
+from ._optimize import validate
+
+
+class RecordInterrupted(IapoError):
+    """Recording stopped early; what was served is cached, so the same command resumes."""
+
+
+@dataclass
+class RecordOutcome:
+    path: Path
+    completions: int
+    usage: dict
+
+
+def record(config_path: str | Path, samples: int, out: str | Path | None = None,
+           progress: Callable[[int], None] | None = None,
+           on_total: Callable[[int], None] | None = None) -> RecordOutcome:
+    """Draw ``samples`` completions (slots 0..M-1, shared with ``optimize``'s cache) for
+    every prompt on every train query and write them, scored, as a replay file."""
+    resolved = validate(config_path)
+    config = resolved.config
+    if config.backend.kind != "live":
+        raise ConfigError("iapo record needs a live backend", source=resolved.source,
+                          field="backend.kind")
+    if samples < 1:
+        raise ConfigError("must be at least 1", field="--samples")
+    backend = resolved.problem.backend
+    backend.progress = progress
+    queries = np.asarray(resolved.problem.train)
+    if on_total is not None:
+        on_total(len(backend.prompt_ids) * len(queries) * samples)
+    try:
+        grid = backend.record(queries, samples)  # [prompt][query] -> completions
+    except KeyboardInterrupt:
+        raise RecordInterrupted("interrupted; completions served so far are cached, run the "
+                                "same command to continue") from None
+    n_prompts, n_queries = len(grid), len(queries)
+    shape = (n_prompts, n_queries, samples)
+    flat = [c for per_prompt in grid for row in per_prompt for c in row]
+    p, x, m = (a.ravel() for a in np.indices(shape))
+    measure, scale = config.cost.measure, config.cost.scale
+    columns = {
+        "query_ids": np.array([backend.dataset.ids[int(q)] for q in queries], dtype=str),
+        "prompt": p.astype(np.int32), "query": x.astype(np.int32), "slot": m.astype(np.int32),
+        "text": np.array([c.text for c in flat], dtype=str),
+        "cost": np.array([completion_cost(c, measure) for c in flat]) * scale,
+        "prompt_tokens": np.array([c.prompt_tokens for c in flat]),
+        "completion_tokens": np.array([c.completion_tokens for c in flat]),
+        "money": np.array([np.nan if c.cost is None else c.cost for c in flat]),
+        "latency": np.array([c.latency for c in flat]),
+    }
+    if isinstance(backend.strategy, MajorityVote):
+        answers = backend.answers(flat)
+        gold = [backend.gold(int(q)) for q in queries]
+        columns["answer"] = np.array([a or "" for a in answers], dtype=str)
+        columns["has_answer"] = np.array([a is not None for a in answers])
+        columns["target"] = np.array([g or "" for g in gold], dtype=str)
+        columns["scores"] = np.array([[float(a is not None and a == gold[xi])]
+                                      for a, xi in zip(answers, x, strict=True)])
+    else:
+        columns["target"] = np.array([backend.target(int(q)) or "" for q in queries], dtype=str)
+        columns["scores"] = np.concatenate([backend.scores(pi, queries, grid[pi]).reshape(
+            -1, len(backend.scorers)) for pi in range(n_prompts)])
+    path = Path(out) if out is not None else Path(config.output) / f"{config.name}.replay.npz"
+    meta = {"name": config.name, "strategy": backend.strategy.name,
+            "objectives": list(backend.strategy.objectives), "prompt_ids":
+            list(backend.prompt_ids), "samples": samples, "model": config.backend.model,
+            "n_max": backend.n_max, "cost_measure": measure, "cost_scale": scale}
+    write_replay(path, meta, columns)
+    usage = {kind: u.as_dict() for client in backend.clients for kind, u in client.usage.items()}
+    return RecordOutcome(path, len(flat), usage)

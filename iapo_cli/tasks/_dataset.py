@@ -1,0 +1,112 @@
+"""Datasets (JSONL or CSV) and prompt templates that fill fields without ever
+interpreting the data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    rows: tuple[dict, ...]
+    ids: tuple[str, ...]
+    fields: frozenset[str]  # fields present in every row
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def load_dataset(path: str | Path, id_field: str | None = None, source: str | None = None
+                 ) -> Dataset:
+    """Rows of a ``.jsonl`` (one JSON object per line) or ``.csv`` (header row) file.
+    Values are kept as strings (JSON numbers are written back as text)."""
+    path = Path(path)
+    where = source or str(path)
+    if not path.is_file():
+        raise ConfigError(f"file not found: {path}", source=where, field="dataset.path")
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path} ({type(exc).__name__})", source=where,
+                          field="dataset.path") from None
+    rows: list[dict] = []
+    if suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path} line {number}: not JSON ({exc.msg})", source=where,
+                                  field="dataset.path") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path} line {number}: must be a JSON object",
+                                  source=where, field="dataset.path")
+            rows.append({str(k): _text(v) for k, v in row.items()})
+    elif suffix == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        rows = [{k: v for k, v in row.items() if k is not None} for row in reader]
+    else:
+        raise ConfigError(f"{path}: use a .jsonl or .csv file", source=where,
+                          field="dataset.path")
+    if len(rows) < 5:
+        raise ConfigError(f"{path} has {len(rows)} rows; at least 5 are needed", source=where,
+                          field="dataset.path")
+    fields = frozenset.intersection(*(frozenset(r) for r in rows))
+    if id_field is not None:
+        if id_field not in fields:
+            raise ConfigError(f"'{id_field}' is not a field of every row", source=where,
+                              field="dataset.id_field")
+        ids = tuple(r[id_field] for r in rows)
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"'{id_field}' values repeat", source=where,
+                              field="dataset.id_field")
+    else:
+        ids = tuple(str(i) for i in range(len(rows)))
+    return Dataset(tuple(rows), ids, fields)
+
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class Template:
+    """A prompt template with ``{field}`` placeholders (``{{`` and ``}}`` for braces).
+
+    Rendering joins literal text and field values, so braces inside the data are never
+    read as placeholders. Only plain field names are allowed (no ``{a.b}``, ``{a!r}``).
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        self._parts: list[tuple[str, str | None]] = []
+        try:
+            parsed = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise ValueError(f"malformed template ({exc}); write {{{{ and }}}} for braces"
+                             ) from None
+        for literal, name, spec, conversion in parsed:
+            if name is not None and (not name.isidentifier() or spec or conversion):
+                raise ValueError(f"placeholder {{{name}}} must be a plain field name")
+            if name == "":
+                raise ValueError("empty placeholder {}; write {{}} for literal braces")
+            self._parts.append((literal, name))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for _, n in self._parts if n is not None))
+
+    def render(self, row: dict) -> str:
+        return "".join(literal + (str(row[name]) if name is not None else "")
+                       for literal, name in self._parts)

@@ -1,0 +1,156 @@
+"""A loopback HTTP server speaking the OpenAI chat-completions protocol, for tests.
+
+It answers arithmetic questions ("What is 3 + 4?") found in the last user message: right
+with a probability that depends on the system prompt, otherwise off by a small amount, as
+``Answer: <number>``. It honours ``n``, counts what it serves, records the largest number of
+requests in flight, and plays a script of injected failures (one entry per request):
+``"429"`` (with ``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``hang`` seconds),
+``"malformed"`` (a 200 with a body that is not JSON) or ``None`` (serve normally).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+_QUESTION = re.compile(r"(-?\d+)\s*\+\s*(-?\d+)")
+
+
+class LoopbackServer:
+    def __init__(self, seed: int = 0, latency: float = 0.0, hang: float = 2.0,
+                 retry_after: str = "0"):
+        self.seed, self.latency, self.hang, self.retry_after = seed, latency, hang, retry_after
+        self.script: deque = deque()
+        self.fail_always: str | None = None
+        self._lock = threading.Lock()
+        self.requests = 0  # every HTTP request received
+        self.served_requests = 0  # requests answered with completions
+        self.completions = 0  # completions in those answers
+        self.n_values: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.auth_headers: list[str] = []
+        self.bodies: list[dict] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def fail(self, *actions: str | None) -> None:
+        """Queue failures for the next requests, in order."""
+        self.script.extend(actions)
+
+    def _next_action(self) -> str | None:
+        with self._lock:
+            if self.script:
+                return self.script.popleft()
+            return self.fail_always
+
+    def answer(self, body: dict, index: int) -> str:
+        messages = body.get("messages", [])
+        system = " ".join(m["content"] for m in messages if m.get("role") == "system")
+        user = [m["content"] for m in messages if m.get("role") == "user"][-1]
+        match = _QUESTION.search(user)
+        gold = int(match.group(1)) + int(match.group(2)) if match else 0
+        skill = int(hashlib.sha256(system.encode()).hexdigest(), 16) % 100 / 100
+        rng = np.random.default_rng([self.seed, index])
+        value = gold if rng.random() < 0.3 + 0.6 * skill else gold + int(rng.integers(1, 4))
+        words = " ".join(["step"] * int(rng.integers(3, 12)))
+        return f"Working: {words}.\nAnswer: {value}"
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests += 1
+                    index = server.requests
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.auth_headers.append(self.headers.get("Authorization", ""))
+                    server.bodies.append(body)
+                try:
+                    self._respond(body, index)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _respond(self, body: dict, index: int) -> None:
+                action = server._next_action()
+                if server.latency:
+                    time.sleep(server.latency)
+                if action == "429":
+                    error = {"error": {"message": "rate limited", "type": "rate_limit"}}
+                    self._send(429, json.dumps(error).encode(),
+                               {"Retry-After": server.retry_after})
+                    return
+                if action == "500":
+                    error = {"error": {"message": "boom", "type": "server_error"}}
+                    self._send(500, json.dumps(error).encode())
+                    return
+                if action == "timeout":
+                    time.sleep(server.hang)
+                if action == "malformed":
+                    self._send(200, b"{not json")
+                    return
+                n = int(body.get("n") or 1)
+                texts = [server.answer(body, index * 1000 + i) for i in range(n)]
+                prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+                completion_tokens = sum(len(t.split()) for t in texts)
+                payload = {
+                    "id": f"chatcmpl-{index}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "loopback"),
+                    "choices": [{"index": i, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": t}}
+                                for i, t in enumerate(texts)],
+                    "usage": {"prompt_tokens": prompt_tokens,
+                              "completion_tokens": completion_tokens,
+                              "total_tokens": prompt_tokens + completion_tokens},
+                }
+                with server._lock:
+                    server.served_requests += 1
+                    server.completions += n
+                    server.n_values.append(n)
+                self._send(200, json.dumps(payload).encode())
+
+        return Handler
