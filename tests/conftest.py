@@ -48,3 +48,65 @@ contexts:
 budget: 600
 seed: 1
 """
+
+
+SECRET = "sk-test-DoNotLeak0123456789"
+
+
+@pytest.fixture
+def loopback():
+    """A loopback OpenAI-compatible server (see tests/loopback.py)."""
+    from tests.loopback import LoopbackServer
+
+    with LoopbackServer(seed=0) as server:
+        yield server
+
+
+@pytest.fixture
+def api_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    return SECRET
+
+
+def write_sums(path: Path, count: int = 40, seed: int = 0) -> Path:
+    """A JSONL dataset of 'What is a + b?' questions with gold answers."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(count):
+        a, b = (int(v) for v in rng.integers(1, 50, 2))
+        rows.append({"id": f"s{i}", "question": f"What is {a} + {b}?", "answer": a + b})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def live_config(path: Path, url: str, data: Path, prompts: int = 6, budget: int = 600,
+                extra: str = "", model: str = "openai/loopback") -> Path:
+    """A live majority-vote config against the loopback server at ``url``."""
+    arms = "\n".join(
+        f"  - {{id: p{i}, system: 'style {i}', template: \"{{question}} Answer: <n>\"}}"
+        for i in range(prompts))
+    text = f"""\
+name: live
+backend:
+  kind: live
+  model: {model}
+  api_base: {url}
+  n_max: 8
+  concurrency: 4
+  max_retries: 2
+  retry_base_delay: 0.01
+  timeout: 5
+  cache_dir: {path.parent / 'cache'}
+dataset: {{path: {data}, target_field: answer, id_field: id}}
+strategy: majority_vote
+prompts:
+{arms}
+contexts:
+  - {{name: free, weights: {{correct: 1.0, cost: 0.0}}}}
+  - {{name: costly, weights: {{correct: 1.0, cost: 0.02}}}}
+budget: {budget}
+seed: 0
+output: {path.parent / 'runs'}
+{extra}"""
+    path.write_text(text, encoding="utf-8")
+    return path

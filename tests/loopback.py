@@ -5,7 +5,9 @@ with a probability that depends on the system prompt, otherwise off by a small a
 ``Answer: <number>``. It honours ``n``, counts what it serves, records the largest number of
 requests in flight, and plays a script of injected failures (one entry per request):
 ``"429"`` (with ``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``hang`` seconds),
-``"malformed"`` (a 200 with a body that is not JSON) or ``None`` (serve normally).
+``"malformed"`` (a 200 with a body that is not JSON), ``"401"`` (an error that, like a
+careless proxy, echoes the Authorization header) or ``None`` (serve normally). A request
+whose system message mentions "grader" gets a judge's reply, ``Rating: <1..10>``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class LoopbackServer:
         messages = body.get("messages", [])
         system = " ".join(m["content"] for m in messages if m.get("role") == "system")
         user = [m["content"] for m in messages if m.get("role") == "user"][-1]
+        if "grader" in system:
+            return f"Looks fine.\nRating: {1 + len(user) % 10}"
         match = _QUESTION.search(user)
         gold = int(match.group(1)) + int(match.group(2)) if match else 0
         skill = int(hashlib.sha256(system.encode()).hexdigest(), 16) % 100 / 100
@@ -125,6 +129,11 @@ class LoopbackServer:
                 if action == "500":
                     error = {"error": {"message": "boom", "type": "server_error"}}
                     self._send(500, json.dumps(error).encode())
+                    return
+                if action == "401":
+                    echo = self.headers.get("Authorization", "")
+                    error = {"error": {"message": f"invalid key in '{echo}'", "type": "auth"}}
+                    self._send(401, json.dumps(error).encode())
                     return
                 if action == "timeout":
                     time.sleep(server.hang)

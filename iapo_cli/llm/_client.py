@@ -121,6 +121,8 @@ class LLMClient:
         self.usage: dict[str, Usage] = {}
         self._supports_n = settings.supports_n
         self._prices: tuple[float, float] | None | bool = False  # False: not looked up
+        self._stopping = False
+        self._fetches: list[asyncio.Task] = []
 
     # -- public -------------------------------------------------------------------------
 
@@ -130,10 +132,29 @@ class LLMClient:
         as k more completions become available."""
         usage = self.usage.setdefault(kind, Usage())
         start = time.perf_counter()
+        loop = _event_loop()
+        self._stopping = False
+        self._fetches: list[asyncio.Task] = []
         try:
-            return _event_loop().run_until_complete(self._complete(requests, kind, progress))
+            return loop.run_until_complete(self._complete(requests, kind, progress))
+        except KeyboardInterrupt:
+            self._drain(loop)
+            raise
         finally:
             usage.seconds += time.perf_counter() - start
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After Ctrl-C or ``kill``: send nothing new, but let requests already in flight
+        finish (at most one timeout) so that what the provider serves is cached, not lost."""
+        self._stopping = True
+        pending = [t for t in self._fetches if not t.done()]
+        if pending:
+            try:
+                loop.run_until_complete(asyncio.wait(pending, timeout=self.settings.timeout))
+            except KeyboardInterrupt:  # a second interrupt: stop at once
+                pass
+        for task in pending:
+            task.cancel()
 
     def price_known(self) -> bool:
         return self._price() is not None
@@ -190,11 +211,10 @@ class LLMClient:
         if progress is not None and hits:
             progress(hits)
         gate = asyncio.Semaphore(self.settings.concurrency)
-        outcomes = await asyncio.gather(
-            *(self._fetch(gate, requests[i], fp, [requests[i].slots[j] for j in idx], kind,
-                          progress) for i, fp, idx in jobs),
-            return_exceptions=True,
-        )
+        self._fetches = [asyncio.ensure_future(
+            self._fetch(gate, requests[i], fp, [requests[i].slots[j] for j in idx], kind,
+                        progress)) for i, fp, idx in jobs]
+        outcomes = await asyncio.gather(*self._fetches, return_exceptions=True)
         failure = None
         for (i, _, idx), outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, BaseException):
@@ -252,6 +272,8 @@ class LLMClient:
         while True:
             attempt += 1
             async with gate:
+                if self._stopping:
+                    raise asyncio.CancelledError  # interrupted: send nothing new
                 usage.requests += 1
                 start = time.perf_counter()
                 try:
@@ -273,7 +295,7 @@ class LLMClient:
             name = type(error).__name__
             status = getattr(error, "status_code", None)
             retryable = name in _RETRYABLE or (isinstance(status, int) and status >= 500)
-            if not retryable or attempt > settings.max_retries:
+            if not retryable or attempt > settings.max_retries or self._stopping:
                 tries = f"after {attempt} attempts" if retryable else "(not retryable)"
                 raise LLMError(redact(
                     f"{settings.model}: request failed {tries}: {name}"

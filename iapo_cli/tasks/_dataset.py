@@ -97,10 +97,10 @@ class Template:
             raise ValueError(f"malformed template ({exc}); write {{{{ and }}}} for braces"
                              ) from None
         for literal, name, spec, conversion in parsed:
-            if name is not None and (not name.isidentifier() or spec or conversion):
-                raise ValueError(f"placeholder {{{name}}} must be a plain field name")
             if name == "":
                 raise ValueError("empty placeholder {}; write {{}} for literal braces")
+            if name is not None and (not name.isidentifier() or spec or conversion):
+                raise ValueError(f"placeholder {{{name}}} must be a plain field name")
             self._parts.append((literal, name))
 
     @property

@@ -29,9 +29,14 @@ def test_optimize_end_to_end(tmp_path):
 
 
 def test_quickstart_config_runs(tmp_path):
-    proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q")
+    # the simulated model through LiteLLM: no key, no network; the cache lands in cwd
+    proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q",
+                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "q" / "policy.csv").is_file()
+    summary = json.loads((tmp_path / "q" / "summary.json").read_text())
+    assert summary["spent"] == 4000 and summary["usage"]["model"] == "iapo-sim/arith"
+    assert (tmp_path / ".iapo-cache").is_dir()
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path):
