@@ -1,0 +1,115 @@
+"""Measure the live path's bars on the loopback OpenAI-compatible server (tests/loopback.py).
+
+Prints a markdown table and writes it to benchmarks/results/live_loopback.md:
+  1. a live `optimize`, budget 600, 6 prompts, majority voting (n batching on): completions
+     and HTTP requests the server saw;
+  2. the identical rerun (new run directory, same cache): requests it made;
+  3. the same run stopped midway (SIGTERM, SIGINT, SIGKILL) and resumed with --resume:
+     completions the server served in total;
+  4. the quickstart on the simulated model (iapo-sim): wall time, requests, completions.
+
+Usage: python benchmarks/live_loopback.py [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import live_config, write_sums  # noqa: E402
+from tests.loopback import LoopbackServer  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-bench-not-a-real-key"}
+
+
+def cli(*args, cwd=None):
+    return subprocess.Popen([sys.executable, "-m", "iapo_cli", *map(str, args)], cwd=cwd,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def fresh_run(server_kwargs=None):
+    tmp = Path(tempfile.mkdtemp(prefix="iapo-bench-"))
+    data = write_sums(tmp / "sums.jsonl", count=40)
+    return tmp, data
+
+
+def straight_and_rerun() -> list[str]:
+    tmp, data = fresh_run()
+    with LoopbackServer(seed=0) as server:
+        config = live_config(tmp / "live.yaml", server.url, data)
+        start = time.perf_counter()
+        proc = cli("optimize", config, "--out", tmp / "run1")
+        proc.communicate(timeout=600)
+        seconds = time.perf_counter() - start
+        completions, requests = server.completions, server.requests
+        rerun = cli("optimize", config, "--out", tmp / "run2")
+        rerun.communicate(timeout=600)
+        again = server.requests - requests
+    return [f"| budget 600, 6 prompts, n batching | {completions} | {requests} | "
+            f"{requests / completions:.3f} | {seconds:.1f} s (CLI, incl. start-up) |",
+            f"| identical rerun (same cache) | {server.completions - completions} | {again} | "
+            f"– | – |"]
+
+
+def stopped_and_resumed(sig: signal.Signals) -> str:
+    tmp, data = fresh_run()
+    with LoopbackServer(seed=0, latency=0.02) as server:
+        config = live_config(tmp / "live.yaml", server.url, data)
+        first = cli("optimize", config, "--out", tmp / "run")
+        while server.completions < 200:
+            time.sleep(0.01)
+        first.send_signal(sig)
+        first.wait(60)
+        at_stop = server.completions
+        second = cli("optimize", config, "--resume", tmp / "run")
+        second.communicate(timeout=600)
+        summary = json.loads((tmp / "run" / "summary.json").read_text())
+    total = summary["usage"]["all_attempts"]["completion"]["completions"]
+    return (f"| {sig.name} midway (exit {first.returncode}), then --resume (exit "
+            f"{second.returncode}) | {server.completions} | {server.requests} | – | served "
+            f"{at_stop} before the stop; ledger total {total}; spent {summary['spent']} |")
+
+
+def quickstart() -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="iapo-bench-"))
+    start = time.perf_counter()
+    proc = cli("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp / "q", cwd=tmp)
+    proc.communicate(timeout=600)
+    seconds = time.perf_counter() - start
+    usage = json.loads((tmp / "q" / "summary.json").read_text())["usage"]["this_attempt"]
+    done = usage["completion"]
+    return (f"| quickstart on iapo-sim (budget 4000, fresh cache) | {done['fresh']} | "
+            f"{done['requests']} | {done['requests'] / done['fresh']:.3f} | {seconds:.1f} s |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
+                        "live_loopback.md")
+    args = parser.parse_args()
+    lines = ["| case | completions served | HTTP requests | requests / completion | notes |",
+             "|---|---|---|---|---|"]
+    lines += straight_and_rerun()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+        lines.append(stopped_and_resumed(sig))
+    lines.append(quickstart())
+    text = "\n".join(lines)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("# Live path on the loopback server\n\n"
+                        "Reproduce: `python benchmarks/live_loopback.py`\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
