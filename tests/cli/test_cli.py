@@ -88,3 +88,36 @@ def test_cli_import_does_not_load_litellm():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout.strip() == "False"
+
+
+def test_shipped_live_configs_validate_without_a_key_or_network(tmp_path):
+    env = {k: v for k, v in os.environ.items() if "KEY" not in k}
+    for name in ("quickstart.yaml", "openai.yaml"):
+        proc = subprocess.run([sys.executable, "-m", "iapo_cli", "validate",
+                               str(ROOT / "configs" / name)], capture_output=True, text=True,
+                              env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "6 prompts, 16 scales, 3 contexts" in proc.stdout
+    assert not (tmp_path / ".iapo-cache").exists()  # validate sends and stores nothing
+
+
+def test_record_command_and_resume_flags(tmp_path):
+    from tests.conftest import live_config, write_sums
+    from tests.loopback import LoopbackServer
+
+    data = write_sums(tmp_path / "sums.jsonl", count=20)
+    with LoopbackServer() as server:
+        config = live_config(tmp_path / "live.yaml", server.url, data, prompts=2)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-x-0123456789"}
+        proc = subprocess.run([sys.executable, "-m", "iapo_cli", "record", str(config),
+                               "--samples", "3", "--out", str(tmp_path / "r.npz")],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert "recorded 96 completions (0 from cache, 32 HTTP requests)" in proc.stdout
+        assert "recording: 96/96 completions" in proc.stdout
+    proc = iapo("optimize", config, "--resume", tmp_path / "nowhere", "--out", tmp_path / "x")
+    assert proc.returncode == 2 and proc.stderr.strip() == \
+        "error: --out: use --resume or --out, not both"
+    proc = iapo("optimize", config, "--resume", tmp_path / "nowhere")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("is not a run directory (no config.yaml)")

@@ -149,3 +149,25 @@ def test_killed_run_resumes_without_paying_twice(setup, tmp_path, sig):
         assert server.completions <= 600  # graceful stop: in-flight answers were cached
         assert summary["usage"]["all_attempts"]["completion"]["completions"] == \
             server.completions
+
+
+def test_best_of_n_with_scorers_and_a_judge(setup, tmp_path):
+    config, server = setup
+    text = config.read_text().replace("strategy: majority_vote\n", f"""\
+strategy: best_of_n
+objectives:
+  - {{name: correct, scorer: numeric_match}}
+  - {{name: quality, scorer: llm_judge, params: {{model: openai/judge, api_base: {server.url}}}}}
+""").replace("correct: 1.0, cost: 0.0", "correct: 1.0, quality: 0.5, cost: 0.0").replace(
+        "correct: 1.0, cost: 0.02", "correct: 1.0, quality: 0.0, cost: 0.02").replace(
+        "budget: 600", "budget: 200")
+    config.write_text(text)
+    outcome = optimize(config, out=tmp_path / "run")
+    usage = outcome.usage["this_attempt"]
+    assert outcome.result.spent == 200
+    assert usage["completion"]["completions"] == 200
+    assert usage["judge"]["completions"] == 200  # one rating per completion
+    frame = outcome.result.policy.frame()
+    assert frame["estimated_utility"].between(0, 1.5).all()
+    again = optimize(config, out=tmp_path / "run2")
+    assert again.usage["this_attempt"]["judge"]["cached"] == 200
