@@ -35,13 +35,13 @@ def load_environment(path, n_max: int | None = None) -> Environment:
     """A recorded environment file: a replay file (``iapo record``) or a categorical npz."""
     import json
 
-    import numpy as np
+    from ._categorical import read_npz
 
+    arrays = read_npz(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
-    except Exception:  # let the specific loader report what is wrong
-        meta = {}
-    if meta.get("format") == "iapo-replay":
+        meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
+    except json.JSONDecodeError:
+        meta = {}  # load_npz says what is wrong
+    if isinstance(meta, dict) and meta.get("format") == "iapo-replay":
         return load_replay(path, n_max)
     return load_npz(path)

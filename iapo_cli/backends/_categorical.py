@@ -97,6 +97,20 @@ class CategoricalScores:
         return (self.probs * self.cost).sum(axis=2)
 
 
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles); a missing or broken file is a
+    ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("file not found", source=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:  # numpy raises many types for a broken archive
+        raise ConfigError(f"not a readable .npz archive ({type(exc).__name__})",
+                          source=str(path)) from None
+
+
 def load_npz(path: str | Path) -> Environment:
     """Load a recorded majority-vote environment (format of ``shared/envs/README.md``).
 
@@ -105,14 +119,7 @@ def load_npz(path: str | Path) -> Environment:
     """
     path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise ConfigError("file not found", source=src)
-    try:
-        data = np.load(path, allow_pickle=False)
-        arrays = {k: data[k] for k in data.files}
-    except Exception as exc:  # numpy raises many types for a broken archive
-        raise ConfigError(f"not a readable .npz archive ({type(exc).__name__})", source=src
-                          ) from None
+    arrays = read_npz(path)
     for key in ("probs", "answers", "cost", "meta"):
         if key not in arrays:
             raise ConfigError("missing array", source=src, field=key)

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..strategies import MajorityVote, VotePull
 from ._base import Contexts, Environment
-from ._categorical import CategoricalScores, CategoricalVotes
+from ._categorical import CategoricalScores, CategoricalVotes, read_npz
 
 FORMAT = "iapo-replay"
 VERSION = 1
@@ -121,18 +121,13 @@ def _local_answer_ids(query: np.ndarray, answer: np.ndarray, target: np.ndarray
 
 def load_replay(path: str | Path, n_max: int | None = None) -> Environment:
     """A replay file as an exact backend (majority voting or Best-of-N)."""
-    path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise ConfigError("file not found", source=src)
+    arrays = read_npz(path)
     try:
-        data = np.load(path, allow_pickle=False)
-        arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays["meta"]))
-    except Exception as exc:  # numpy and json raise many types for a broken file
-        raise ConfigError(f"not a readable replay file ({type(exc).__name__})", source=src
-                          ) from None
-    if meta.get("format") != FORMAT:
+    except (KeyError, json.JSONDecodeError):
+        meta = {}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ConfigError(f"not an {FORMAT} file", source=src, field="meta.format")
     needed = ("query_ids", "target", "prompt", "query", "slot", "scores", "cost")
     for key in needed:
