@@ -46,7 +46,7 @@ def usage_line(usage: dict) -> str:
     """'model: 412 HTTP requests, 3020 completions (980 from cache), tokens, money'."""
     done = usage["this_attempt"].get("completion", {})
     money = done.get("cost")
-    text = (f"{usage['model']}: {done.get('requests', 0)} HTTP requests, "
+    text = (f"{usage['model']}: {done.get('requests', 0)} requests, "
             f"{done.get('completions', 0)} completions ({done.get('cached', 0)} from cache), "
             f"{done.get('prompt_tokens', 0)} prompt + {done.get('completion_tokens', 0)} "
             f"completion tokens billed")

@@ -189,6 +189,8 @@ class LLMClient:
 
     async def _complete(self, requests, kind, progress) -> list[list[Completion]]:
         usage = self.usage[kind]
+        if self._price() is None:
+            usage.cost = None  # unknown, even when everything comes from the cache
         results: list[list[Completion | None]] = [[None] * len(r.slots) for r in requests]
         jobs = []
         batch = self.settings.max_n if self.supports_n() else 1
