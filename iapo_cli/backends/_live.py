@@ -43,7 +43,8 @@ class LiveBackend:
     def __init__(self, client: LLMClient, dataset: Dataset, prompts: Sequence[PromptArm],
                  n_max: int, target_field: str | None, cost_measure: str, cost_scale: float,
                  extractor: AnswerExtractor | None = None,
-                 scorers: Sequence[tuple[str, Scorer]] | None = None):
+                 scorers: Sequence[tuple[str, Scorer]] | None = None,
+                 judges: Sequence[LLMClient] = ()):
         self.client, self.dataset, self.prompts = client, dataset, tuple(prompts)
         self.prompt_ids = tuple(p.id for p in prompts)
         self.n_queries, self.n_max = len(dataset), int(n_max)
@@ -54,6 +55,7 @@ class LiveBackend:
             self.strategy = BestOfN(tuple(name for name, _ in self.scorers))
         else:
             self.strategy = MajorityVote()
+        self.clients = (client, *judges)  # every client whose usage the run accounts for
         self.next_slot = np.zeros((len(prompts), len(dataset)), dtype=np.int64)
         self.progress: Callable[[int], None] | None = None
 

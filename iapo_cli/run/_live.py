@@ -74,7 +74,7 @@ def build_live(config: Config, source: str) -> Environment:
                 "retry_base_delay": spec.retry_base_delay, "supports_n": spec.supports_n,
                 "params": dict(spec.params)}
     client = _client(settings, cache)
-    clients = [client]
+    judges: list[LLMClient] = []
     strategy = config.strategy or "majority_vote"
     extractor = scorers = None
     if strategy == "majority_vote":
@@ -98,7 +98,7 @@ def build_live(config: Config, source: str) -> Environment:
         def judge(overrides: dict) -> LLMClient:
             judge_client = _client({**settings, "params": {}, "supports_n": None,
                                     "api_base": None, **overrides}, cache)
-            clients.append(judge_client)
+            judges.append(judge_client)
             return judge_client
 
         scorers = []
@@ -117,8 +117,7 @@ def build_live(config: Config, source: str) -> Environment:
         raise ConfigError(f"LiteLLM has no price for '{spec.model}'; use a token or latency "
                           "measure", source=source, field="cost.measure")
     backend = LiveBackend(client, dataset, arms, spec.n_max or 16, data.target_field,
-                          config.cost.measure, config.cost.scale, extractor, scorers)
-    backend.clients = clients
+                          config.cost.measure, config.cost.scale, extractor, scorers, judges)
     objectives = backend.strategy.objectives
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
     return Environment(f"live:{spec.model}", backend, contexts,
