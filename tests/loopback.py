@@ -42,6 +42,8 @@ class LoopbackServer:
         self.bodies: list[dict] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
+        # a client killed mid-request resets its connection: expected here, not an error
+        self._httpd.handle_error = lambda request, address: None
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

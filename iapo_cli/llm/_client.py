@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -122,6 +124,7 @@ class LLMClient:
         self._supports_n = settings.supports_n
         self._prices: tuple[float, float] | None | bool = False  # False: not looked up
         self._stopping = False
+        self._stop: asyncio.Event | None = None
         self._fetches: list[asyncio.Task] = []
 
     # -- public -------------------------------------------------------------------------
@@ -135,13 +138,32 @@ class LLMClient:
         loop = _event_loop()
         self._stopping = False
         self._fetches: list[asyncio.Task] = []
+        signals: list[int] = []
+        restore = _trap_signals(loop, lambda sig: self._on_signal(sig, signals))
         try:
-            return loop.run_until_complete(self._complete(requests, kind, progress))
-        except KeyboardInterrupt:
+            result = loop.run_until_complete(self._complete(requests, kind, progress))
+        except asyncio.CancelledError:
+            if not signals:
+                raise
+        except KeyboardInterrupt:  # raised outside the loop's own signal handling
             self._drain(loop)
             raise
         finally:
+            restore()
             usage.seconds += time.perf_counter() - start
+        if signals:
+            raise KeyboardInterrupt
+        return result
+
+    def _on_signal(self, sig: int, seen: list[int]) -> None:
+        """Ctrl-C or ``kill`` while requests run: send nothing new, let the requests in
+        flight finish and be cached (nothing served is lost); a second signal stops at once."""
+        seen.append(sig)
+        if len(seen) > 1:
+            raise KeyboardInterrupt
+        self._stopping = True
+        if self._stop is not None:
+            self._stop.set()
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """After Ctrl-C or ``kill``: send nothing new, but let requests already in flight
@@ -213,6 +235,7 @@ class LLMClient:
         if progress is not None and hits:
             progress(hits)
         gate = asyncio.Semaphore(self.settings.concurrency)
+        self._stop = asyncio.Event()
         self._fetches = [asyncio.ensure_future(
             self._fetch(gate, requests[i], fp, [requests[i].slots[j] for j in idx], kind,
                         progress)) for i, fp, idx in jobs]
@@ -302,7 +325,10 @@ class LLMClient:
                 raise LLMError(redact(
                     f"{settings.model}: request failed {tries}: {name}"
                     f"{f' {status}' if status else ''}: {_first_line(error)}")) from None
-            await asyncio.sleep(self._backoff(attempt, error))
+            try:  # back off, unless the run is being stopped
+                await asyncio.wait_for(self._stop.wait(), self._backoff(attempt, error))
+            except TimeoutError:
+                pass
 
     def _backoff(self, attempt: int, error: Exception) -> float:
         headers = getattr(error, "litellm_response_headers", None)
@@ -334,6 +360,25 @@ class LLMClient:
             self.ledger(kind, {"completions": n, "prompt_tokens": prompt,
                                "completion_tokens": completion, "cost": cost,
                                "seconds": round(seconds, 4)})
+
+
+def _trap_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
+                  ) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to ``handler`` inside ``loop`` (instead of an exception
+    that could kill a request mid-flight); returns the function restoring the previous
+    handlers. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        loop.add_signal_handler(sig, handler, sig)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, old)
+
+    return restore
 
 
 def _first_line(error: Exception) -> str:
