@@ -38,7 +38,7 @@ def cli(*args, cwd=None):
                             text=True)
 
 
-def fresh_run(server_kwargs=None):
+def fresh_run():
     tmp = Path(tempfile.mkdtemp(prefix="iapo-bench-"))
     data = write_sums(tmp / "sums.jsonl", count=40)
     return tmp, data

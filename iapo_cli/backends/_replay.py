@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..strategies import MajorityVote, VotePull
 from ._base import Contexts, Environment
-from ._categorical import CategoricalScores, CategoricalVotes, read_npz
+from ._categorical import CategoricalScores, CategoricalVotes, load_npz, read_npz
 
 FORMAT = "iapo-replay"
 VERSION = 1
@@ -163,3 +163,14 @@ def load_replay(path: str | Path, n_max: int | None = None) -> Environment:
                         np.ones(1))
     return Environment(meta.get("name", path.stem), backend, contexts,
                        {"source": src, "n_max": n_max, "model": meta.get("model")})
+
+
+def load_environment(path: str | Path, n_max: int | None = None) -> Environment:
+    """A recorded environment file: a replay file (``iapo record``) or a categorical npz."""
+    try:
+        meta = json.loads(str(read_npz(path).get("meta", "{}")))
+    except json.JSONDecodeError:
+        meta = {}  # load_npz says what is wrong
+    if isinstance(meta, dict) and meta.get("format") == FORMAT:
+        return load_replay(path, n_max)
+    return load_npz(path)

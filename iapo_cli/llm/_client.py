@@ -77,6 +77,14 @@ class Usage:
     cost: float | None = 0.0  # USD of fresh requests; None when the price is unknown
     seconds: float = 0.0  # wall time spent waiting for this kind of call
 
+    def add(self, other: Usage) -> None:
+        """Add ``other``'s counters to these (an unknown cost stays unknown)."""
+        for key, value in vars(other).items():
+            if key == "cost":
+                self.cost = None if value is None or self.cost is None else self.cost + value
+            else:
+                setattr(self, key, getattr(self, key) + value)
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["cost"] = None if self.cost is None else round(self.cost, 8)
@@ -145,8 +153,9 @@ class LLMClient:
         except asyncio.CancelledError:
             if not signals:
                 raise
-        except KeyboardInterrupt:  # raised outside the loop's own signal handling
-            self._drain(loop)
+        except KeyboardInterrupt:  # a second signal: stop at once
+            for task in self._fetches:
+                task.cancel()
             raise
         finally:
             restore()
@@ -165,32 +174,16 @@ class LLMClient:
         if self._stop is not None:
             self._stop.set()
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """After Ctrl-C or ``kill``: send nothing new, but let requests already in flight
-        finish (at most one timeout) so that what the provider serves is cached, not lost."""
-        self._stopping = True
-        pending = [t for t in self._fetches if not t.done()]
-        if pending:
-            try:
-                loop.run_until_complete(asyncio.wait(pending, timeout=self.settings.timeout))
-            except KeyboardInterrupt:  # a second interrupt: stop at once
-                pass
-        for task in pending:
-            task.cancel()
-
     def price_known(self) -> bool:
         return self._price() is not None
 
     # -- internals ----------------------------------------------------------------------
 
-    def _litellm(self):
-        return load_litellm()
-
     def supports_n(self) -> bool:
         if self._supports_n is None and provider_of(self.settings.model) == SIM_PROVIDER:
             self._supports_n = True
         if self._supports_n is None:
-            litellm = self._litellm()
+            litellm = load_litellm()
             try:
                 params = litellm.get_supported_openai_params(model=self.settings.model) or []
             except Exception:  # unknown providers: be conservative
@@ -201,7 +194,7 @@ class LLMClient:
     def _price(self) -> tuple[float, float] | None:
         """USD per prompt token and per completion token, from LiteLLM's local cost map."""
         if self._prices is False:
-            litellm = self._litellm()
+            litellm = load_litellm()
             try:
                 self._prices = litellm.cost_per_token(model=self.settings.model,
                                                       prompt_tokens=1, completion_tokens=1)
@@ -284,7 +277,7 @@ class LLMClient:
 
     async def _call(self, gate, request: ChatRequest, n: int, first_slot: int, kind: str):
         settings = self.settings
-        litellm = self._litellm()
+        litellm = load_litellm()
         usage = self.usage[kind]
         kwargs = {**settings.params, **request.decoding}
         if n > 1:

@@ -79,12 +79,7 @@ def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
     merged: dict[str, Usage] = {}
     for client in clients:
         for kind, usage in client.usage.items():
-            into = merged.setdefault(kind, Usage(cost=0.0))
-            for key, value in vars(usage).items():
-                if key == "cost":
-                    into.cost = None if value is None or into.cost is None else into.cost + value
-                else:
-                    setattr(into, key, getattr(into, key) + value)
+            merged.setdefault(kind, Usage()).add(usage)
     return {"model": resolved.config.backend.model, "attempt": attempt,
             "this_attempt": {kind: u.as_dict() for kind, u in merged.items()},
             "all_attempts": ledger_totals(read_ledger(run_dir))}
@@ -92,13 +87,14 @@ def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
            result: TrainingResult | None, seconds: float, status: str, attempt: int = 1,
-           error: str | None = None) -> None:
+           error: str | None = None) -> dict | None:
+    """Write the run's files; returns the usage block it wrote (live runs)."""
     problem = resolved.problem
     usage = _usage(resolved, run_dir, attempt)
     if trainer is None:  # nothing trained yet: only the status and the accounting
         write_json(run_dir / "summary.json", {"status": status, "name": resolved.config.name,
                                               "attempt": attempt, "usage": usage})
-        return
+        return usage
     policy = result.policy if result is not None else trainer.policy()
     write_table(run_dir / "trimming_log.csv", trainer.log.frame())
     frame = policy.frame()
@@ -133,6 +129,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         "error": error,
         "usage": usage,
     })
+    return usage
 
 
 def _resolved_config(resolved: ResolvedRun) -> dict:
@@ -214,5 +211,5 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
                attempt, error=str(exc))
         raise RunFailed(str(exc), run_dir) from None
     seconds = time.perf_counter() - start
-    _write(run_dir, resolved, algorithm.trainer_, result, seconds, "complete", attempt)
-    return RunOutcome(run_dir, resolved, result, seconds, _usage(resolved, run_dir, attempt))
+    usage = _write(run_dir, resolved, algorithm.trainer_, result, seconds, "complete", attempt)
+    return RunOutcome(run_dir, resolved, result, seconds, usage)

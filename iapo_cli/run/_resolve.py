@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -13,7 +12,7 @@ from ..backends import Contexts, Environment, load_npz, synthetic
 from ..config import COST, Config
 from ..errors import ConfigError
 from ..evaluation import split_queries
-from ._live import build_live, build_replay
+from ._live import build_live, build_replay, config_path
 
 
 @dataclass
@@ -36,9 +35,7 @@ def build_environment(config: Config, source: str) -> Environment:
     if spec.kind == "replay":
         return build_replay(config, source)
     if spec.kind == "categorical":
-        path = Path(spec.path)
-        if not path.is_absolute():
-            path = Path(source).parent / path
+        path = config_path(source, spec.path)
         if not path.is_file():
             raise ConfigError(f"file not found: {path}", source=source, field="backend.path")
         return load_npz(path)

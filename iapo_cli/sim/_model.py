@@ -82,8 +82,10 @@ class SimulatedModel:
         if correct:
             value = problem.answer
         else:
-            slip = 0.8 if (brief or careful) and not explore else 0.35 if not explore else 0.1
-            slip *= 1.0 / max(heat, 0.5) if heat > 1.0 else 1.0
+            # how often an error is the question's typical slip (errors voting cannot fix)
+            slip = 0.1 if explore else 0.8 if brief or careful else 0.35
+            if heat > 1.0:
+                slip /= heat
             if rng.random() < slip:
                 value = problem.trap
             else:
