@@ -4,6 +4,7 @@ spends more than the budget. They import neither litellm nor typer."""
 from __future__ import annotations
 
 from ..errors import ConfigError
+from ._bandits import UCB, EpsilonGreedy, SequentialHalving, Softmax
 from ._base import (
     ArmStatistics,
     Observer,
@@ -18,7 +19,8 @@ from ._base import (
 from ._baselines import TripleN1, TripleRandomN, Uniform
 from ._psst import PSST, PSSTTopK, split_budget
 
-ALGORITHMS = {cls.name: cls for cls in (PSST, PSSTTopK, Uniform, TripleN1, TripleRandomN)}
+ALGORITHMS = {cls.name: cls for cls in (PSST, PSSTTopK, Uniform, TripleN1, TripleRandomN,
+                                        EpsilonGreedy, Softmax, UCB, SequentialHalving)}
 
 
 def make_algorithm(name: str, **params):
@@ -34,12 +36,16 @@ def make_algorithm(name: str, **params):
 __all__ = [
     "ALGORITHMS",
     "PSST",
+    "UCB",
     "ArmStatistics",
+    "EpsilonGreedy",
     "Observer",
     "PSSTTopK",
     "Policy",
     "Problem",
     "QueryStream",
+    "SequentialHalving",
+    "Softmax",
     "Trainer",
     "TrainingResult",
     "TrimmingLog",

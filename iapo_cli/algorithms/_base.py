@@ -31,26 +31,38 @@ class ArmStatistics:
     """Stockpiled sums of per-pull estimates for every (context, prompt, scale 1..n_max).
 
     A pull at scale n feeds every scale k <= n (all-subsets estimators) and every context.
+    The estimate at scale k telescopes: the mean utility at scale 1 over every pull, plus
+    for each j = 2..k the mean increment ``u_j - u_(j-1)`` over the pulls that reached j.
+    Each term is unbiased; with pulls at one scale only it is the plain mean. When smaller
+    scales have more pulls (screening, trimmed prompts), larger scales borrow them: an
+    increment varies far less across queries than a level (query difficulty cancels).
     """
 
     def __init__(self, n_contexts: int, n_prompts: int, n_max: int):
-        self.task_sum = np.zeros((n_contexts, n_prompts, n_max))
+        self.task_sum = np.zeros((n_contexts, n_prompts, n_max))  # sums of increments
         self.pulls = np.zeros((n_prompts, n_max), dtype=np.int64)
         self.cost_sum = np.zeros((n_prompts, n_max))
         self.agnostic_sum = np.zeros((n_contexts, n_prompts))
 
     def add(self, prompt: int, estimate) -> None:
-        n = estimate.task.shape[-1]
-        self.task_sum[:, prompt, :n] += estimate.task.sum(axis=0)
-        self.pulls[prompt, :n] += estimate.task.shape[0]
+        task = estimate.task  # (B, C, n)
+        n = task.shape[-1]
+        self.task_sum[:, prompt, :n] += np.diff(task, axis=2, prepend=0.0).sum(axis=0)
+        self.pulls[prompt, :n] += task.shape[0]
         self.cost_sum[prompt, :n] += estimate.cost_per_completion.sum()
         self.agnostic_sum[:, prompt] += estimate.agnostic.sum(axis=0)
 
+    def task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C, P, n_max) estimated task utility and (P, n_max) mean cost of one completion;
+        NaN where no pull reached that scale."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            task = np.cumsum(self.task_sum / self.pulls[None], axis=2)
+            cost = self.cost_sum / self.pulls
+        return task, cost
+
     def utility(self, cost_weights: np.ndarray) -> np.ndarray:
         """(C, P, n_max) mean estimated utility; NaN where no pull reached that scale."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            task = self.task_sum / self.pulls[None]
-            cost = self.cost_sum / self.pulls
+        task, cost = self.task_and_cost()
         return combine(task.transpose(1, 0, 2), cost, cost_weights).transpose(1, 0, 2)
 
     def agnostic(self) -> np.ndarray:
@@ -198,6 +210,25 @@ class Trainer:
 
     def grid_samples(self) -> np.ndarray:
         return self.stats.pulls[:, self.problem.scales - 1]
+
+    def arm_estimates(self) -> pd.DataFrame:
+        """Final estimates for every (context, prompt, N of the grid): utility, its task
+        part, the expected cost of the N completions (cost units) and the pulls behind."""
+        problem = self.problem
+        task, cost = self.stats.task_and_cost()
+        s = problem.scales - 1
+        n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
+        c, p, k = np.meshgrid(np.arange(n_ctx), np.arange(n_prompts), np.arange(len(s)),
+                              indexing="ij")
+        return pd.DataFrame({
+            "context": np.asarray(problem.contexts.names, dtype=object)[c.ravel()],
+            "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p.ravel()],
+            "n": problem.scales[k.ravel()],
+            "utility": self.grid_utility().ravel(),
+            "task_utility": task[:, :, s].ravel(),
+            "cost": (cost[:, s] * problem.scales[None, :])[p.ravel(), k.ravel()],
+            "samples": self.grid_samples()[p.ravel(), k.ravel()],
+        })
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
         self.log.record(self.rounds, self.problem, considered, kept, self.grid_utility(),

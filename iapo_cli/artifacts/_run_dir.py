@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-RUN_FILES = ("config.yaml", "trimming_log.csv", "policy.json", "policy.csv", "summary.json",
-             "split.json")
+RUN_FILES = ("config.yaml", "trimming_log.csv", "estimates.csv", "policy.json", "policy.csv",
+             "summary.json", "split.json")
 
 
 def new_run_dir(output: str | Path, name: str, now: datetime | None = None) -> Path:

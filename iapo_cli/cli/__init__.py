@@ -1,5 +1,6 @@
 """The ``iapo`` command line. This module only wires commands and maps errors to exit
-codes: 2 bad input, 1 runtime failure, 130 interrupted."""
+codes: 2 bad input, 1 runtime failure, 3 a policy below ``evaluate --min-acr``, 130
+interrupted."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sys
 import typer
 
 from ..errors import ConfigError, IapoError
-from ..run import Interrupted, RecordInterrupted
+from ..run import BelowMinimum, EvaluationInterrupted, Interrupted, RecordInterrupted
 from ._bench import bench_command
+from ._evaluate import evaluate_command
 from ._optimize import optimize_command, validate_command
 from ._record import record_command
 from ._render import err_console
@@ -20,6 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "user context, under a completion budget.")
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
+app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)
 app.command("record")(record_command)
 
@@ -39,7 +42,10 @@ def main() -> None:
     except ConfigError as exc:
         _fail(str(exc))
         sys.exit(2)
-    except (Interrupted, RecordInterrupted) as exc:
+    except BelowMinimum as exc:
+        _fail(str(exc))
+        sys.exit(3)
+    except (Interrupted, RecordInterrupted, EvaluationInterrupted) as exc:
         _fail(str(exc))
         sys.exit(130)
     except KeyboardInterrupt:

@@ -156,6 +156,15 @@ class SplitConfig(_Strict):
 
 class Config(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+
+    def stored(self) -> dict:
+        """Every setting with its default filled in, as plain data that validates again
+        (the backend keeps only the keys of its kind)."""
+        data = self.model_dump(mode="json")
+        allowed = _BACKEND_FIELDS[self.backend.kind]
+        data["backend"] = {k: v for k, v in data["backend"].items() if k in allowed}
+        return data
+
     backend: BackendConfig
     strategy: Literal["best_of_n", "majority_vote"] | None = None
     prompts: list[PromptConfig] | None = None

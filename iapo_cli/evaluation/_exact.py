@@ -27,6 +27,14 @@ class ExactTable:
                        ).transpose(1, 0, 2)
 
 
+    def per_query(self, queries: np.ndarray) -> np.ndarray:
+        """(C, P, X, n_max) expected utility of every arm on each of ``queries``."""
+        k = np.arange(1, self.task.shape[-1] + 1, dtype=float)
+        cost = self.cost[:, queries][None, :, :, None] * k  # (1, P, X, n_max)
+        weights = self.contexts.cost_weights[:, None, None, None]
+        return self.task[:, :, queries, :] - weights * cost
+
+
 @dataclass(frozen=True)
 class Score:
     """A policy scored on test queries against the oracle over the same arm grid."""

@@ -1,10 +1,22 @@
 """Run orchestration: config -> environment -> algorithm -> run directory."""
 
+from ._evaluate import (
+    BelowMinimum,
+    Evaluation,
+    EvaluationInterrupted,
+    evaluate,
+    write_evaluation,
+)
 from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
 from ._record import RecordInterrupted, RecordOutcome, record
 from ._resolve import ResolvedRun, build_contexts, build_environment, resolve
 
 __all__ = [
+    "BelowMinimum",
+    "Evaluation",
+    "EvaluationInterrupted",
+    "evaluate",
+    "write_evaluation",
     "Interrupted",
     "ResolvedRun",
     "RunFailed",

@@ -97,6 +97,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         return usage
     policy = result.policy if result is not None else trainer.policy()
     write_table(run_dir / "trimming_log.csv", trainer.log.frame())
+    write_table(run_dir / "estimates.csv", trainer.arm_estimates())
     frame = policy.frame()
     write_table(run_dir / "policy.csv", frame)
     write_json(run_dir / "policy.json", {
@@ -107,6 +108,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     write_json(run_dir / "summary.json", {
         "status": status,
         "name": resolved.config.name,
+        "config_path": str(Path(resolved.source).resolve()),
         "iapo_version": __version__,
         "algorithm": resolved.config.algorithm.name,
         "algorithm_params": resolved.config.algorithm.params,
@@ -133,7 +135,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
 
 
 def _resolved_config(resolved: ResolvedRun) -> dict:
-    return {**resolved.config.model_dump(mode="json"), "budget": resolved.budget,
+    return {**resolved.config.stored(), "budget": resolved.budget,
             "seed": resolved.seed}
 
 

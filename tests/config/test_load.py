@@ -56,7 +56,7 @@ CASES = [
      "strategy: the synthetic backend uses 'majority_vote', not 'best_of_n'"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: magic}"),
      "algorithm: unknown algorithm 'magic' (known: psst, psst_topk, uniform, triple_n1, "
-     "triple_random_n)"),
+     "triple_random_n, epsilon_greedy, softmax, ucb, sequential_halving)"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: psst, params: {rho: 2}}"),
      "algorithm: rho must lie in (0, 1), got 2"),
     (replace("budget: 600", "budget: 600\ncontexts: {grid: {cost: []}}").replace(

@@ -1,0 +1,74 @@
+"""``iapo evaluate``: the policy on held-out queries, next to the usual recipes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from ..evaluation import ORACLE, POLICY
+from ..run import BelowMinimum, evaluate, write_evaluation
+from ._render import console, progress, table
+
+
+def _arm(prompt: str, n: int) -> str:
+    return f"{prompt} @N={n}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.0f}%"
+
+
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by iapo optimize.")],
+    budget: Annotated[int | None, typer.Option(
+        help="Live runs: most completions to request (cached ones count too). Default: the "
+             "policy and the comparisons once per test query.")] = None,
+    min_acr: Annotated[float | None, typer.Option(
+        help="Exit with code 3 when the policy's test ACR is below this.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON (for scripts).")]
+        = False,
+) -> None:
+    """Score the run's policy on its test queries, per context and as ACR, next to the
+    inference-agnostic choice, its best fixed N, the best single arm and the oracle.
+
+    Exit codes: 0 done (and the policy meets --min-acr), 3 the policy is below --min-acr,
+    1 runtime failure, 2 bad input, 130 interrupted.
+    """
+    if as_json:
+        outcome = evaluate(run_dir, budget)
+    else:
+        with progress("test completions", 1) as update:
+            outcome = evaluate(run_dir, budget, lambda done: update(done, max(done, 1)))
+    data = write_evaluation(outcome, min_acr)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        rows = []
+        for item in data["comparisons"]:
+            row = {"comparison": item["name"]}
+            for ctx in item["contexts"]:
+                row[ctx["context"]] = f"{_arm(ctx['prompt'], ctx['n'])}: {ctx['value']:.4f}"
+            row["ACR"] = f"{item['acr']:.4f} ± {item['acr_sem']:.4f}"
+            row["regret"] = "n/a" if item["regret"] is None else f"{item['regret']:.4f}"
+            row["oracle gain captured"] = _percent(item["gain_captured"])
+            rows.append(row)
+        how = ("exact expected values" if outcome.method == "exact" else
+               f"sampled, {outcome.spent} completions")
+        console.print(table(pd.DataFrame(rows), f"test split: {outcome.test_queries} queries, "
+                                                 f"{how}"))
+        if outcome.skipped:
+            console.print(f"not evaluated (budget {outcome.budget}): "
+                          f"{', '.join(outcome.skipped)}; raise --budget to include them")
+        if outcome.score(ORACLE) is not None:
+            console.print(f"{POLICY} captures {_percent(outcome.gain(POLICY))} of the "
+                          "oracle's gain over the inference-agnostic choice")
+        console.print(f"wrote {outcome.run_dir / 'evaluation.json'} and "
+                      f"{outcome.run_dir / 'evaluation.csv'}")
+    if min_acr is not None and outcome.policy.acr < min_acr:
+        raise BelowMinimum(f"policy ACR {outcome.policy.acr:.4f} is below --min-acr "
+                           f"{min_acr:g}")

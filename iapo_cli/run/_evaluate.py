@@ -1,0 +1,317 @@
+"""``evaluate``: score a run's policy on its test split, next to the usual recipes.
+
+Backends that know their distributions (categorical, synthetic, replay) are scored exactly.
+A live run samples: every prompt a comparison needs is pulled on every test query at the
+largest N any comparison deploys it at, and every comparison is read from those same
+completions with the all-subsets estimators (unbiased at every smaller N). Test queries
+were never pulled in training, so their sample slots are fresh, and a rerun is served from
+the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import write_json, write_table
+from ..backends import ExactBackend
+from ..config import config_from_mapping
+from ..errors import ConfigError, IapoError
+from ..evaluation import (
+    AGNOSTIC,
+    DESCRIPTIONS,
+    ORACLE,
+    POLICY,
+    Choice,
+    ChoiceScore,
+    ExactTable,
+    comparison_choices,
+    gain_captured,
+    oracle_choice,
+    score_choice,
+)
+from ..llm import LLMError, Usage
+from ..strategies import combine
+from ._resolve import ResolvedRun, resolve
+
+
+class EvaluationInterrupted(IapoError):
+    """Ctrl-C while sampling test completions; those already received are cached."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__(f"evaluation interrupted; completions received so far are cached, "
+                         f"so rerunning 'iapo evaluate {run_dir}' continues for free")
+
+
+class BelowMinimum(IapoError):
+    """The policy's test ACR is below ``--min-acr`` (exit code 3)."""
+
+
+@dataclass
+class Evaluation:
+    run_dir: Path
+    method: str  # "exact" or "sampled"
+    contexts: tuple[str, ...]
+    probabilities: np.ndarray
+    prompt_ids: tuple[str, ...]
+    test_queries: int
+    scores: list[ChoiceScore]
+    skipped: list[str]  # comparisons the budget did not cover
+    spent: int  # completions requested (live)
+    budget: int | None
+    usage: dict | None
+
+    def score(self, name: str) -> ChoiceScore | None:
+        return next((s for s in self.scores if s.choice.name == name), None)
+
+    @property
+    def policy(self) -> ChoiceScore:
+        return self.scores[0]
+
+    def gain(self, name: str) -> float:
+        agnostic, oracle = self.score(AGNOSTIC), self.score(ORACLE)
+        if agnostic is None or oracle is None:
+            return float("nan")
+        return gain_captured(self.score(name).acr, agnostic.acr, oracle.acr)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per (comparison, context), then one 'ACR' row per comparison."""
+        rows = []
+        oracle = self.score(ORACLE)
+        for s in self.scores:
+            for c, name in enumerate(self.contexts):
+                rows.append({"comparison": s.choice.name, "context": name,
+                             "prompt": self.prompt_ids[s.choice.prompt[c]],
+                             "n": int(s.choice.scale[c]), "value": float(s.value[c]),
+                             "sem": float(s.sem[c]), "regret": float(
+                                 oracle.value[c] - s.value[c]) if oracle else np.nan,
+                             "gain_captured": np.nan})
+            rows.append({"comparison": s.choice.name, "context": "ACR", "prompt": "",
+                         "n": np.nan, "value": s.acr, "sem": s.acr_sem,
+                         "regret": oracle.acr - s.acr if oracle else np.nan,
+                         "gain_captured": self.gain(s.choice.name)})
+        return pd.DataFrame(rows)
+
+    def as_dict(self, min_acr: float | None = None) -> dict:
+        def clean(v: float) -> float | None:
+            return None if not np.isfinite(v) else float(v)
+
+        oracle = self.score(ORACLE)
+        return {
+            "run_dir": str(self.run_dir),
+            "method": self.method,
+            "test_queries": self.test_queries,
+            "policy_acr": self.policy.acr,
+            "policy_acr_sem": self.policy.acr_sem,
+            "min_acr": min_acr,
+            "meets_min_acr": None if min_acr is None else bool(self.policy.acr >= min_acr),
+            "gain_captured": clean(self.gain(POLICY)),
+            "gain_captured_means": "(policy - inference-agnostic) / (oracle - inference-agnostic)",
+            "comparisons": [{
+                "name": s.choice.name,
+                "description": DESCRIPTIONS[s.choice.name],
+                "acr": s.acr, "acr_sem": s.acr_sem,
+                "regret": clean(oracle.acr - s.acr) if oracle else None,
+                "gain_captured": clean(self.gain(s.choice.name)),
+                "contexts": [{"context": name, "probability": float(p),
+                              "prompt": self.prompt_ids[s.choice.prompt[c]],
+                              "n": int(s.choice.scale[c]), "value": float(s.value[c]),
+                              "sem": float(s.sem[c])}
+                             for c, (name, p) in enumerate(zip(self.contexts,
+                                                               self.probabilities,
+                                                               strict=True))],
+            } for s in self.scores],
+            "skipped": self.skipped,
+            "spent": self.spent,
+            "budget": self.budget,
+            "usage": self.usage,
+        }
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path.parent} is not a complete run directory (no {path.name})",
+                          field="RUN_DIR")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read ({type(exc).__name__})", source=str(path)) from None
+
+
+def reopen_run(run_dir: Path) -> tuple[ResolvedRun, dict, dict]:
+    """The run's resolved setup (relative paths as in the original config), its split and
+    its policy file."""
+    import yaml
+
+    stored = run_dir / "config.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)",
+                          field="RUN_DIR")
+    summary = _read_json(run_dir / "summary.json")
+    split = _read_json(run_dir / "split.json")
+    policy = _read_json(run_dir / "policy.json")
+    data = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+    source = summary.get("config_path") or str(stored)
+    config = config_from_mapping(data, str(stored))
+    resolved = resolve(config, source)
+    return resolved, split, policy
+
+
+def _policy_choice(resolved: ResolvedRun, policy: dict, source: Path) -> Choice:
+    ids = resolved.problem.backend.prompt_ids
+    names = resolved.problem.contexts.names
+    rows = {r.get("context"): r for r in policy.get("contexts", [])}
+    prompt, scale = [], []
+    for name in names:
+        row = rows.get(name)
+        if row is None or row.get("prompt") not in ids:
+            raise ConfigError(f"has no usable arm for context '{name}'", source=str(source))
+        prompt.append(ids.index(row["prompt"]))
+        scale.append(int(row["n"]))
+    return Choice(POLICY, np.array(prompt), np.array(scale))
+
+
+def _train_estimates(resolved: ResolvedRun, run_dir: Path) -> np.ndarray:
+    """(C, P, S) training estimates from estimates.csv (NaN where the run had none)."""
+    path = run_dir / "estimates.csv"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} has no estimates.csv (written by iapo optimize since "
+                          "version 0.3); rerun optimize", field="RUN_DIR")
+    frame = pd.read_csv(path)
+    problem = resolved.problem
+    out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
+    c = pd.Index(problem.contexts.names).get_indexer(frame.context.astype(str))
+    p = pd.Index(problem.backend.prompt_ids).get_indexer(frame.prompt.astype(str))
+    s = pd.Index(problem.scales).get_indexer(frame.n)
+    ok = (c >= 0) & (p >= 0) & (s >= 0)
+    out[c[ok], p[ok], s[ok]] = frame.utility.to_numpy()[ok]
+    return out
+
+
+def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
+             progress: Callable[[int], None] | None) -> np.ndarray:
+    """(C, P, X, S) per-query utility estimates from pulling prompt p at ``need[p]`` on
+    every test query (NaN for scales above it)."""
+    problem = resolved.problem
+    backend = problem.backend
+    contexts = problem.contexts
+    out = np.full((len(contexts), problem.n_prompts, len(test), len(problem.scales)), np.nan)
+    pulls = [(p, test, int(n)) for p, n in enumerate(need) if n > 0]
+    backend.progress = progress
+    samples = backend.sample_many(pulls, np.random.default_rng(0))
+    for (p, _, n), sample in zip(pulls, samples, strict=True):
+        est = backend.strategy.estimate(sample, contexts.task_weights)
+        util = combine(est.task, est.cost_per_completion[:, None], contexts.cost_weights)
+        cols = problem.scales <= n
+        view = out[:, p]  # (C, X, S), a view
+        view[:, :, cols] = util[:, :, problem.scales[cols] - 1].transpose(1, 0, 2)
+    return out
+
+
+def _usage(resolved: ResolvedRun) -> dict | None:
+    clients = getattr(resolved.problem.backend, "clients", None)
+    if not clients:
+        return None
+    merged: dict[str, Usage] = {}
+    for client in clients:
+        for kind, usage in client.usage.items():
+            merged.setdefault(kind, Usage()).add(usage)
+    return {"model": resolved.config.backend.model,
+            **{kind: u.as_dict() for kind, u in merged.items()}}
+
+
+def evaluation_cost(resolved: ResolvedRun, choices: list[Choice], n_test: int) -> np.ndarray:
+    """(P,) the N each prompt must be sampled at so that every choice can be read."""
+    need = np.zeros(resolved.problem.n_prompts, dtype=np.int64)
+    for choice in choices:
+        np.maximum.at(need, choice.prompt, choice.scale)
+    return need
+
+
+def evaluate(run_dir: str | Path, budget: int | None = None,
+             progress: Callable[[int], None] | None = None) -> Evaluation:
+    """Score the run in ``run_dir`` on its test split; write evaluation.json/.csv.
+
+    ``budget`` caps the completions a live evaluation may request (cached ones included).
+    Default: enough for the policy and the comparisons once per test query; the oracle is
+    added when the budget also covers every prompt at the grid's largest N. Raises
+    ConfigError when the budget cannot cover the policy itself.
+    """
+    run_dir = Path(run_dir)
+    resolved, split, policy_file = reopen_run(run_dir)
+    problem = resolved.problem
+    test = np.asarray(split.get("test", []), dtype=np.int64)
+    if test.size == 0:
+        raise ConfigError("the run has no test queries (split.test_fraction is 0)",
+                          source=str(run_dir / "split.json"))
+    if test.max() >= problem.backend.n_queries:
+        raise ConfigError("names queries the backend does not have",
+                          source=str(run_dir / "split.json"))
+    if budget is not None and budget <= 0:
+        raise ConfigError("must be > 0", field="--budget")
+    policy = _policy_choice(resolved, policy_file, run_dir / "policy.json")
+    if not np.isin(policy.scale, problem.scales).all():
+        raise ConfigError("deploys an N outside the run's scale grid",
+                          source=str(run_dir / "policy.json"))
+    train = _train_estimates(resolved, run_dir)
+    probabilities = problem.contexts.probabilities
+    choices = comparison_choices(train, problem.scales, probabilities, policy)
+    backend = problem.backend
+    skipped: list[str] = []
+    spent = 0
+    if isinstance(backend, ExactBackend):
+        method = "exact"
+        table = ExactTable(backend, problem.contexts)
+        values = table.per_query(test)[:, :, :, problem.scales - 1]
+    else:
+        method = "sampled"
+        n_test = len(test)
+        need = evaluation_cost(resolved, choices, n_test)
+        full = np.full(problem.n_prompts, int(problem.scales[-1]))
+        if budget is None:
+            budget = int(need.sum()) * n_test
+        if int(evaluation_cost(resolved, choices[:1], n_test).sum()) * n_test > budget:
+            least = int(evaluation_cost(resolved, choices[:1], n_test).sum()) * n_test
+            raise ConfigError(f"{budget} completions cannot sample the policy once per test "
+                              f"query ({least} needed)", field="--budget")
+        if int(full.sum()) * n_test <= budget:
+            need = full
+        else:
+            kept = [choices[0]]
+            for choice in choices[1:]:
+                trial = evaluation_cost(resolved, [*kept, choice], n_test)
+                if int(trial.sum()) * n_test <= budget:
+                    kept.append(choice)
+                else:
+                    skipped.append(choice.name)
+            choices = kept
+            need = evaluation_cost(resolved, choices, n_test)
+            skipped.append(ORACLE)
+        try:
+            values = _sampled(resolved, test, need, progress)
+        except KeyboardInterrupt:
+            raise EvaluationInterrupted(run_dir) from None
+        except LLMError as exc:
+            raise IapoError(f"evaluation failed: {exc}; completions received so far are "
+                            "cached") from None
+        spent = int(need.sum()) * n_test
+    if ORACLE not in skipped:
+        choices = [*choices, oracle_choice(values, problem.scales)]
+    scores = [score_choice(values, problem.scales, probabilities, c) for c in choices]
+    evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
+                            problem.backend.prompt_ids, len(test), scores, skipped, spent,
+                            budget if method == "sampled" else None, _usage(resolved))
+    return evaluation
+
+
+def write_evaluation(evaluation: Evaluation, min_acr: float | None = None) -> dict:
+    """evaluation.json and evaluation.csv in the run directory; returns the JSON data."""
+    data = evaluation.as_dict(min_acr)
+    write_json(evaluation.run_dir / "evaluation.json", data)
+    write_table(evaluation.run_dir / "evaluation.csv", evaluation.frame())
+    return data
