@@ -12,11 +12,11 @@ import typer
 
 from ..evaluation import ORACLE, POLICY
 from ..run import BelowMinimum, evaluate, write_evaluation
-from ._render import console, progress, table
+from ._render import console, is_terminal, progress, table
 
 
 def _arm(prompt: str, n: int) -> str:
-    return f"{prompt} @N={n}"
+    return f"{prompt}@{n}"
 
 
 def _percent(value: float | None) -> str:
@@ -43,19 +43,29 @@ def evaluate_command(
         outcome = evaluate(run_dir, budget)
     else:
         with progress("test completions", 1) as update:
-            outcome = evaluate(run_dir, budget, lambda done: update(done, max(done, 1)))
+            shown = [-1]
+
+            def advance(done: int, total: int) -> None:
+                step = done * 10 // max(total, 1)  # plain output: one line per 10 %
+                if is_terminal() or step != shown[0]:
+                    shown[0] = step
+                    update(done, total)
+
+            outcome = evaluate(run_dir, budget, advance)
     data = write_evaluation(outcome, min_acr)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
         rows = []
+        oracle = outcome.score(ORACLE) is not None
         for item in data["comparisons"]:
             row = {"comparison": item["name"]}
             for ctx in item["contexts"]:
-                row[ctx["context"]] = f"{_arm(ctx['prompt'], ctx['n'])}: {ctx['value']:.4f}"
-            row["ACR"] = f"{item['acr']:.4f} ± {item['acr_sem']:.4f}"
-            row["regret"] = "n/a" if item["regret"] is None else f"{item['regret']:.4f}"
-            row["oracle gain captured"] = _percent(item["gain_captured"])
+                row[ctx["context"]] = f"{_arm(ctx['prompt'], ctx['n'])}  {ctx['value']:.4f}"
+            row["ACR ± sem"] = f"{item['acr']:.4f} ± {item['acr_sem']:.4f}"
+            if oracle:
+                row["regret"] = f"{item['regret']:.4f}"
+                row["oracle gain"] = _percent(item["gain_captured"])
             rows.append(row)
         how = ("exact expected values" if outcome.method == "exact" else
                f"sampled, {outcome.spent} completions")

@@ -194,7 +194,7 @@ def _train_estimates(resolved: ResolvedRun, run_dir: Path) -> np.ndarray:
 
 
 def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
-             progress: Callable[[int], None] | None) -> np.ndarray:
+             progress: Callable[[int, int], None] | None) -> np.ndarray:
     """(C, P, X, S) per-query utility estimates from pulling prompt p at ``need[p]`` on
     every test query (NaN for scales above it)."""
     problem = resolved.problem
@@ -202,7 +202,13 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
     contexts = problem.contexts
     out = np.full((len(contexts), problem.n_prompts, len(test), len(problem.scales)), np.nan)
     pulls = [(p, test, int(n)) for p, n in enumerate(need) if n > 0]
-    backend.progress = progress
+    total, done = int(need.sum()) * len(test), [0]
+
+    def advance(count: int) -> None:
+        done[0] += count
+        progress(done[0], total)
+
+    backend.progress = advance if progress is not None else None
     samples = backend.sample_many(pulls, np.random.default_rng(0))
     for (p, _, n), sample in zip(pulls, samples, strict=True):
         est = backend.strategy.estimate(sample, contexts.task_weights)
@@ -234,12 +240,13 @@ def evaluation_cost(resolved: ResolvedRun, choices: list[Choice], n_test: int) -
 
 
 def evaluate(run_dir: str | Path, budget: int | None = None,
-             progress: Callable[[int], None] | None = None) -> Evaluation:
+             progress: Callable[[int, int], None] | None = None) -> Evaluation:
     """Score the run in ``run_dir`` on its test split; write evaluation.json/.csv.
 
     ``budget`` caps the completions a live evaluation may request (cached ones included).
     Default: enough for the policy and the comparisons once per test query; the oracle is
-    added when the budget also covers every prompt at the grid's largest N. Raises
+    added when the budget also covers every prompt at the grid's largest N.
+    ``progress(done, total)`` follows the live completions. Raises
     ConfigError when the budget cannot cover the policy itself.
     """
     run_dir = Path(run_dir)
