@@ -16,6 +16,7 @@ from ._evaluate import evaluate_command
 from ._optimize import optimize_command, validate_command
 from ._record import record_command
 from ._render import err_console
+from ._report import report_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Inference-aware prompt optimization: which prompt and which N, per "
@@ -25,6 +26,7 @@ app.command("validate")(validate_command)
 app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)
 app.command("record")(record_command)
+app.command("report")(report_command)
 
 
 def _fail(message: str) -> None:

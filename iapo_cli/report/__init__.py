@@ -1,0 +1,24 @@
+"""Reports people can look at: PNG figures (matplotlib, headless) and report.md."""
+
+from ._figures import (
+    acr_vs_budget,
+    pareto_front,
+    regret_vs_budget,
+    trimming,
+    utility_vs_cost,
+    utility_vs_n,
+)
+from ._report import Report, run_report, study_report, write_report
+
+__all__ = [
+    "Report",
+    "acr_vs_budget",
+    "pareto_front",
+    "regret_vs_budget",
+    "run_report",
+    "study_report",
+    "trimming",
+    "utility_vs_cost",
+    "utility_vs_n",
+    "write_report",
+]

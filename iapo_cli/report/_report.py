@@ -1,0 +1,142 @@
+"""``report``: PNG figures and a report.md that embeds them, for a run or a study."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from . import _figures as figures
+
+
+@dataclass
+class Report:
+    kind: str  # "run" or "study"
+    path: Path  # report.md
+    figures: list[Path]
+
+
+def _markdown(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float):
+                cells.append("–" if not np.isfinite(v) else floats.format(v))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    figures.pyplot().close(fig)
+    return path
+
+
+def _read_csv(path: Path, columns: set[str]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read ({type(exc).__name__})", source=str(path)) from None
+    missing = sorted(columns - set(frame.columns))
+    if missing:
+        raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
+    return frame
+
+
+def run_report(run_dir: Path) -> Report:
+    """Figures of a run directory: utility against N, the cost frontier, the trimming."""
+    policy_data = json.loads((run_dir / "policy.json").read_text(encoding="utf-8"))
+    policy = pd.DataFrame(policy_data["contexts"])
+    contexts = [str(c) for c in policy.context]
+    estimates = _read_csv(run_dir / "estimates.csv",
+                          {"context", "prompt", "n", "utility", "task_utility", "cost"})
+    log = _read_csv(run_dir / "trimming_log.csv", {"round", "context", "prompt", "n", "kept"})
+    shown = contexts[:12]  # beyond a dozen panels a figure stops being readable
+    made = [
+        _save(figures.utility_vs_n(estimates, policy, shown), run_dir / "utility_vs_n.png"),
+        _save(figures.utility_vs_cost(estimates, policy, shown),
+              run_dir / "utility_vs_cost.png"),
+    ]
+    if len(log):
+        made.append(_save(figures.trimming(log, contexts), run_dir / "trimming.png"))
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    cols = [c for c in ("context", "prompt", "n", "estimated_utility", "samples",
+                        "agnostic_utility") if c in policy.columns]
+    text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
+            f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
+            f"({summary.get('strategy')}), spent {summary.get('spent')} of "
+            f"{summary.get('budget')} completions in {summary.get('rounds')} rounds; "
+            f"status: {summary.get('status')}.", "", "## Policy", "",
+            _markdown(policy[cols]), ""]
+    if len(shown) < len(contexts):
+        text += [f"The figures show the first {len(shown)} of {len(contexts)} contexts.", ""]
+    text += ["## Estimated utility against N", "",
+             "Training estimates per prompt (lines) and the chosen arm (star). Arms trimmed "
+             "early have fewer samples behind them.", "", "![utility vs N](utility_vs_n.png)",
+             "", "## Utility against cost", "",
+             "Every arm's estimated task utility against its expected cost per query; the "
+             "red steps are the frontier (no arm is both cheaper and better).", "",
+             "![utility vs cost](utility_vs_cost.png)", ""]
+    if len(log):
+        text += ["## Trimming", "", "How many arms (and prompts) each context still "
+                 "considered at every round.", "", "![trimming](trimming.png)", ""]
+    evaluation = run_dir / "evaluation.json"
+    if evaluation.is_file():
+        data = json.loads(evaluation.read_text(encoding="utf-8"))
+        rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],
+                              "regret": np.nan if c["regret"] is None else c["regret"],
+                              "oracle gain": np.nan if c["gain_captured"] is None
+                              else c["gain_captured"]}
+                             for c in data["comparisons"]])
+        text += ["## Test evaluation", "", f"{data['test_queries']} test queries, "
+                 f"{data['method']} values (`iapo evaluate`).", "", _markdown(rows), ""]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(text), encoding="utf-8")
+    return Report("run", path, made)
+
+
+def study_report(bench_dir: Path) -> Report:
+    """Figures of a study (``iapo bench``): ACR and regret against budget, Wilcoxon table."""
+    summary = _read_csv(bench_dir / "summary.csv",
+                        {"algorithm", "budget", "mean_acr", "sem_acr", "mean_regret"})
+    made = [_save(figures.acr_vs_budget(summary), bench_dir / "acr_vs_budget.png"),
+            _save(figures.regret_vs_budget(summary), bench_dir / "regret_vs_budget.png")]
+    reference = next((c.removeprefix("p_vs_") for c in summary.columns
+                      if c.startswith("p_vs_")), None)
+    regret = summary.pivot(index="algorithm", columns="budget", values="mean_regret")
+    regret = regret.reset_index()
+    regret.columns = [str(c) for c in regret.columns]
+    runs = int(summary.runs.max()) if "runs" in summary else None
+    text = ["# Study report", "", f"{runs} runs per algorithm and budget (random 80/20 "
+            "splits; exact test values).", "", "## Mean test ACR against budget", "",
+            "![ACR vs budget](acr_vs_budget.png)", "", "## Mean regret against budget", "",
+            "![regret vs budget](regret_vs_budget.png)", "", _markdown(regret), ""]
+    if reference:
+        pvals = summary.pivot(index="algorithm", columns="budget",
+                              values=f"p_vs_{reference}").reset_index()
+        pvals.columns = [str(c) for c in pvals.columns]
+        text += [f"## Wilcoxon signed-rank p-values against {reference}", "",
+                 f"Test ACR paired by run; – for {reference} itself.", "",
+                 _markdown(pvals, "{:.2g}"), ""]
+    path = bench_dir / "report.md"
+    path.write_text("\n".join(text), encoding="utf-8")
+    return Report("study", path, made)
+
+
+def write_report(path: str | Path) -> Report:
+    """A run directory (policy.json) or a study directory (summary.csv)."""
+    path = Path(path)
+    if (path / "policy.json").is_file():
+        return run_report(path)
+    if (path / "summary.csv").is_file():
+        return study_report(path)
+    raise ConfigError(f"{path} is neither a run directory (policy.json) nor a bench "
+                      "directory (summary.csv)", field="PATH")
