@@ -29,7 +29,8 @@ def test_never_exceeds_budget(env, name):
                 assert result.policy.scale.min() >= 1
 
 
-@pytest.mark.parametrize("name", ["psst", "psst_topk", "uniform"])
+@pytest.mark.parametrize("name", ["psst", "psst_topk", "uniform", "epsilon_greedy", "softmax",
+                                  "ucb", "sequential_halving"])
 def test_spends_almost_all(env, name):
     for seed in range(8):
         for budget in (101, 777, 4000):

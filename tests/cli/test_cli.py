@@ -38,6 +38,28 @@ def test_quickstart_config_runs(tmp_path):
     assert summary["spent"] == 4000 and summary["usage"]["model"] == "iapo-sim/arith"
     assert (tmp_path / ".iapo-cache").is_dir()
 
+    # the bars: evaluate exits 0 with the inference-aware policy ahead of the
+    # inference-agnostic choice on the simulated model; --min-acr 1.01 exits 3
+    proc = iapo("evaluate", tmp_path / "q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "inference-aware policy" in proc.stdout
+    data = json.loads((tmp_path / "q" / "evaluation.json").read_text())
+    acr = {c["name"]: c["acr"] for c in data["comparisons"]}
+    assert acr["inference-aware policy"] > acr["inference-agnostic choice"] + 0.05
+    proc = iapo("evaluate", tmp_path / "q", "--min-acr", "1.01", "--json", cwd=tmp_path)
+    assert proc.returncode == 3
+    assert json.loads(proc.stdout)["meets_min_acr"] is False  # stdout is only JSON
+    assert proc.stderr.startswith("error: policy ACR ") and "Traceback" not in proc.stderr
+    proc = iapo("report", tmp_path / "q")
+    assert proc.returncode == 0, proc.stderr
+    assert "Test evaluation" in (tmp_path / "q" / "report.md").read_text()
+
+
+def test_evaluate_bad_run_directory_exit_2(tmp_path):
+    proc = iapo("evaluate", tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: RUN_DIR: {tmp_path} is not a run directory (no config.yaml)\n"
+
 
 def test_bad_input_is_one_line_exit_2(tmp_path):
     config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC + "colour: red\n")
