@@ -125,35 +125,33 @@ def trimming(log: pd.DataFrame, contexts: list[str]):
     return fig
 
 
-def acr_vs_budget(summary: pd.DataFrame):
-    """Mean test ACR (error bars: one standard error) against budget per algorithm."""
+def _against_budget(summary: pd.DataFrame, column: str, ylabel: str, log_y: bool,
+                    errors: str | None = None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for algo, part in summary.groupby("algorithm", sort=False):
         part = part.sort_values("budget")
-        ax.errorbar(part.budget, part.mean_acr, yerr=part.sem_acr, marker="o", capsize=3,
-                    label=str(algo))
+        if errors:
+            ax.errorbar(part.budget, part[column], yerr=part[errors], marker="o", capsize=3,
+                        label=str(algo))
+        else:
+            ax.plot(part.budget, part[column], marker="o", label=str(algo))
     ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xlabel("budget T (completions)")
-    ax.set_ylabel("mean test ACR (± sem)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def acr_vs_budget(summary: pd.DataFrame):
+    """Mean test ACR (error bars: one standard error) against budget per algorithm."""
+    return _against_budget(summary, "mean_acr", "mean test ACR (± sem)", False, "sem_acr")
 
 
 def regret_vs_budget(summary: pd.DataFrame):
     """Mean regret against budget per algorithm, both axes logarithmic."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8.5, 4.5))
-    for algo, part in summary.groupby("algorithm", sort=False):
-        part = part.sort_values("budget")
-        ax.plot(part.budget, part.mean_regret, marker="o", label=str(algo))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("budget T (completions)")
-    ax.set_ylabel("mean regret (log scale)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
-    fig.tight_layout()
-    return fig
+    return _against_budget(summary, "mean_regret", "mean regret (log scale)", True)

@@ -35,8 +35,9 @@ from ..evaluation import (
     oracle_choice,
     score_choice,
 )
-from ..llm import LLMError, Usage
+from ..llm import LLMError
 from ..strategies import combine
+from ._optimize import client_usage
 from ._resolve import ResolvedRun, resolve
 
 
@@ -220,15 +221,8 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
 
 
 def _usage(resolved: ResolvedRun) -> dict | None:
-    clients = getattr(resolved.problem.backend, "clients", None)
-    if not clients:
-        return None
-    merged: dict[str, Usage] = {}
-    for client in clients:
-        for kind, usage in client.usage.items():
-            merged.setdefault(kind, Usage()).add(usage)
-    return {"model": resolved.config.backend.model,
-            **{kind: u.as_dict() for kind, u in merged.items()}}
+    usage = client_usage(resolved)
+    return None if usage is None else {"model": resolved.config.backend.model, **usage}
 
 
 def evaluation_cost(resolved: ResolvedRun, choices: list[Choice], n_test: int) -> np.ndarray:

@@ -71,8 +71,9 @@ def _weights(resolved: ResolvedRun) -> list[dict]:
             for row, cost in zip(contexts.task_weights, contexts.cost_weights, strict=True)]
 
 
-def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
-    """This attempt's client counters, and the ledger's totals over every attempt."""
+def client_usage(resolved: ResolvedRun) -> dict[str, dict] | None:
+    """Per kind (completion, judge), the counters of every client of a live backend since
+    it was built; None for offline backends."""
     clients = getattr(resolved.problem.backend, "clients", None)
     if not clients:
         return None
@@ -80,9 +81,16 @@ def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
     for client in clients:
         for kind, usage in client.usage.items():
             merged.setdefault(kind, Usage()).add(usage)
+    return {kind: u.as_dict() for kind, u in merged.items()}
+
+
+def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
+    """This attempt's client counters, and the ledger's totals over every attempt."""
+    usage = client_usage(resolved)
+    if usage is None:
+        return None
     return {"model": resolved.config.backend.model, "attempt": attempt,
-            "this_attempt": {kind: u.as_dict() for kind, u in merged.items()},
-            "all_attempts": ledger_totals(read_ledger(run_dir))}
+            "this_attempt": usage, "all_attempts": ledger_totals(read_ledger(run_dir))}
 
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
