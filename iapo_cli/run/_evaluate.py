@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from ..artifacts import write_json, write_table
 from ..backends import ExactBackend
@@ -147,8 +148,6 @@ def _read_json(path: Path) -> dict:
 def reopen_run(run_dir: Path) -> tuple[ResolvedRun, dict, dict]:
     """The run's resolved setup (relative paths as in the original config), its split and
     its policy file."""
-    import yaml
-
     stored = run_dir / "config.yaml"
     if not stored.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)",
@@ -225,7 +224,7 @@ def _usage(resolved: ResolvedRun) -> dict | None:
     return None if usage is None else {"model": resolved.config.backend.model, **usage}
 
 
-def evaluation_cost(resolved: ResolvedRun, choices: list[Choice], n_test: int) -> np.ndarray:
+def evaluation_cost(resolved: ResolvedRun, choices: list[Choice]) -> np.ndarray:
     """(P,) the N each prompt must be sampled at so that every choice can be read."""
     need = np.zeros(resolved.problem.n_prompts, dtype=np.int64)
     for choice in choices:
@@ -272,12 +271,12 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     else:
         method = "sampled"
         n_test = len(test)
-        need = evaluation_cost(resolved, choices, n_test)
+        need = evaluation_cost(resolved, choices)
         full = np.full(problem.n_prompts, int(problem.scales[-1]))
         if budget is None:
             budget = int(need.sum()) * n_test
-        if int(evaluation_cost(resolved, choices[:1], n_test).sum()) * n_test > budget:
-            least = int(evaluation_cost(resolved, choices[:1], n_test).sum()) * n_test
+        least = int(evaluation_cost(resolved, choices[:1]).sum()) * n_test
+        if least > budget:
             raise ConfigError(f"{budget} completions cannot sample the policy once per test "
                               f"query ({least} needed)", field="--budget")
         if int(full.sum()) * n_test <= budget:
@@ -285,13 +284,13 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
         else:
             kept = [choices[0]]
             for choice in choices[1:]:
-                trial = evaluation_cost(resolved, [*kept, choice], n_test)
+                trial = evaluation_cost(resolved, [*kept, choice])
                 if int(trial.sum()) * n_test <= budget:
                     kept.append(choice)
                 else:
                     skipped.append(choice.name)
             choices = kept
-            need = evaluation_cost(resolved, choices, n_test)
+            need = evaluation_cost(resolved, choices)
             skipped.append(ORACLE)
         try:
             values = _sampled(resolved, test, need, progress)
