@@ -20,6 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from iapo_cli.report import markdown_table as markdown  # noqa: E402
+
 DEFAULT_ENV = ROOT.parent / "shared" / "envs" / "math-llama33-70b.npz"
 ALGORITHMS = ["psst", "psst_topk", "uniform", "triple_n1", "triple_random_n", "epsilon_greedy",
               "softmax", "ucb", "sequential_halving"]
@@ -27,14 +31,6 @@ BUDGETS = [1000, 2000, 5000, 10000]
 MUST_BEAT = ["uniform", "ucb", "triple_n1", "triple_random_n"]
 OURS = ["psst", "psst_topk"]
 
-
-def markdown(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(floats.format(v) if isinstance(v, float) else str(v)
-                                       for v in row) + " |")
-    return "\n".join(lines)
 
 
 def pvalues(results: pd.DataFrame, ours: str, budget: int) -> dict[str, float]:

@@ -34,19 +34,12 @@ from iapo_cli.evaluation import (  # noqa: E402
     split_queries,
     summarize,
 )
+from iapo_cli.report import markdown_table as markdown  # noqa: E402
 
 DEFAULT_ENV = ROOT.parent / "shared" / "envs" / "math-llama33-70b.npz"
 BUDGETS = [1000, 2000, 5000, 10000, 20000]
 BARS = {2000: 0.0366, 5000: 0.029}  # issue: PSST mean regret bars at these budgets
 
-
-def markdown(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        cells = [floats.format(v) if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def floor_check(env, runs: int) -> pd.DataFrame:

@@ -131,7 +131,7 @@ class Softmax(_BatchedBandit):
         self.temperature = temperature
 
     def _score(self, trainer, util, samples, rng):
-        best = np.nanmax(np.where(np.isnan(util), -np.inf, util), axis=(1, 2), keepdims=True)
+        best = np.where(np.isnan(util), -np.inf, util).max(axis=(1, 2), keepdims=True)
         return np.where(np.isnan(util), best, util)
 
     def _pick(self, score, context, allowed, rng):

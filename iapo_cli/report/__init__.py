@@ -8,11 +8,12 @@ from ._figures import (
     utility_vs_cost,
     utility_vs_n,
 )
-from ._report import Report, run_report, study_report, write_report
+from ._report import Report, markdown_table, run_report, study_report, write_report
 
 __all__ = [
     "Report",
     "acr_vs_budget",
+    "markdown_table",
     "pareto_front",
     "regret_vs_budget",
     "run_report",

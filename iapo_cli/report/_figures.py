@@ -42,18 +42,26 @@ def utility_vs_n(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[s
             rows = rows.dropna(subset=["utility"]).sort_values("n")
             if len(rows):
                 ax.plot(rows.n, rows.utility, marker=".", linewidth=1, label=str(prompt))
-        pick = chosen.loc[name]
-        value = part[(part.prompt == pick.prompt) & (part.n == pick.n)].utility
-        if len(value):
-            ax.plot([pick.n], [value.iloc[0]], marker="*", markersize=16, color="black",
-                    linestyle="none", label=f"chosen: {pick.prompt} @N={pick.n}")
-        ax.set_title(name)
-        ax.set_xlabel("N (completions per query)")
-        ax.set_ylabel("estimated utility")
-        ax.grid(alpha=0.3)
+        _mark_chosen(ax, part, chosen.loc[name], "n", "utility")
+        _dress(ax, name, "N (completions per query)", "estimated utility")
     axes[0].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def _mark_chosen(ax, arms: pd.DataFrame, pick, x: str, y: str) -> None:
+    """A star at the chosen arm's (x, y) among ``arms`` (none if it has no estimate)."""
+    arm = arms[(arms.prompt == pick.prompt) & (arms.n == pick.n)].dropna(subset=[x, y])
+    if len(arm):
+        ax.plot(arm[x].iloc[:1], arm[y].iloc[:1], marker="*", markersize=16, color="black",
+                linestyle="none", label=f"chosen: {pick.prompt} @N={pick.n}")
+
+
+def _dress(ax, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -81,15 +89,8 @@ def utility_vs_cost(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: lis
             rows = part.iloc[front]
             ax.plot(rows.cost, rows.task_utility, drawstyle="steps-post", color="tab:red",
                     linewidth=1.2, label="frontier")
-        pick = chosen.loc[name]
-        arm = part[(part.prompt == pick.prompt) & (part.n == pick.n)]
-        if len(arm):
-            ax.plot(arm.cost, arm.task_utility, marker="*", markersize=16, color="black",
-                    linestyle="none", label=f"chosen: {pick.prompt} @N={pick.n}")
-        ax.set_title(name)
-        ax.set_xlabel("expected cost per query")
-        ax.set_ylabel("estimated task utility")
-        ax.grid(alpha=0.3)
+        _mark_chosen(ax, part, chosen.loc[name], "cost", "task_utility")
+        _dress(ax, name, "expected cost per query", "estimated task utility")
     axes[0].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

@@ -20,7 +20,8 @@ class Report:
     figures: list[Path]
 
 
-def _markdown(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
+def markdown_table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
+    """A markdown table; floats formatted with ``floats``, non-finite ones as '–'."""
     cols = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
@@ -75,7 +76,7 @@ def run_report(run_dir: Path) -> Report:
             f"({summary.get('strategy')}), spent {summary.get('spent')} of "
             f"{summary.get('budget')} completions in {summary.get('rounds')} rounds; "
             f"status: {summary.get('status')}.", "", "## Policy", "",
-            _markdown(policy[cols]), ""]
+            markdown_table(policy[cols]), ""]
     if len(shown) < len(contexts):
         text += [f"The figures show the first {len(shown)} of {len(contexts)} contexts.", ""]
     text += ["## Estimated utility against N", "",
@@ -97,7 +98,7 @@ def run_report(run_dir: Path) -> Report:
                               else c["gain_captured"]}
                              for c in data["comparisons"]])
         text += ["## Test evaluation", "", f"{data['test_queries']} test queries, "
-                 f"{data['method']} values (`iapo evaluate`).", "", _markdown(rows), ""]
+                 f"{data['method']} values (`iapo evaluate`).", "", markdown_table(rows), ""]
     path = run_dir / "report.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return Report("run", path, made)
@@ -118,14 +119,14 @@ def study_report(bench_dir: Path) -> Report:
     text = ["# Study report", "", f"{runs} runs per algorithm and budget (random 80/20 "
             "splits; exact test values).", "", "## Mean test ACR against budget", "",
             "![ACR vs budget](acr_vs_budget.png)", "", "## Mean regret against budget", "",
-            "![regret vs budget](regret_vs_budget.png)", "", _markdown(regret), ""]
+            "![regret vs budget](regret_vs_budget.png)", "", markdown_table(regret), ""]
     if reference:
         pvals = summary.pivot(index="algorithm", columns="budget",
                               values=f"p_vs_{reference}").reset_index()
         pvals.columns = [str(c) for c in pvals.columns]
         text += [f"## Wilcoxon signed-rank p-values against {reference}", "",
                  f"Test ACR paired by run; – for {reference} itself.", "",
-                 _markdown(pvals, "{:.2g}"), ""]
+                 markdown_table(pvals, "{:.2g}"), ""]
     path = bench_dir / "report.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return Report("study", path, made)
