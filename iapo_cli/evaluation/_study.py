@@ -55,9 +55,13 @@ def split_queries(n_queries: int, seed: int, run: int, test_fraction: float = 0.
 _STATE: dict = {}
 
 
-def _init_worker(env, table, scales, algorithms, budgets, seed):
+def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=None):
     _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
                   seed=seed)
+    if credit_tables:  # built once in the parent; a fresh worker would rebuild them
+        from ..strategies import _votes
+
+        _votes._TABLES.update(credit_tables)
 
 
 def _run_one(run: int) -> list[dict]:
@@ -90,17 +94,18 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
               runs: int, seed: int = 0, scales: np.ndarray | None = None,
               workers: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """One row per (algorithm, budget, run). Exact values are computed once, before the
-    worker processes fork, so they share them."""
+    """One row per (algorithm, budget, run). Exact values and vote credit tables are computed
+    once, here, and handed to the worker processes."""
     scales = np.arange(1, env.backend.n_max + 1) if scales is None else np.asarray(scales)
     table = ExactTable(env.backend, env.contexts)
+    credit_tables = {}
     strategy = env.backend.strategy
-    if getattr(strategy, "table", None):  # build the credit table once, before forking
+    if getattr(strategy, "table", None):
         from ..strategies import credit_table
 
-        credit_table(*strategy.table)
+        credit_tables[tuple(strategy.table)] = credit_table(*strategy.table)
     workers = workers or min(os.cpu_count() or 1, runs)
-    args = (env, table, scales, list(algorithms), list(budgets), seed)
+    args = (env, table, scales, list(algorithms), list(budgets), seed, credit_tables)
     rows: list[dict] = []
     try:
         if workers <= 1:
@@ -110,15 +115,32 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
                 if progress:
                     progress(i + 1, runs)
         else:
-            ctx = mp.get_context("fork")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
-                for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
-                    rows.extend(part)
-                    if progress:
-                        progress(i + 1, runs)
+            _run_in_pool(args, runs, workers, rows, progress)
     except KeyboardInterrupt:
         raise StudyInterrupted(_frame(rows)) from None
     return _frame(rows)
+
+
+def _run_in_pool(args: tuple, runs: int, workers: int, rows: list[dict],
+                 progress: Callable[[int, int], None] | None) -> None:
+    """Runs in worker processes started by a fork server: a plain fork copies whatever
+    locks the parent's threads hold, and a study hung once that way after its last run.
+    The pool is closed and joined on success (workers leave on their own) and terminated
+    only on an interruption or error."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=args)
+    try:
+        for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
+            rows.extend(part)
+            if progress:
+                progress(i + 1, runs)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
