@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,10 @@ def split_queries(n_queries: int, seed: int, run: int, test_fraction: float = 0.
 _STATE: dict = {}
 
 
-def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=None):
+def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=None,
+                 in_pool=False):
+    if in_pool:  # Ctrl-C reaches the whole process group; the parent alone handles it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
                   seed=seed)
     if credit_tables:  # built once in the parent; a fresh worker would rebuild them
@@ -129,7 +133,7 @@ def _run_in_pool(args: tuple, runs: int, workers: int, rows: list[dict],
     only on an interruption or error."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=args)
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(*args, True))
     try:
         for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
             rows.extend(part)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,31 @@ def test_bench_small_study(tmp_path, tiny_npz):
     assert len(results) == 3 * 2 * 4 and (results.spent <= results.budget).all()
     summary = pd.read_csv(out / "summary.csv")
     assert {"mean_acr", "sem_acr", "mean_regret", "mean_spent", "p_vs_psst"} <= set(summary)
+
+
+def test_bench_ctrl_c_keeps_finished_runs(tmp_path):
+    """Ctrl-C at a terminal signals the whole process group: the workers too."""
+    out = tmp_path / "bench"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iapo_cli", "bench", "--env", "synthetic:bon-grid",
+         "--algorithms", "psst,uniform,ucb", "--budgets", "5000,20000", "--runs", "5000",
+         "--workers", "2", "--out", out],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        for line in proc.stdout:  # wait until some runs have finished
+            if line.startswith("runs: 3/"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [f"error: interrupted; partial results saved in {out}"]
+    results = pd.read_csv(out / "results.csv")
+    assert 3 <= results.run.nunique() < 5000
+    assert (results.groupby("run").size() == 6).all()  # only whole runs are kept
 
 
 def test_bench_bad_input(tmp_path):
