@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
-from ..algorithms import ALGORITHMS
 from ..artifacts import write_table
 from ..backends import load_environment, synthetic
 from ..errors import ConfigError
@@ -36,11 +36,64 @@ def load_env(spec: str):
     return load_environment(spec)
 
 
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``a,b(x=1,y=2)`` -> ``['a', 'b(x=1,y=2)']``."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            raise ConfigError(f"unbalanced ')' in {text!r}", field="--algorithms")
+        current += char
+    if depth:
+        raise ConfigError(f"unbalanced '(' in {text!r}", field="--algorithms")
+    return [part.strip() for part in parts + [current] if part.strip()]
+
+
+def parse_algorithms(text: str) -> list[AlgorithmSpec]:
+    """``psst,psst_topk(k=3,rho=0.1),ucb`` -> specs; each is built once here so a bad name,
+    parameter or value is an input error before any work starts."""
+    specs = []
+    for item in _split_top_level(text):
+        name, _, rest = item.partition("(")
+        name = name.strip()
+        params: list[tuple[str, object]] = []
+        if rest:
+            if not rest.endswith(")"):
+                raise ConfigError(f"expected NAME(key=value,...), got {item!r}",
+                                  field="--algorithms")
+            for pair in _split_top_level(rest[:-1]):
+                key, eq, value = pair.partition("=")
+                if not eq or not key.strip().isidentifier():
+                    raise ConfigError(f"expected key=value in {item!r}, got {pair!r}",
+                                      field="--algorithms")
+                params.append((key.strip(), yaml.safe_load(value) if value.strip() else None))
+        spec = AlgorithmSpec(name, tuple(params))
+        try:
+            spec.build()
+        except (ConfigError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, ConfigError) else f"{name}: {exc}"
+            raise ConfigError(detail, field="--algorithms") from None
+        specs.append(spec)
+    if not specs:
+        raise ConfigError("needs at least one algorithm", field="--algorithms")
+    labels = [spec.label for spec in specs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ConfigError(f"{repeated[0]!r} is listed twice", field="--algorithms")
+    return specs
+
+
 def bench_command(
     env: Annotated[str, typer.Option(help="PATH.npz (a categorical env or an iapo replay "
                                      "file) or synthetic:NAME (bernoulli-mv, bon-grid).")],
     out: Annotated[Path, typer.Option(help="Directory for results.csv and summary.csv.")],
-    algorithms: Annotated[str, typer.Option(help="Comma-separated algorithm names.")] =
+    algorithms: Annotated[str, typer.Option(
+        help="Comma-separated algorithms, each NAME or NAME(key=value,...), e.g. "
+             "psst,psst_topk(k=3),ucb(c=0.2).")] =
         "psst,psst_topk,uniform",
     budgets: Annotated[str, typer.Option(help="Comma-separated budgets.")] = "1000,2000,5000",
     runs: Annotated[int, typer.Option(help="Random 80/20 splits per budget.")] = 200,
@@ -48,11 +101,7 @@ def bench_command(
     workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
 ) -> None:
     """Compare algorithms on an offline environment with exact test values."""
-    names = [a.strip() for a in algorithms.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ALGORITHMS]
-    if not names or unknown:
-        raise ConfigError(f"unknown algorithm {unknown[0]!r} (known: {', '.join(ALGORITHMS)})"
-                          if unknown else "needs at least one algorithm", field="--algorithms")
+    specs = parse_algorithms(algorithms)
     budget_list = _parse_ints(budgets, "--budgets")
     if runs < 2:
         raise ConfigError("needs at least 2 runs", field="--runs")
@@ -62,10 +111,11 @@ def bench_command(
         raise ConfigError(f"{min(budget_list)} is smaller than one pull at N=1 per prompt "
                           f"({smallest} prompts)", field="--budgets")
     out.mkdir(parents=True, exist_ok=True)
-    reference = "psst" if "psst" in names else names[0]
+    labels = [spec.label for spec in specs]
+    reference = "psst" if "psst" in labels else labels[0]
     try:
         with progress("runs", runs) as update:
-            results = run_study(environment, [AlgorithmSpec(n) for n in names], budget_list,
+            results = run_study(environment, specs, budget_list,
                                 runs, seed=seed, workers=workers,
                                 progress=lambda done, total: update(done, total))
     except StudyInterrupted as exc:  # keep the finished runs, then exit 130
