@@ -6,7 +6,10 @@ the lowest mean regret at every budget with Wilcoxon p < 0.05 against uniform, U
 TRIPLE variants. Writes benchmarks/results/baselines.md (and the study, with its figures,
 into benchmarks/results/baselines/).
 
-Usage: python benchmarks/baselines.py [--runs 200] [--env PATH]
+Usage: python benchmarks/baselines.py [--runs 200] [--seed 0] [--name baselines] [--env PATH]
+
+Other seeds or run counts check how robust the bar is; give them another ``--name`` so the
+committed study is kept (``benchmarks/results/NAME.md`` and ``NAME/``).
 """
 
 from __future__ import annotations
@@ -48,12 +51,14 @@ def pvalues(results: pd.DataFrame, ours: str, budget: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="baselines")
     parser.add_argument("--env", type=Path, default=DEFAULT_ENV)
     args = parser.parse_args()
-    out = ROOT / "benchmarks" / "results" / "baselines"
+    out = ROOT / "benchmarks" / "results" / args.name
     cmd = [sys.executable, "-m", "iapo_cli", "bench", "--env", str(args.env), "--out",
            str(out), "--algorithms", ",".join(ALGORITHMS), "--budgets",
-           ",".join(map(str, BUDGETS)), "--runs", str(args.runs)]
+           ",".join(map(str, BUDGETS)), "--runs", str(args.runs), "--seed", str(args.seed)]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
@@ -75,16 +80,16 @@ def main() -> None:
     table = regret.reset_index()
     table.columns = [str(c) for c in table.columns]
     text = "\n\n".join([
-        f"# All algorithms on {args.env.name} ({args.runs} runs, seed 0)",
+        f"# All algorithms on {args.env.name} ({args.runs} runs, seed {args.seed})",
         f"`iapo bench` wall time on {__import__('os').cpu_count()} cores: **{wall:.0f} s** "
         "(bar: under 600 s).",
         "## Mean regret\n\n" + markdown(table),
         "## The bar: PSST or PSST-TopK lowest, Wilcoxon p < 0.05 against uniform, UCB and "
         "both TRIPLE variants\n\n" + markdown(pd.DataFrame(rows), "{:.3g}"),
-        "Figures and the full Wilcoxon table: `baselines/report.md`.",
+        f"Figures and the full Wilcoxon table: `{args.name}/report.md`.",
     ]) + "\n"
     print(text)
-    (ROOT / "benchmarks" / "results" / "baselines.md").write_text(text, encoding="utf-8")
+    (ROOT / "benchmarks" / "results" / f"{args.name}.md").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -127,10 +127,11 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
 
 def _run_in_pool(args: tuple, runs: int, workers: int, rows: list[dict],
                  progress: Callable[[int, int], None] | None) -> None:
-    """Runs in worker processes started by a fork server: a plain fork copies whatever
-    locks the parent's threads hold, and a study hung once that way after its last run.
-    The pool is closed and joined on success (workers leave on their own) and terminated
-    only on an interruption or error."""
+    """Runs in worker processes. A CI study once hung in pool teardown after its last run
+    (not reproduced here, so the cause is a guess), so both usual suspects are avoided:
+    workers come from a fork server, which has no threads whose held locks a plain fork
+    would copy, and on success the pool is closed and joined (workers leave on their own)
+    rather than terminated, which races with idle workers for the task queue's lock."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     pool = ctx.Pool(workers, initializer=_init_worker, initargs=(*args, True))
