@@ -53,6 +53,17 @@ def _split_top_level(text: str) -> list[str]:
     return [part.strip() for part in parts + [current] if part.strip()]
 
 
+def _scalar(text: str) -> object:
+    """A parameter value: a number where it reads as one (``1e-3`` too, which YAML 1.1
+    would leave a string), else a YAML scalar (``never``, ``true``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text) if text else None
+
+
 def parse_algorithms(text: str) -> list[AlgorithmSpec]:
     """``psst,psst_topk(k=3,rho=0.1),ucb`` -> specs; each is built once here so a bad name,
     parameter or value is an input error before any work starts."""
@@ -70,7 +81,7 @@ def parse_algorithms(text: str) -> list[AlgorithmSpec]:
                 if not eq or not key.strip().isidentifier():
                     raise ConfigError(f"expected key=value in {item!r}, got {pair!r}",
                                       field="--algorithms")
-                params.append((key.strip(), yaml.safe_load(value) if value.strip() else None))
+                params.append((key.strip(), _scalar(value.strip())))
         spec = AlgorithmSpec(name, tuple(params))
         try:
             spec.build()

@@ -63,9 +63,9 @@ def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=No
     _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
                   seed=seed)
     if credit_tables:  # built once in the parent; a fresh worker would rebuild them
-        from ..strategies import _votes
+        from ..strategies import adopt_credit_tables
 
-        _votes._TABLES.update(credit_tables)
+        adopt_credit_tables(credit_tables)
 
 
 def _run_one(run: int) -> list[dict]:

@@ -10,7 +10,7 @@ from ._base import (
     combine,
 )
 from ._best_of_n import exact_best_of_n, max_of_k_weights, subset_max
-from ._votes import credit_table, exact_majority_vote, subset_credit
+from ._votes import adopt_credit_tables, credit_table, exact_majority_vote, subset_credit
 
 __all__ = [
     "BestOfN",
@@ -20,6 +20,7 @@ __all__ = [
     "Strategy",
     "VotePull",
     "combine",
+    "adopt_credit_tables",
     "credit_table",
     "exact_best_of_n",
     "exact_majority_vote",

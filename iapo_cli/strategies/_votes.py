@@ -231,6 +231,11 @@ class VoteCreditTable:
 _TABLES: dict[tuple[int, int], VoteCreditTable] = {}
 
 
+def adopt_credit_tables(tables: dict[tuple[int, int], VoteCreditTable]) -> None:
+    """Use tables built in another process (keys ``(n_max, n_wrong)``) instead of rebuilding."""
+    _TABLES.update(tables)
+
+
 def credit_table(n_max: int, n_wrong: int) -> VoteCreditTable:
     """The process-wide table for (n_max, n_wrong), built on first use."""
     key = (n_max, n_wrong)

@@ -11,6 +11,7 @@ def test_names_and_parameters():
     assert specs[1].params == (("k", 3), ("rho", 0.1))
     built = specs[1].build()
     assert (built.k, built.rho, built.screen) == (3, 0.1, "always")
+    assert parse_algorithms("psst_topk(rho=5e-2)")[0].params == (("rho", 0.05),)
 
 
 @pytest.mark.parametrize("text, message", [
