@@ -1,9 +1,13 @@
-"""Training algorithms. Each has ``fit(problem, budget, rng) -> TrainingResult`` and never
-spends more than the budget. They import neither litellm nor typer."""
+"""Training algorithms. Each implements the contract of ``Algorithm`` (``run(trainer) ->
+Policy`` on a ``Trainer`` the caller owns) and never spends more than the budget. They import
+neither litellm, typer nor the LLM client.
+
+Adding an algorithm: one module with an ``Algorithm`` subclass, plus its class in the
+``ALGORITHMS`` registry below.
+"""
 
 from __future__ import annotations
 
-from ..errors import ConfigError
 from ._bandits import UCB, EpsilonGreedy, SequentialHalving, Softmax
 from ._base import (
     ArmStatistics,
@@ -17,24 +21,31 @@ from ._base import (
     keep_best,
 )
 from ._baselines import TripleN1, TripleRandomN, Uniform
-from ._psst import PSST, PSSTTopK, split_budget
+from ._budget import keep_counts, round_room, spend_leftover, split_budget
+from ._contract import Algorithm, AlgorithmParameterError, train
+from ._contract import make_algorithm as _make
+from ._psst import PSST, PSSTTopK
 
-ALGORITHMS = {cls.name: cls for cls in (PSST, PSSTTopK, Uniform, TripleN1, TripleRandomN,
-                                        EpsilonGreedy, Softmax, UCB, SequentialHalving)}
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    cls.name: cls for cls in (PSST, PSSTTopK, Uniform, TripleN1, TripleRandomN, EpsilonGreedy,
+                              Softmax, UCB, SequentialHalving)}
 
 
-def make_algorithm(name: str, **params):
-    """An algorithm by registry name with its parameters (unknown ones are a ConfigError)."""
-    if name not in ALGORITHMS:
-        raise ConfigError(f"unknown algorithm {name!r} (known: {', '.join(ALGORITHMS)})")
-    try:
-        return ALGORITHMS[name](**params)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for {name}: {exc}") from None
+def make_algorithm(name: str, /, **params) -> Algorithm:
+    """An algorithm by registry name with its parameters, checked: an unknown name or
+    parameter is a ConfigError, a value out of range an ``AlgorithmParameterError`` (a
+    ConfigError and a ValueError)."""
+    return _make(ALGORITHMS, name, params)
 
 
 __all__ = [
     "ALGORITHMS",
+    "Algorithm",
+    "AlgorithmParameterError",
+    "keep_counts",
+    "round_room",
+    "spend_leftover",
+    "train",
     "PSST",
     "UCB",
     "ArmStatistics",

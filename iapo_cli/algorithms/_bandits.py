@@ -12,11 +12,12 @@ import math
 
 import numpy as np
 
-from ._base import Observer, Problem, Trainer, TrainingResult, keep_best
-from ._psst import split_budget
+from ._base import Policy, Trainer, keep_best
+from ._budget import round_room, spend_leftover, split_budget
+from ._contract import Algorithm
 
 
-class _BatchedBandit:
+class _BatchedBandit(Algorithm):
     """A bandit that picks arms for a batch of pulls from the statistics so far, then
     pulls them together (the natural shape for concurrent LLM requests).
 
@@ -29,9 +30,11 @@ class _BatchedBandit:
     name = "bandit"
 
     def __init__(self, batches: int = 40):
-        if batches < 1:
-            raise ValueError(f"batches must be at least 1, got {batches}")
         self.batches = batches
+
+    def _check(self) -> None:
+        if self.batches < 1:
+            raise ValueError(f"batches must be at least 1, got {self.batches}")
 
     def _score(self, trainer: Trainer, util: np.ndarray, samples: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
@@ -46,10 +49,8 @@ class _BatchedBandit:
         best = np.flatnonzero(row == row.max())
         return int(rng.choice(best))
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        trainer = Trainer(problem, budget, rng, observer)
-        self.trainer_ = trainer
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget, rng = trainer.problem, trainer.budget, trainer.rng
         scales = problem.scales
         n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(scales)
         warm = scales[scales * n_prompts <= budget // 2]
@@ -76,7 +77,7 @@ class _BatchedBandit:
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
-        return trainer.result(trainer.policy())
+        return trainer.policy()
 
 
 def _context_turns(probabilities: np.ndarray, rng: np.random.Generator, length: int = 100
@@ -97,9 +98,12 @@ class EpsilonGreedy(_BatchedBandit):
 
     def __init__(self, epsilon: float = 0.15, batches: int = 40):
         super().__init__(batches)
-        if not 0 <= epsilon <= 1:
-            raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
         self.epsilon = epsilon
+
+    def _check(self) -> None:
+        super()._check()
+        if not 0 <= self.epsilon <= 1:
+            raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}")
 
     def _score(self, trainer, util, samples, rng):
         return np.where(np.isnan(util), -np.inf, util)
@@ -126,9 +130,12 @@ class Softmax(_BatchedBandit):
 
     def __init__(self, temperature: float = 0.05, batches: int = 40):
         super().__init__(batches)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
+
+    def _check(self) -> None:
+        super()._check()
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
 
     def _score(self, trainer, util, samples, rng):
         best = np.where(np.isnan(util), -np.inf, util).max(axis=(1, 2), keepdims=True)
@@ -151,9 +158,12 @@ class UCB(_BatchedBandit):
 
     def __init__(self, c: float = 0.1, batches: int = 40):
         super().__init__(batches)
-        if c < 0:
-            raise ValueError(f"c must be >= 0, got {c}")
         self.c = c
+
+    def _check(self) -> None:
+        super()._check()
+        if self.c < 0:
+            raise ValueError(f"c must be >= 0, got {self.c}")
 
     def _score(self, trainer, util, samples, rng):
         t = max(trainer.pulls, 2)
@@ -162,7 +172,7 @@ class UCB(_BatchedBandit):
         return np.where(samples[None] > 0, util + bonus[None], np.inf)
 
 
-class SequentialHalving:
+class SequentialHalving(Algorithm):
     """Plain sequential halving over (prompt, N) arms, per context: ``ceil(log2 |arms|)``
     rounds with equal budget shares; each round pulls every arm still active in some
     context at its own N, equally often, on its own queries; each context then keeps the
@@ -175,14 +185,14 @@ class SequentialHalving:
     name = "sequential_halving"
 
     def __init__(self, rounds: int | None = None):
-        if rounds is not None and rounds < 1:
-            raise ValueError(f"rounds must be at least 1, got {rounds}")
         self.rounds = rounds
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        trainer = Trainer(problem, budget, rng, observer)
-        self.trainer_ = trainer
+    def _check(self) -> None:
+        if self.rounds is not None and self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget, rng = trainer.problem, trainer.budget, trainer.rng
         scales = problem.scales
         n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(scales)
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
@@ -190,7 +200,7 @@ class SequentialHalving:
         shares = split_budget(budget, rounds)
         own = np.zeros((n_prompts, n_scales), dtype=np.int64)  # pulls made at exactly (p, n)
         for r in range(rounds):
-            room = shares[r] + (trainer.remaining - sum(shares[r:]))
+            room = round_room(shares, r, trainer.remaining)
             arms = np.argwhere(active.any(axis=0))  # (A, 2): prompt, scale index
             n = scales[arms[:, 1]]
             per = room // int(n.sum())
@@ -211,10 +221,7 @@ class SequentialHalving:
                 for idx in np.argsort(n, kind="stable"):
                     if n[idx] <= trainer.remaining:
                         trainer.pull(int(arms[idx, 0]), trainer.queries.draw(1), int(n[idx]))
-                small = scales[scales <= trainer.remaining]
-                if small.size:  # still some left: a random prompt at a scale that fits
-                    trainer.pull(int(rng.integers(n_prompts)), trainer.queries.draw(1),
-                                 int(small[-1]))
+                spend_leftover(trainer, trainer.remaining)  # still some left
             count = active.sum(axis=(1, 2))
             keep = np.where(last, 1, np.ceil(count / 2)).astype(int)
             util = trainer.grid_utility()
@@ -226,4 +233,4 @@ class SequentialHalving:
             trainer.end_round(active, kept)
             active = kept
             trainer.notify(r + 1, rounds)
-        return trainer.result(trainer.policy(active))
+        return trainer.policy(active)

@@ -176,6 +176,7 @@ class Trainer:
         self.pulls = 0
         self.rounds = 0
         self.observer = observer
+        self.notes: dict = {}  # facts an algorithm reports about its run (e.g. screened)
 
     @property
     def remaining(self) -> int:
@@ -259,9 +260,9 @@ class Trainer:
             agnostic=self.stats.agnostic()[ctx, prompt],
         )
 
-    def result(self, policy: Policy, **extra) -> TrainingResult:
+    def result(self, policy: Policy) -> TrainingResult:
         return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,
-                              extra)
+                              dict(self.notes))
 
 
 def keep_best(util: np.ndarray, active: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -10,19 +10,18 @@ import math
 
 import numpy as np
 
-from ._base import Observer, Problem, Trainer, TrainingResult, keep_best
-from ._psst import split_budget
+from ._base import Policy, Problem, Trainer, keep_best
+from ._budget import keep_counts, round_room, spend_leftover, split_budget
+from ._contract import Algorithm
 
 
-class Uniform:
+class Uniform(Algorithm):
     """Spread the budget evenly over every (prompt, N) arm; per context pick the best."""
 
     name = "uniform"
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        trainer = Trainer(problem, budget, rng, observer)
-        self.trainer_ = trainer
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget, rng = trainer.problem, trainer.budget, trainer.rng
         n_prompts, scales = problem.n_prompts, problem.scales
         arm_prompt = np.repeat(np.arange(n_prompts), len(scales))
         arm_scale = np.tile(scales, n_prompts)
@@ -34,40 +33,34 @@ class Uniform:
         rest -= int(arm_scale[order[fits]].sum())
         for a in np.nonzero(pulls)[0]:
             trainer.pull(arm_prompt[a], trainer.queries.draw(pulls[a]), arm_scale[a])
-        if rest > 0:  # the last completions: one pull at whatever scale still fits
-            small = scales[scales <= rest]
-            if small.size:
-                trainer.pull(int(rng.integers(n_prompts)), trainer.queries.draw(1), small[-1])
+        spend_leftover(trainer, rest)  # the last completions: one pull that still fits
         active = np.ones((len(problem.contexts), n_prompts, len(scales)), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
-        return trainer.result(trainer.policy())
+        return trainer.policy()
 
 
-class _PromptHalving:
+class _PromptHalving(Algorithm):
     """Sequential halving over prompts, per context; subclasses choose N per pull."""
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        trainer = Trainer(problem, budget, rng, observer)
-        self.trainer_ = trainer
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget = trainer.problem, trainer.budget
         n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
         active = np.ones((n_ctx, n_prompts), bool)
         rounds = max(1, math.ceil(math.log2(max(n_prompts, 2))))
         shares = split_budget(budget, rounds)
         for r in range(rounds):
-            room = shares[r] + (trainer.remaining - sum(shares[r:]))  # carry what was unspent
+            room = round_room(shares, r, trainer.remaining)
             prompts = np.nonzero(active.any(axis=0))[0]
             self._spend(trainer, prompts, room)
             util = self._prompt_utility(trainer)  # (C, P)
-            left = rounds - r
-            keep = np.ceil(active.sum(axis=1) ** ((left - 1) / left) - 1e-9).astype(int)
+            keep = keep_counts(active.sum(axis=1), rounds - r)
             kept = keep_best(util[:, :, None], active[:, :, None], np.maximum(keep, 1))[..., 0]
             grid = self._grid_mask(problem, active)
             trainer.end_round(grid, grid & kept[:, :, None])
             active = kept
             trainer.notify(r + 1, rounds)
-        return trainer.result(trainer.policy(self._grid_mask(problem, active)))
+        return trainer.policy(self._grid_mask(problem, active))
 
 
 class TripleN1(_PromptHalving):

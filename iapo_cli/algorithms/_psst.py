@@ -7,13 +7,9 @@ import math
 
 import numpy as np
 
-from ._base import Observer, Problem, Trainer, TrainingResult, keep_best
-
-
-def split_budget(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` integer shares that differ by at most one."""
-    base, extra = divmod(int(total), parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
+from ._base import Policy, Problem, Trainer, keep_best
+from ._budget import KEEP_SCHEDULES, keep_counts, round_room, split_budget
+from ._contract import Algorithm
 
 
 def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
@@ -41,13 +37,12 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         affordable = max(1, budget // max(sweep, 1))
         rounds = min(wanted, affordable)
     shares = split_budget(budget, rounds)
-    carry = 0
     stop_at = trainer.spent + budget
     total = notify_offset + rounds  # rounds already reported (screening) plus these
     for r in range(rounds):
         top = largest_active_scale(problem, active)
         prompts = np.nonzero(top)[0]
-        room = min(shares[r] + carry, stop_at - trainer.spent)
+        room = round_room(shares, r, stop_at - trainer.spent)
         per = room // int(top.sum())
         if per > 0:
             queries = trainer.queries.draw(per)
@@ -60,14 +55,8 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         unseen = (trainer.stats.pulls[prompts, top[prompts] - 1] == 0).any()
         if last:
             _spend_on_closest(trainer, active, top, stop_at - trainer.spent)
-        carry = stop_at - trainer.spent - sum(shares[r + 1 :])
-        carry = max(carry, 0)
-        left = rounds - r
         count = active.sum(axis=(1, 2))
-        if schedule == "halving":
-            keep = np.where(last, 1, np.ceil(count / 2)).astype(int)
-        else:
-            keep = np.where(last, 1, np.ceil(count ** ((left - 1) / left) - 1e-9)).astype(int)
+        keep = keep_counts(count, rounds - r, schedule)
         if unseen and not last:
             keep = count
         kept = keep_best(trainer.grid_utility(), active, np.maximum(keep, 1))
@@ -125,7 +114,7 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, lef
 SCREEN_MODES = ("auto", "always", "never")
 
 
-class PSST:
+class PSST(Algorithm):
     """Prompt Scaling via Sequential Trimming.
 
     rounds: trimming rounds; default ``ceil(log2 |arms|)``, capped so that a round's share
@@ -145,17 +134,22 @@ class PSST:
 
     def __init__(self, rounds: int | None = None, schedule: str = "geometric",
                  screen: str | None = None, rho: float = 0.2, k: int = 5):
-        self.rounds, self.schedule = rounds, schedule
-        self.screen = screen or self.default_screen
-        self.rho, self.k = rho, k
+        # None means the class's own default (psst: auto, psst_topk: always)
+        self.rounds, self.schedule, self.screen, self.rho, self.k = (
+            rounds, schedule, screen or self.default_screen, rho, k)
+
+    def _check(self) -> None:
         if self.screen not in SCREEN_MODES:
             raise ValueError(f"screen must be one of {SCREEN_MODES}, got {self.screen!r}")
-        if schedule not in ("geometric", "halving"):
-            raise ValueError(f"schedule must be 'geometric' or 'halving', got {schedule!r}")
-        if not 0 < rho < 1:
-            raise ValueError(f"rho must lie in (0, 1), got {rho}")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        if self.schedule not in KEEP_SCHEDULES:
+            raise ValueError(f"schedule must be 'geometric' or 'halving', got "
+                             f"{self.schedule!r}")
+        if not 0 < self.rho < 1:
+            raise ValueError(f"rho must lie in (0, 1), got {self.rho}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.rounds is not None and self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
 
     def wants_screen(self, problem: Problem, budget: int) -> bool:
         if self.screen != "auto":
@@ -165,17 +159,16 @@ class PSST:
         sweep = problem.n_prompts * int(problem.scales[-1])
         return budget // canonical < sweep
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        trainer = Trainer(problem, budget, rng, observer)
-        self.trainer_ = trainer
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget = trainer.problem, trainer.budget
         active = np.ones((len(problem.contexts), problem.n_prompts, len(problem.scales)), bool)
         screened = self.wants_screen(problem, budget)
+        trainer.notes["screened"] = screened
         if screened:
             active = self._screen(trainer, active, budget)
         final = trim_rounds(trainer, active, trainer.remaining, self.rounds, self.schedule,
                             notify_offset=int(screened))
-        return trainer.result(trainer.policy(final), screened=screened)
+        return trainer.policy(final)
 
     def _screen(self, trainer: Trainer, active: np.ndarray, budget: int) -> np.ndarray:
         problem = trainer.problem

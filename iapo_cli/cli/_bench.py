@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from ..algorithms import AlgorithmParameterError
 from ..artifacts import write_table
 from ..backends import load_environment, synthetic
 from ..errors import ConfigError
@@ -85,8 +86,9 @@ def parse_algorithms(text: str) -> list[AlgorithmSpec]:
         spec = AlgorithmSpec(name, tuple(params))
         try:
             spec.build()
-        except (ConfigError, ValueError) as exc:
-            detail = exc.detail if isinstance(exc, ConfigError) else f"{name}: {exc}"
+        except ConfigError as exc:  # a value out of range: say which algorithm's
+            detail = f"{name}: {exc.detail}" if isinstance(exc, AlgorithmParameterError) \
+                else exc.detail
             raise ConfigError(detail, field="--algorithms") from None
         specs.append(spec)
     if not specs:

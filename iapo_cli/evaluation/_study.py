@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from ..algorithms import Problem, make_algorithm
+from ..algorithms import Problem, Trainer, make_algorithm, train
 from ..backends import Environment
 from ..errors import IapoError
 from ._exact import ExactTable, score_policy
@@ -81,9 +81,9 @@ def _run_one(run: int) -> list[dict]:
         for budget in _STATE["budgets"]:
             # common random numbers: every algorithm sees the same stream in a (run, budget)
             rng = np.random.default_rng([seed, run, 1, budget])
-            algo = spec.build()
+            trainer = Trainer(problem, budget, rng)
             start = time.perf_counter()
-            result = algo.fit(problem, budget, rng)
+            result = train(spec.build(), trainer)
             seconds = time.perf_counter() - start
             score = score_policy(q_test, result.policy, scales, env.contexts.probabilities)
             rows.append({

@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 
 from .. import __version__
-from ..algorithms import Observer, Trainer, TrainingResult
+from ..algorithms import Observer, Trainer, TrainingResult, train
 from ..artifacts import (
     UsageLedger,
     ledger_totals,
@@ -205,21 +205,20 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         for client in resolved.problem.backend.clients:
             client.ledger = ledger
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)
-    rng = np.random.default_rng(resolved.seed)
-    algorithm = resolved.algorithm
+    # the run owns the trainer, so what the algorithm learned survives an interrupt
+    trainer = Trainer(resolved.problem, resolved.budget,
+                      np.random.default_rng(resolved.seed), observer)
     start = time.perf_counter()
     try:
-        result = algorithm.fit(resolved.problem, resolved.budget, rng, observer)
+        result = train(resolved.algorithm, trainer)
     except KeyboardInterrupt:
-        trainer = getattr(algorithm, "trainer_", None)
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "interrupted",
                attempt)
         raise Interrupted(run_dir, resumable=live) from None
     except (LLMError, ScoringError) as exc:
-        trainer = getattr(algorithm, "trainer_", None)
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "failed",
                attempt, error=str(exc))
         raise RunFailed(str(exc), run_dir) from None
     seconds = time.perf_counter() - start
-    usage = _write(run_dir, resolved, algorithm.trainer_, result, seconds, "complete", attempt)
+    usage = _write(run_dir, resolved, trainer, result, seconds, "complete", attempt)
     return RunOutcome(run_dir, resolved, result, seconds, usage)

@@ -135,9 +135,8 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     seed = config.seed if seed is None else seed
     try:
         algorithm = make_algorithm(config.algorithm.name, **config.algorithm.params)
-    except (ConfigError, ValueError) as exc:
-        detail = exc.detail if isinstance(exc, ConfigError) else str(exc)
-        raise ConfigError(detail, source=source, field="algorithm") from None
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, source=source, field="algorithm") from None
     train, test = split_queries(backend.n_queries, seed, 0, config.split.test_fraction)
     problem = Problem(backend, train, scales, contexts)
     return ResolvedRun(config, source, env, problem, test, algorithm, int(budget), int(seed))

@@ -1,0 +1,48 @@
+"""Budget arithmetic every round-based algorithm shares: shares, carry-over, keep schedules
+and the last completions. Kept in one place so that algorithms spend the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+KEEP_SCHEDULES = ("geometric", "halving")
+
+
+def split_budget(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` integer shares that differ by at most one."""
+    base, extra = divmod(int(total), parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def round_room(shares: Sequence[int], r: int, left: int) -> int:
+    """What round ``r`` may spend: its share plus whatever earlier rounds left unspent.
+
+    ``left`` is what remains of the phase's budget before round r; the shares of the rounds
+    after r stay reserved, so a round can never eat into a later one."""
+    carry = max(left - sum(shares[r:]), 0)
+    return min(shares[r] + carry, left)
+
+
+def keep_counts(count: np.ndarray, rounds_left: int, schedule: str = "geometric") -> np.ndarray:
+    """How many of ``count`` (C,) arms each context keeps after a round with
+    ``rounds_left`` rounds to go (counting this one): the last round keeps one.
+
+    ``geometric`` keeps ``ceil(n ** ((R-r-1)/(R-r)))`` (halving when R = log2 n);
+    ``halving`` keeps ``ceil(n / 2)``."""
+    count = np.asarray(count)
+    if schedule == "halving":
+        return np.where(rounds_left == 1, 1, np.ceil(count / 2)).astype(int)
+    # the epsilon keeps exact powers from rounding up (8 ** (2/3) is 4.000000000000001)
+    return np.ceil(count ** ((rounds_left - 1) / rounds_left) - 1e-9).astype(int)
+
+
+def spend_leftover(trainer, left: int) -> None:
+    """The last completions that no round could use: one pull of a random prompt at the
+    largest scale of the grid that fits in ``left`` (nothing if none fits)."""
+    scales = trainer.problem.scales
+    fits = scales[scales <= left]
+    if fits.size:
+        trainer.pull(int(trainer.rng.integers(trainer.problem.n_prompts)),
+                     trainer.queries.draw(1), int(fits[-1]))

@@ -1,0 +1,74 @@
+"""The algorithm contract: what every training algorithm implements, and the one place
+that builds an algorithm from a name and parameters.
+
+An algorithm is a class with a registry ``name`` whose constructor stores its parameters
+exactly as given (no logic) and whose ``run(trainer)`` spends ``trainer``'s budget through
+``trainer.pull``/``pull_many`` and returns a ``Policy``. Parameters are checked once, in
+``check_params``, before anything runs. The caller (the run layer, a study) builds and owns
+the ``Trainer``, so whatever an algorithm learned is still there when it is interrupted or
+fails; algorithms never build one themselves.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from ._base import Observer, Policy, Problem, Trainer, TrainingResult
+
+
+class AlgorithmParameterError(ConfigError, ValueError):
+    """An algorithm parameter is out of range (bad input, exit 2). ``detail`` names the
+    parameter and the value; it is a ValueError too, for callers that construct
+    algorithms directly."""
+
+
+class Algorithm:
+    """Base class of training algorithms (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = ""
+
+    def _check(self) -> None:
+        """Raise ``ValueError`` naming the first parameter that is out of range."""
+
+    def check_params(self) -> None:
+        """Every parameter in range, else ``AlgorithmParameterError``."""
+        try:
+            self._check()
+        except ValueError as exc:
+            raise AlgorithmParameterError(str(exc)) from None
+
+    def run(self, trainer: Trainer) -> Policy:
+        """Spend ``trainer``'s budget (never more) and return the policy. Algorithms may
+        record facts about the run in ``trainer.notes`` (written to summary.json)."""
+        raise NotImplementedError
+
+    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
+            observer: Observer | None = None) -> TrainingResult:
+        """Convenience for scripts and tests: a fresh ``Trainer`` (kept as ``trainer_``),
+        then ``train``."""
+        self.trainer_ = Trainer(problem, budget, rng, observer)
+        return train(self, self.trainer_)
+
+
+def train(algorithm: Algorithm, trainer: Trainer) -> TrainingResult:
+    """Run ``algorithm`` on a trainer the caller owns; parameters are checked first."""
+    algorithm.check_params()
+    return trainer.result(algorithm.run(trainer))
+
+
+def make_algorithm(registry: dict[str, type[Algorithm]], name: str, params: dict
+                   ) -> Algorithm:
+    """The algorithm ``name`` of ``registry`` with ``params``, checked: an unknown name, an
+    unknown parameter or a value out of range is a ConfigError (the last one an
+    ``AlgorithmParameterError``)."""
+    if name not in registry:
+        raise ConfigError(f"unknown algorithm {name!r} (known: {', '.join(registry)})")
+    try:
+        algorithm = registry[name](**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for {name}: {exc}") from None
+    algorithm.check_params()
+    return algorithm
