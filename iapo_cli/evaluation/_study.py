@@ -73,8 +73,8 @@ def _run_one(run: int) -> list[dict]:
     table: ExactTable = _STATE["table"]
     scales = _STATE["scales"]
     seed = _STATE["seed"]
-    train, test = split_queries(env.backend.n_queries, seed, run)
-    problem = Problem(env.backend, train, scales, env.contexts)
+    train_queries, test = split_queries(env.backend.n_queries, seed, run)
+    problem = Problem(env.backend, train_queries, scales, env.contexts)
     q_test = table.q(test)
     rows = []
     for spec in _STATE["algorithms"]:
