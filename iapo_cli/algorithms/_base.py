@@ -10,7 +10,6 @@ import pandas as pd
 
 from ..backends import Backend, Contexts
 from ..errors import BudgetError
-from ..strategies import combine
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class ArmStatistics:
     def __init__(self, n_contexts: int, n_prompts: int, n_max: int):
         self.task_sum = np.zeros((n_contexts, n_prompts, n_max))  # sums of increments
         self.pulls = np.zeros((n_prompts, n_max), dtype=np.int64)
-        self.cost_sum = np.zeros((n_prompts, n_max))
+        self.cost_sum = np.zeros((n_prompts, n_max))  # sums of expected cost at scale k
         self.agnostic_sum = np.zeros((n_contexts, n_prompts))
 
     def add(self, prompt: int, estimate) -> None:
@@ -49,12 +48,12 @@ class ArmStatistics:
         n = task.shape[-1]
         self.task_sum[:, prompt, :n] += np.diff(task, axis=2, prepend=0.0).sum(axis=0)
         self.pulls[prompt, :n] += task.shape[0]
-        self.cost_sum[prompt, :n] += estimate.cost_per_completion.sum()
+        self.cost_sum[prompt, :n] += estimate.cost.sum(axis=0)
         self.agnostic_sum[:, prompt] += estimate.agnostic.sum(axis=0)
 
     def task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
-        """(C, P, n_max) estimated task utility and (P, n_max) mean cost of one completion;
-        NaN where no pull reached that scale."""
+        """(C, P, n_max) estimated task utility and (P, n_max) expected cost of the
+        strategy at each scale; NaN where no pull reached that scale."""
         with np.errstate(invalid="ignore", divide="ignore"):
             task = np.cumsum(self.task_sum / self.pulls[None], axis=2)
             cost = self.cost_sum / self.pulls
@@ -63,7 +62,7 @@ class ArmStatistics:
     def utility(self, cost_weights: np.ndarray) -> np.ndarray:
         """(C, P, n_max) mean estimated utility; NaN where no pull reached that scale."""
         task, cost = self.task_and_cost()
-        return combine(task.transpose(1, 0, 2), cost, cost_weights).transpose(1, 0, 2)
+        return task - cost_weights[:, None, None] * cost[None]  # (C, P, n_max)
 
     def agnostic(self) -> np.ndarray:
         """(C, P) inference-agnostic utility: mean weighted task score of one completion."""
@@ -214,7 +213,7 @@ class Trainer:
 
     def arm_estimates(self) -> pd.DataFrame:
         """Final estimates for every (context, prompt, N of the grid): utility, its task
-        part, the expected cost of the N completions (cost units) and the pulls behind."""
+        part, the expected cost of deploying the arm (cost units) and the pulls behind."""
         problem = self.problem
         task, cost = self.stats.task_and_cost()
         s = problem.scales - 1
@@ -227,7 +226,7 @@ class Trainer:
             "n": problem.scales[k.ravel()],
             "utility": self.grid_utility().ravel(),
             "task_utility": task[:, :, s].ravel(),
-            "cost": (cost[:, s] * problem.scales[None, :])[p.ravel(), k.ravel()],
+            "cost": cost[:, s][p.ravel(), k.ravel()],
             "samples": self.grid_samples()[p.ravel(), k.ravel()],
         })
 

@@ -25,7 +25,12 @@ class Contexts:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Source of completions. ``sample`` pulls one prompt at one scale on many queries."""
+    """Source of completions. ``sample`` pulls one prompt at one scale on many queries.
+
+    A backend delivers one kind of pull (``strategy.pull_kind``: votes or scores) and serves
+    any registered strategy of that kind; ``strategy`` may be replaced by one of the same
+    kind (``strategies.strategy_like``) before training starts.
+    """
 
     strategy: Strategy
     prompt_ids: tuple[str, ...]
@@ -46,6 +51,11 @@ class ExactBackend(Backend, Protocol):
 
     def exact_cost(self) -> np.ndarray:
         """(P, X): expected cost of one completion."""
+        ...
+
+    def exact_draws(self) -> np.ndarray:
+        """(P, X, n_max): expected completions the strategy draws at scale N (N itself for
+        fixed-N strategies); times ``exact_cost`` it is the expected cost at N."""
         ...
 
 

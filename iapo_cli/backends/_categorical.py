@@ -8,14 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..strategies import (
-    BestOfN,
-    MajorityVote,
-    ScorePull,
-    VotePull,
-    exact_best_of_n,
-    exact_majority_vote,
-)
+from ..strategies import BestOfN, MajorityVote, ScorePull, Strategy, VotePull
 from ._base import Contexts, Environment
 
 # the precomputed subset-credit table pays off for few answers only (see strategies)
@@ -31,10 +24,11 @@ def _sample_categories(cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.
 
 
 class CategoricalVotes:
-    """Majority voting over categorical answers: ``probs`` (P, X, A), gold (X,), cost (P,)."""
+    """Vote pulls over categorical answers: ``probs`` (P, X, A), gold (X,), cost (P,).
+    Serves any ``votes`` strategy (majority voting by default)."""
 
     def __init__(self, probs: np.ndarray, gold: np.ndarray, cost: np.ndarray, n_max: int,
-                 prompt_ids: tuple[str, ...] | None = None):
+                 prompt_ids: tuple[str, ...] | None = None, strategy: Strategy | None = None):
         self.probs = np.asarray(probs, dtype=float)
         self.gold = np.asarray(gold, dtype=np.int64)
         self.cost = np.asarray(cost, dtype=float)
@@ -42,8 +36,8 @@ class CategoricalVotes:
         n_prompts, self.n_queries, n_answers = self.probs.shape
         self.prompt_ids = prompt_ids or tuple(f"p{i}" for i in range(n_prompts))
         table = (self.n_max, n_answers - 1) if n_answers <= _TABLE_MAX_ANSWERS else None
-        self.strategy = MajorityVote(table=table)
-        self._exact: np.ndarray | None = None
+        self.strategy = MajorityVote(table=table) if strategy is None else strategy
+        self._exact: dict[tuple[str, str], np.ndarray] = {}  # (quantity, strategy) -> values
 
     def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
                ) -> VotePull:
@@ -51,36 +45,45 @@ class CategoricalVotes:
         cost = np.full(len(queries), n * self.cost[prompt])
         return VotePull(counts, self.gold[queries], cost, n)
 
-    def exact_credit(self) -> np.ndarray:
-        """(P, X, n_max) exact majority-vote credit, computed once."""
-        if self._exact is None:
+    def _per_distribution(self, quantity: str) -> np.ndarray:
+        """(P, X, n_max) ``exact_credit`` or ``expected_draws`` of the strategy, once each."""
+        key = (quantity, self.strategy.name)
+        if key not in self._exact:
             n_prompts, n_queries, n_answers = self.probs.shape
-            flat = exact_majority_vote(
-                self.probs.reshape(-1, n_answers), np.tile(self.gold, n_prompts), self.n_max
-            )
-            self._exact = flat.reshape(n_prompts, n_queries, self.n_max)
-        return self._exact
+            flat = getattr(self.strategy, quantity)(
+                self.probs.reshape(-1, n_answers), np.tile(self.gold, n_prompts), self.n_max)
+            self._exact[key] = np.asarray(flat).reshape(n_prompts, n_queries, self.n_max)
+        return self._exact[key]
+
+    def exact_credit(self) -> np.ndarray:
+        """(P, X, n_max) exact credit of the strategy, computed once."""
+        return self._per_distribution("exact_credit")
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return task_weights[:, 0, None, None, None] * self.exact_credit()[None]
+
+    def exact_draws(self) -> np.ndarray:
+        return self._per_distribution("expected_draws")
 
     def exact_cost(self) -> np.ndarray:
         return np.broadcast_to(self.cost[:, None], self.probs.shape[:2])
 
 
 class CategoricalScores:
-    """Best-of-N over discrete outcomes: ``probs`` (P, X, A), ``values`` (P, X, A, K),
-    ``cost`` (P, X, A) per completion of each outcome."""
+    """Score pulls over discrete outcomes: ``probs`` (P, X, A), ``values`` (P, X, A, K),
+    ``cost`` (P, X, A) per completion of each outcome. Serves any ``scores`` strategy
+    (Best-of-N by default)."""
 
     def __init__(self, probs: np.ndarray, values: np.ndarray, cost: np.ndarray, n_max: int,
-                 objectives: tuple[str, ...], prompt_ids: tuple[str, ...] | None = None):
+                 objectives: tuple[str, ...], prompt_ids: tuple[str, ...] | None = None,
+                 strategy: Strategy | None = None):
         self.probs = np.asarray(probs, dtype=float)
         self.values = np.asarray(values, dtype=float)
         self.cost = np.asarray(cost, dtype=float)
         self.n_max = int(n_max)
         n_prompts, self.n_queries, _ = self.probs.shape
         self.prompt_ids = prompt_ids or tuple(f"p{i}" for i in range(n_prompts))
-        self.strategy = BestOfN(objectives)
+        self.strategy = BestOfN(objectives) if strategy is None else strategy
         self._cdf = np.cumsum(self.probs, axis=2)
 
     def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
@@ -90,11 +93,13 @@ class CategoricalScores:
         return ScorePull(self.values[prompt, q, outcome], self.cost[prompt, q, outcome], n)
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
-        weighted = np.einsum("pxak,ck->cpxa", self.values, task_weights)
-        return exact_best_of_n(self.probs[None], weighted, self.n_max)
+        return self.strategy.exact_task(self.probs, self.values, task_weights, self.n_max)
 
     def exact_cost(self) -> np.ndarray:
         return (self.probs * self.cost).sum(axis=2)
+
+    def exact_draws(self) -> np.ndarray:
+        return self.strategy.expected_draws(self.probs, self.n_max)
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:

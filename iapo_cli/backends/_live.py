@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..llm import ChatRequest, Completion, LLMClient
-from ..strategies import BestOfN, MajorityVote, ScorePull, VotePull
+from ..strategies import ScorePull, Strategy, VotePull
 from ..tasks import AnswerExtractor, Dataset, Sample, Scorer, Template, normalise
 
 
@@ -36,13 +36,14 @@ def completion_cost(completion: Completion, measure: str) -> float:
 class LiveBackend:
     """Pulls (prompt, queries, N) become chat requests; sample slots are handed out per
     (prompt, query) in pull order, so a rerun with the same seed asks for the same slots
-    and is served from the cache. Majority voting extracts answers (no answer is a vote
-    for "none", which never matches gold); Best-of-N scores with the objectives' scorers.
+    and is served from the cache. The strategy turns the completions into a pull
+    (``CompletionSource``: this backend extracts answers with ``extractor`` and scores with
+    the objectives' ``scorers``).
     """
 
     def __init__(self, client: LLMClient, dataset: Dataset, prompts: Sequence[PromptArm],
                  n_max: int, target_field: str | None, cost_measure: str, cost_scale: float,
-                 extractor: AnswerExtractor | None = None,
+                 strategy: Strategy, extractor: AnswerExtractor | None = None,
                  scorers: Sequence[tuple[str, Scorer]] | None = None,
                  judges: Sequence[LLMClient] = ()):
         self.client, self.dataset, self.prompts = client, dataset, tuple(prompts)
@@ -51,10 +52,7 @@ class LiveBackend:
         self.target_field = target_field
         self.cost_measure, self.cost_scale = cost_measure, float(cost_scale)
         self.extractor, self.scorers = extractor, tuple(scorers or ())
-        if scorers:
-            self.strategy = BestOfN(tuple(name for name, _ in self.scorers))
-        else:
-            self.strategy = MajorityVote()
+        self.strategy = strategy
         self.clients = (client, *judges)  # every client whose usage the run accounts for
         self.next_slot = np.zeros((len(prompts), len(dataset)), dtype=np.int64)
         self.progress: Callable[[int], None] | None = None
@@ -92,10 +90,7 @@ class LiveBackend:
             at += len(queries)
             cost = np.array([[completion_cost(c, self.cost_measure) for c in row]
                              for row in block]) * self.cost_scale
-            if isinstance(self.strategy, MajorityVote):
-                out.append(self._votes(queries, block, cost, n))
-            else:
-                out.append(self._scores(p, queries, block, cost, n))
+            out.append(self.strategy.from_completions(self, p, queries, block, cost, n))
         return out
 
     def answers(self, completions: Sequence[Completion]) -> list[str | None]:
@@ -105,20 +100,6 @@ class LiveBackend:
     def gold(self, query: int) -> str | None:
         return self.extractor.normalize(self.target(query))
 
-    def _votes(self, queries, block, cost, n) -> VotePull:
-        counts = np.zeros((len(queries), n), dtype=np.int64)
-        gold = np.full(len(queries), -1, dtype=np.int64)
-        for row, (x, completions) in enumerate(zip(queries, block, strict=True)):
-            labels: dict[str | None, int] = {}
-            for answer in self.answers(completions):
-                # "none" is one more answer: it can win the vote but is never gold
-                labels.setdefault(answer, len(labels))
-                counts[row, labels[answer]] += 1
-            want = self.gold(int(x))
-            if want is not None and want in labels:
-                gold[row] = labels[want]
-        return VotePull(counts, gold, cost.sum(axis=1), n)
-
     def scores(self, prompt: int, queries, block) -> np.ndarray:
         """(B, n, K) objective scores in [0, 1] of completions ``block[b][i]``."""
         samples = [Sample(c.text, self.dataset.rows[int(x)], self.target(int(x)),
@@ -127,9 +108,6 @@ class LiveBackend:
         scores = np.stack([normalise(scorer.score(samples), scorer.range)
                            for _, scorer in self.scorers], axis=1)
         return scores.reshape(len(queries), -1, len(self.scorers))
-
-    def _scores(self, prompt, queries, block, cost, n) -> ScorePull:
-        return ScorePull(self.scores(prompt, queries, block), cost, n)
 
     def record(self, queries: np.ndarray, samples: int) -> list[list[list[Completion]]]:
         """``samples`` completions (slots 0..M-1) for every prompt on every query:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..strategies import MajorityVote, VotePull
+from ..strategies import STRATEGIES, VOTES, MajorityVote, Strategy, VotePull
 from ._base import Contexts, Environment
 from ._categorical import CategoricalScores, CategoricalVotes, load_npz, read_npz
 
@@ -59,16 +59,17 @@ def compact_votes(counts: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.
 
 
 class ReplayVotes:
-    """Majority voting over recorded answers: ``answers`` (P, X, M) per-query answer ids,
-    ``gold`` (X,) id of the gold answer or -1, ``cost`` (P, X, M)."""
+    """Vote pulls over recorded answers: ``answers`` (P, X, M) per-query answer ids,
+    ``gold`` (X,) id of the gold answer or -1, ``cost`` (P, X, M). Serves any ``votes``
+    strategy (majority voting by default)."""
 
     def __init__(self, answers: np.ndarray, gold: np.ndarray, cost: np.ndarray, n_max: int,
-                 prompt_ids: tuple[str, ...]):
+                 prompt_ids: tuple[str, ...], strategy: Strategy | None = None):
         self.answers, self.gold, self.cost = answers, gold, cost
         self.n_max, self.prompt_ids = int(n_max), prompt_ids
         n_prompts, self.n_queries, self.samples = answers.shape
         self.n_answers = int(answers.max()) + 1
-        self.strategy = MajorityVote()
+        self.strategy = MajorityVote() if strategy is None else strategy
         self._exact: CategoricalVotes | None = None
 
     def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
@@ -92,10 +93,14 @@ class ReplayVotes:
             np.add.at(probs, (p, x, self.answers), 1.0 / self.samples)
             self._exact = CategoricalVotes(probs, self.gold, np.zeros(n_prompts), self.n_max,
                                            self.prompt_ids)
+        self._exact.strategy = self.strategy  # the empirical law under this strategy
         return self._exact
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return self._categorical().exact_task(task_weights)
+
+    def exact_draws(self) -> np.ndarray:
+        return self._categorical().exact_draws()
 
     def exact_cost(self) -> np.ndarray:
         return self.cost.mean(axis=2)
@@ -120,7 +125,8 @@ def _local_answer_ids(query: np.ndarray, answer: np.ndarray, target: np.ndarray
 
 
 def load_replay(path: str | Path, n_max: int | None = None) -> Environment:
-    """A replay file as an exact backend (majority voting or Best-of-N)."""
+    """A replay file as an exact backend for the strategy it was recorded with."""
+    path = Path(path)
     src = str(path)
     arrays = read_npz(path)
     try:
@@ -151,14 +157,20 @@ def load_replay(path: str | Path, n_max: int | None = None) -> Environment:
     cost = arrays["cost"].astype(float)[order].reshape(shape)
     n_max = int(n_max or meta.get("n_max") or samples)
     objectives = tuple(meta["objectives"])
-    if meta["strategy"] == "majority_vote":
+    strategy_cls = STRATEGIES.get(meta.get("strategy"))
+    if strategy_cls is None:
+        raise ConfigError(f"unknown strategy {meta.get('strategy')!r} (known: "
+                          f"{', '.join(STRATEGIES)})", source=src, field="meta.strategy")
+    if strategy_cls.pull_kind == VOTES:
         answer = np.where(arrays["has_answer"], arrays["answer"].astype(str), _NONE)
         local, gold = _local_answer_ids(query, answer, arrays["target"].astype(str))
         backend = ReplayVotes(local[order].reshape(shape), gold, cost, n_max, prompt_ids)
+        backend.strategy = strategy_cls.like(backend.strategy)
     else:
         scores = arrays["scores"].astype(float)[order].reshape(*shape, len(objectives))
         backend = CategoricalScores(np.full(shape, 1.0 / samples), scores, cost, n_max,
                                     objectives, prompt_ids)
+        backend.strategy = strategy_cls.like(backend.strategy)
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1),
                         np.ones(1))
     return Environment(meta.get("name", path.stem), backend, contexts,

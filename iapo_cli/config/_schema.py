@@ -166,7 +166,7 @@ class Config(_Strict):
         return data
 
     backend: BackendConfig
-    strategy: Literal["best_of_n", "majority_vote"] | None = None
+    strategy: str | None = None
     prompts: list[PromptConfig] | None = None
     dataset: DatasetConfig | None = None
     answer: AnswerConfig | None = None
@@ -192,6 +192,15 @@ class Config(_Strict):
             if prompt.id in seen:
                 raise ValueError(f"duplicate prompt id '{prompt.id}'")
             seen.add(prompt.id)
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str | None) -> str | None:
+        from ..strategies import STRATEGIES  # the registry: a strategy is valid by name
+
+        if value is not None and value not in STRATEGIES:
+            raise ValueError(f"unknown strategy '{value}' (known: {', '.join(STRATEGIES)})")
         return value
 
     @field_validator("scales")

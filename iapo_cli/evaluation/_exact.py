@@ -8,31 +8,28 @@ import numpy as np
 
 from ..algorithms import Policy
 from ..backends import Contexts, ExactBackend
-from ..strategies import combine
 
 
 class ExactTable:
-    """Per-query exact task utility (C, P, X, n_max) and cost (P, X), computed once."""
+    """Per-query exact task utility (C, P, X, n_max) and expected cost at every scale
+    (P, X, n_max) of the backend's strategy, computed once."""
 
     def __init__(self, backend: ExactBackend, contexts: Contexts):
         self.contexts = contexts
         self.task = backend.exact_task(contexts.task_weights)
-        self.cost = np.asarray(backend.exact_cost())
+        per_completion = np.asarray(backend.exact_cost())  # (P, X)
+        self.cost = per_completion[:, :, None] * np.asarray(backend.exact_draws())
 
     def q(self, queries: np.ndarray) -> np.ndarray:
         """(C, P, n_max) expected utility of every arm, averaged over ``queries``."""
         task = self.task[:, :, queries, :].mean(axis=2)  # (C, P, n_max)
-        cost = self.cost[:, queries].mean(axis=1)[:, None]  # (P, 1)
-        return combine(task.transpose(1, 0, 2), cost, self.contexts.cost_weights
-                       ).transpose(1, 0, 2)
-
+        cost = self.cost[:, queries, :].mean(axis=1)  # (P, n_max)
+        return task - self.contexts.cost_weights[:, None, None] * cost[None]
 
     def per_query(self, queries: np.ndarray) -> np.ndarray:
         """(C, P, X, n_max) expected utility of every arm on each of ``queries``."""
-        k = np.arange(1, self.task.shape[-1] + 1, dtype=float)
-        cost = self.cost[:, queries][None, :, :, None] * k  # (1, P, X, n_max)
         weights = self.contexts.cost_weights[:, None, None, None]
-        return self.task[:, :, queries, :] - weights * cost
+        return self.task[:, :, queries, :] - weights * self.cost[None, :, queries, :]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from ..evaluation import (
     score_choice,
 )
 from ..llm import LLMError
-from ..strategies import combine
+from ..strategies import utility
 from ._optimize import client_usage
 from ._resolve import ResolvedRun, resolve
 
@@ -212,7 +212,7 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
     samples = backend.sample_many(pulls, np.random.default_rng(0))
     for (p, _, n), sample in zip(pulls, samples, strict=True):
         est = backend.strategy.estimate(sample, contexts.task_weights)
-        util = combine(est.task, est.cost_per_completion[:, None], contexts.cost_weights)
+        util = utility(est.task, est.cost, contexts.cost_weights)  # (X, C, n)
         cols = problem.scales <= n
         view = out[:, p]  # (C, X, S), a view
         view[:, :, cols] = util[:, :, problem.scales[cols] - 1].transpose(1, 0, 2)

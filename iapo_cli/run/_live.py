@@ -11,6 +11,7 @@ from ..backends import Contexts, Environment, LiveBackend, PromptArm, load_repla
 from ..config import Config
 from ..errors import ConfigError
 from ..llm import ClientSettings, CompletionCache, LLMClient
+from ..strategies import STRATEGIES, VOTES
 from ..tasks import AnswerExtractor, Template, build_scorer, load_dataset
 
 
@@ -75,9 +76,9 @@ def build_live(config: Config, source: str) -> Environment:
                 "params": dict(spec.params)}
     client = _client(settings, cache)
     judges: list[LLMClient] = []
-    strategy = config.strategy or "majority_vote"
+    strategy_cls = STRATEGIES[config.strategy or "majority_vote"]
     extractor = scorers = None
-    if strategy == "majority_vote":
+    if strategy_cls.pull_kind == VOTES:
         if data.target_field is None:
             raise ConfigError("majority voting needs the gold answer's field", source=source,
                               field="dataset.target_field")
@@ -86,9 +87,11 @@ def build_live(config: Config, source: str) -> Environment:
             extractor = AnswerExtractor(**answer)
         except (re.error, ValueError) as exc:
             raise ConfigError(str(exc), source=source, field="answer.pattern") from None
-        if config.objectives is not None and [o.name for o in config.objectives] != ["correct"]:
+        if config.objectives is not None and [o.name for o in config.objectives] != list(
+                strategy_cls.objectives):
             raise ConfigError("majority voting has the single objective 'correct'",
                               source=source, field="objectives")
+        strategy = strategy_cls()
     else:
         if not config.objectives:
             raise ConfigError("Best-of-N needs objectives, each with a scorer", source=source,
@@ -113,11 +116,13 @@ def build_live(config: Config, source: str) -> Environment:
                 raise ConfigError(str(exc), source=source,
                                   field=f"objectives[{i}].scorer") from None
             scorers.append((objective.name, scorer))
+        strategy = strategy_cls(tuple(name for name, _ in scorers))
     if config.cost.measure == "money" and not client.price_known():
         raise ConfigError(f"LiteLLM has no price for '{spec.model}'; use a token or latency "
                           "measure", source=source, field="cost.measure")
     backend = LiveBackend(client, dataset, arms, spec.n_max or 16, data.target_field,
-                          config.cost.measure, config.cost.scale, extractor, scorers, judges)
+                          config.cost.measure, config.cost.scale, strategy, extractor, scorers,
+                          judges)
     objectives = backend.strategy.objectives
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
     return Environment(f"live:{spec.model}", backend, contexts,

@@ -10,7 +10,6 @@ import numpy as np
 
 from ..backends import completion_cost, write_replay
 from ..errors import ConfigError, IapoError
-from ..strategies import MajorityVote
 from ._optimize import validate
 
 
@@ -62,18 +61,7 @@ def record(config_path: str | Path, samples: int, out: str | Path | None = None,
         "money": np.array([np.nan if c.cost is None else c.cost for c in flat]),
         "latency": np.array([c.latency for c in flat]),
     }
-    if isinstance(backend.strategy, MajorityVote):
-        answers = backend.answers(flat)
-        gold = [backend.gold(int(q)) for q in queries]
-        columns["answer"] = np.array([a or "" for a in answers], dtype=str)
-        columns["has_answer"] = np.array([a is not None for a in answers])
-        columns["target"] = np.array([g or "" for g in gold], dtype=str)
-        columns["scores"] = np.array([[float(a is not None and a == gold[xi])]
-                                      for a, xi in zip(answers, x, strict=True)])
-    else:
-        columns["target"] = np.array([backend.target(int(q)) or "" for q in queries], dtype=str)
-        columns["scores"] = np.concatenate([backend.scores(pi, queries, grid[pi]).reshape(
-            -1, len(backend.scorers)) for pi in range(n_prompts)])
+    columns.update(backend.strategy.replay_columns(backend, queries, flat, shape))
     path = Path(out) if out is not None else Path(config.output) / f"{config.name}.replay.npz"
     meta = {"name": config.name, "strategy": backend.strategy.name,
             "objectives": list(backend.strategy.objectives), "prompt_ids":

@@ -12,6 +12,7 @@ from ..backends import Contexts, Environment, load_npz, synthetic
 from ..config import COST, Config
 from ..errors import ConfigError
 from ..evaluation import split_queries
+from ..strategies import strategy_like
 from ._live import build_live, build_replay, config_path
 
 
@@ -106,8 +107,12 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     env = build_environment(config, source)
     backend = env.backend
     if config.strategy is not None and config.strategy != backend.strategy.name:
-        raise ConfigError(f"the {config.backend.kind} backend uses '{backend.strategy.name}', "
-                          f"not '{config.strategy}'", source=source, field="strategy")
+        try:  # any strategy of the kind of pull the backend delivers
+            backend.strategy = strategy_like(config.strategy, backend.strategy)
+        except ValueError:
+            raise ConfigError(f"the {config.backend.kind} backend uses "
+                              f"'{backend.strategy.name}', not '{config.strategy}'",
+                              source=source, field="strategy") from None
     n_prompts = len(backend.prompt_ids)
     if config.prompts is not None and config.backend.kind != "live":
         if len(config.prompts) != n_prompts:

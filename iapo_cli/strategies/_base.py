@@ -4,16 +4,23 @@ Conventions shared by every module: contexts are rows of ``task_weights`` (C, K)
 per task objective, and ``cost_weights`` (C,), the utility lost per unit of cost
 (``O_cost = -cost``, so a weight of 0.2 charges 0.2 per unit). Scales are 1-based: an array
 "over k" has entry k-1 for scale k.
+
+A strategy owns everything strategy-specific (see ``Strategy``). Two kinds of pull exist,
+and every backend delivers one of them: ``votes`` (answers reduced to vote counts, for
+strategies that aggregate answers) and ``scores`` (per-completion objective scores, for
+strategies that select a completion). A backend serves any registered strategy of its kind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from . import _best_of_n, _votes
+VOTES = "votes"
+SCORES = "scores"
 
 
 @dataclass(frozen=True)
@@ -37,57 +44,85 @@ class ScorePull:
 
 @dataclass(frozen=True)
 class PullEstimate:
-    """Unbiased per-pull estimates for every context and every scale k = 1..n."""
+    """Unbiased per-pull estimates for every context and every scale k = 1..n.
+
+    ``scale_cost`` is the expected cost of deploying the strategy at scale k (B, n); a
+    strategy that always draws k completions leaves it None, meaning
+    ``k * cost_per_completion``. An adaptive strategy, which may stop early, sets it.
+    """
 
     task: np.ndarray  # (B, C, n): expected task utility at scale k
     cost_per_completion: np.ndarray  # (B,): mean cost of one completion
     agnostic: np.ndarray  # (B, C): mean weighted score of one completion (IA baseline)
+    scale_cost: np.ndarray | None = None  # (B, n): expected cost at scale k
+
+    @property
+    def cost(self) -> np.ndarray:
+        """(B, n) expected cost of the strategy at scale k = 1..n."""
+        if self.scale_cost is not None:
+            return self.scale_cost
+        k = np.arange(1, self.task.shape[-1] + 1, dtype=float)
+        return np.asarray(self.cost_per_completion)[:, None] * k[None, :]
 
 
-class MajorityVote:
-    """Majority voting; the single task objective is ``correct`` (credit, ties 1/t)."""
+class CompletionSource(Protocol):
+    """What a backend with real completions (live) offers a strategy to build pulls and
+    replay columns from. ``block[b][i]`` is the i-th completion on ``queries[b]``."""
 
-    name: ClassVar[str] = "majority_vote"
-    objectives: ClassVar[tuple[str, ...]] = ("correct",)
+    def answers(self, completions: Sequence[Any]) -> list[str | None]:
+        """Extracted, normalised answers (None: no answer)."""
+        ...
 
-    def __init__(self, table: tuple[int, int] | None = None):
-        # (n_max, n_wrong): use a precomputed credit table where answers are few
-        self.table = table
+    def gold(self, query: int) -> str | None:
+        """The normalised gold answer of a query (None: no target)."""
+        ...
 
-    def subset_credit(self, pull: VotePull) -> np.ndarray:
-        if self.table is not None:
-            credit = _votes.credit_table(*self.table).lookup(pull.counts, pull.gold)
-            if credit is not None:
-                return credit
-        return _votes.subset_credit(pull.counts, pull.gold)
+    def target(self, query: int) -> str | None:
+        """The raw target field of a query."""
+        ...
 
-    def estimate(self, pull: VotePull, task_weights: np.ndarray) -> PullEstimate:
-        credit = self.subset_credit(pull)  # (B, n)
-        task = credit[:, None, :] * task_weights[None, :, 0, None]
-        return PullEstimate(task, pull.cost / pull.n, task[:, :, 0])
-
-
-class BestOfN:
-    """Best-of-N: keep the completion with the highest weighted task score."""
-
-    name: ClassVar[str] = "best_of_n"
-
-    def __init__(self, objectives: tuple[str, ...]):
-        self.objectives = tuple(objectives)
-
-    def estimate(self, pull: ScorePull, task_weights: np.ndarray) -> PullEstimate:
-        weighted = np.einsum("bnk,ck->bcn", pull.scores, task_weights)
-        task = _best_of_n.subset_max(weighted)
-        return PullEstimate(task, pull.cost.mean(axis=1), weighted.mean(axis=2))
+    def scores(self, prompt: int, queries: np.ndarray, block: Sequence[Sequence[Any]]
+               ) -> np.ndarray:
+        """(B, n, K) objective scores in [0, 1]."""
+        ...
 
 
-Strategy = MajorityVote | BestOfN
+@runtime_checkable
+class Strategy(Protocol):
+    """An inference strategy: how N completions become one answer, and everything that
+    follows from it.
+
+    * ``name`` (registry key), ``pull_kind`` (``votes`` or ``scores``: what a backend must
+      deliver) and ``objectives`` (task objective names, the columns of task weights);
+    * ``estimate(pull, task_weights) -> PullEstimate``: unbiased per-scale task utility,
+      expected cost and inference-agnostic utility from one pull;
+    * ``from_completions(source, prompt, queries, block, cost, n)``: a pull from a live
+      backend's completions (``cost`` (B, n) per completion);
+    * ``replay_columns(source, queries, completions, shape)``: the strategy-specific columns
+      of a replay file for ``completions`` laid out as ``shape`` (P, X, M), flattened;
+    * ``like(other)`` (classmethod): this strategy with the settings of ``other``, a
+      strategy of the same pull kind (objectives, precomputed tables);
+    * exact values, by kind (see ``VoteStrategy`` and ``ScoreStrategy``).
+    """
+
+    name: ClassVar[str]
+    pull_kind: ClassVar[str]
+    objectives: tuple[str, ...]
+
+    def estimate(self, pull: Any, task_weights: np.ndarray) -> PullEstimate: ...
+
+
+def utility(task: np.ndarray, cost: np.ndarray, cost_weights: np.ndarray) -> np.ndarray:
+    """Utility over k from task utility (..., C, n) and the expected cost at each scale
+    (..., n): ``task - w_cost * cost``."""
+    return task - cost_weights[:, None] * np.asarray(cost)[..., None, :]
 
 
 def combine(task: np.ndarray, cost_per_completion: np.ndarray, cost_weights: np.ndarray
             ) -> np.ndarray:
-    """Utility over k from task utility (..., C, n) and mean cost of one completion
-    (..., n) or (..., 1): ``task - w_cost * k * cost``."""
+    """Utility over k for a strategy that draws exactly k completions, from task utility
+    (..., C, n) and the mean cost of one completion (..., n) or (..., 1):
+    ``task - w_cost * k * cost``."""
     n = task.shape[-1]
     k = np.arange(1, n + 1, dtype=float)
     penalty = cost_weights[:, None] * k[None, :]  # (C, n)

@@ -11,12 +11,19 @@ ways the other answers take t votes with J of them tied with gold. Gold then ear
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
 
 # Above this many distinct wrong answers in a batch, the subset estimator averages random
 # subsets instead of running the exact program (whose cost grows with that number).
 EXACT_MAX_WRONG_ANSWERS = 12
 MC_SUBSETS = 512
+
+
+def gammaln(x: np.ndarray) -> np.ndarray:
+    """log |Gamma(x)|, from scipy, imported on first use (it is slow to import and the
+    command line needs it only when estimating)."""
+    from scipy.special import gammaln as scipy_gammaln
+
+    return scipy_gammaln(x)
 
 
 def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
