@@ -8,6 +8,7 @@ plus its class in the ``STRATEGIES`` registry below. Backends, configs, ``optimi
 
 from __future__ import annotations
 
+from ._adaptive_vote import AdaptiveVote
 from ._base import (
     SCORES,
     VOTES,
@@ -24,7 +25,7 @@ from ._majority_vote import MajorityVote
 from ._votes import adopt_credit_tables, credit_table, exact_majority_vote, subset_credit
 
 STRATEGIES: dict[str, type] = {
-    cls.name: cls for cls in (MajorityVote, BestOfN)}
+    cls.name: cls for cls in (MajorityVote, BestOfN, AdaptiveVote)}
 
 
 def strategy_like(name: str, current: Strategy) -> Strategy:
