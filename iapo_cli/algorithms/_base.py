@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..backends import Backend, Contexts
 from ..errors import BudgetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas():
+    """pandas, imported on first use: tables are only built when a run is written."""
+    import pandas
+
+    return pandas
 
 
 @dataclass(frozen=True)
@@ -96,14 +106,14 @@ class TrimmingLog:
     columns = ("round", "context", "prompt", "n", "estimate", "samples", "kept")
 
     def __init__(self):
-        self._parts: list[pd.DataFrame] = []
+        self._parts: list[pd.DataFrame] = []  # one frame per round
 
     def record(self, round_: int, problem: Problem, considered: np.ndarray, kept: np.ndarray,
                estimate: np.ndarray, samples: np.ndarray) -> None:
         """considered/kept: (C, P, S) masks over the scale grid; estimate (C, P, S);
         samples (P, S) pulls behind each estimate."""
         c, p, s = np.nonzero(considered)
-        self._parts.append(pd.DataFrame({
+        self._parts.append(_pandas().DataFrame({
             "round": round_,
             "context": np.asarray(problem.contexts.names, dtype=object)[c],
             "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p],
@@ -114,6 +124,7 @@ class TrimmingLog:
         }))
 
     def frame(self) -> pd.DataFrame:
+        pd = _pandas()
         if not self._parts:
             return pd.DataFrame(columns=list(self.columns))
         return pd.concat(self._parts, ignore_index=True)
@@ -132,7 +143,7 @@ class Policy:
     agnostic: np.ndarray | None = None  # (C,) IA utility of the chosen prompt (reported only)
 
     def frame(self) -> pd.DataFrame:
-        out = pd.DataFrame({
+        out = _pandas().DataFrame({
             "context": list(self.contexts),
             "prompt": [self.prompt_ids[p] for p in self.prompt],
             "n": self.scale.astype(int),
@@ -220,7 +231,7 @@ class Trainer:
         n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
         c, p, k = np.meshgrid(np.arange(n_ctx), np.arange(n_prompts), np.arange(len(s)),
                               indexing="ij")
-        return pd.DataFrame({
+        return _pandas().DataFrame({
             "context": np.asarray(problem.contexts.names, dtype=object)[c.ravel()],
             "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p.ravel()],
             "n": problem.scales[k.ravel()],

@@ -1,11 +1,26 @@
 """Where completions come from. Every backend implements ``Backend``; offline ones also
-``ExactBackend``."""
+``ExactBackend``.
+
+The live backend (and with it the LLM client and the task helpers) is imported on first
+use, so that the engine (``algorithms``, ``strategies``), which needs ``Backend`` and
+``Contexts`` from here, never pulls in the client.
+"""
 
 from ._base import Backend, Contexts, Environment, ExactBackend
 from ._categorical import CategoricalScores, CategoricalVotes, load_npz
-from ._live import COST_MEASURES, LiveBackend, PromptArm, completion_cost
 from ._replay import ReplayVotes, compact_votes, load_environment, load_replay, write_replay
 from ._synthetic import SYNTHETIC_FAMILIES, bernoulli_votes, scored_grid, synthetic
+
+_LIVE = ("COST_MEASURES", "LiveBackend", "PromptArm", "completion_cost")
+
+
+def __getattr__(name: str):
+    if name in _LIVE:
+        from . import _live
+
+        return getattr(_live, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "COST_MEASURES",

@@ -1,0 +1,56 @@
+"""The import direction: the engine (algorithms, strategies) never reaches the LLM client,
+the task helpers, the cache or the command line, and the command line starts light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+FORBIDDEN_FOR_ENGINE = ("iapo_cli.llm", "iapo_cli.tasks", "diskcache", "litellm", "typer")
+
+
+def loaded_after(statement: str) -> set[str]:
+    """Top-level names of every module a fresh interpreter holds after ``statement``
+    (iapo_cli subpackages by their two-part name)."""
+    code = (f"import sys, json; {statement}; "
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    names = set()
+    for module in json.loads(out):
+        parts = module.split(".")
+        names.add(".".join(parts[:2]) if parts[0] == "iapo_cli" else parts[0])
+    return names
+
+
+@pytest.mark.parametrize("package", ["iapo_cli.algorithms", "iapo_cli.strategies"])
+def test_the_engine_imports_no_client_tasks_cache_or_cli(package):
+    loaded = loaded_after(f"import {package}")
+    assert not loaded & set(FORBIDDEN_FOR_ENGINE), sorted(loaded & set(FORBIDDEN_FOR_ENGINE))
+
+
+def test_the_engine_sources_name_none_of_them():
+    """A lazy import inside a function would escape the runtime check above."""
+    import ast
+    from pathlib import Path
+
+    import iapo_cli
+
+    root = Path(iapo_cli.__file__).parent
+    for package in ("algorithms", "strategies"):
+        for path in (root / package).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom):
+                    level = "." * node.level
+                    name = (level + (node.module or "")).replace("..", "iapo_cli.", 1)
+                elif isinstance(node, ast.Import):
+                    name = ",".join(a.name for a in node.names)
+                else:
+                    continue
+                for bad in FORBIDDEN_FOR_ENGINE:
+                    bad_relative = bad.removeprefix("iapo_cli.")
+                    assert bad not in name and not name.startswith(
+                        f"iapo_cli.{bad_relative}"), f"{path.name} imports {name}"
