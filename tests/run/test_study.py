@@ -1,7 +1,7 @@
 import pytest
 
-from iapo_cli.cli._bench import parse_algorithms
 from iapo_cli.errors import ConfigError
+from iapo_cli.run import parse_algorithms
 
 
 def test_names_and_parameters():
