@@ -225,7 +225,8 @@ def evaluation_cost(resolved: ResolvedRun, choices: list[Choice]) -> np.ndarray:
 
 def evaluate(run_dir: str | Path, budget: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> Evaluation:
-    """Score the run in ``run_dir`` on its test split; write evaluation.json/.csv.
+    """Score the run in ``run_dir`` on its test split (``write_evaluation`` then writes
+    evaluation.json/.csv). A missing or unreadable file of the run is a ConfigError.
 
     ``budget`` caps the completions a live evaluation may request (cached ones included).
     Default: enough for the policy and the comparisons once per test query; the oracle is

@@ -250,3 +250,18 @@ def test_errors_map_to_their_exit_codes(tmp_path, monkeypatch):
         monkeypatch.setattr(iapo_cli.run, "validate", raising)
         proc = iapo("--debug", "validate", config)
         assert (proc.returncode, proc.stderr) == (code, f"error: {error}\n")  # no traceback
+
+
+def test_evaluate_and_report_reject_a_corrupt_file_alike(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    run = tmp_path / "run"
+    assert iapo("optimize", config, "--out", run).returncode == 0
+    (run / "policy.json").write_text('{"status": "complete", ', encoding="utf-8")
+    expected = (f"error: {run / 'policy.json'}: not valid JSON (Expecting property name "
+                "enclosed in double quotes, line 1 column 24)\n")
+    for command in ("evaluate", "report"):
+        proc = iapo(command, run)
+        assert (proc.returncode, proc.stderr) == (2, expected)
+    proc = iapo("optimize", config, "--resume", tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2, f"error: --resume: {tmp_path} is not a run directory (no config.yaml)\n")
