@@ -110,3 +110,43 @@ output: {path.parent / 'runs'}
 {extra}"""
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``iapo ARGS`` in this process (typer's CliRunner isolation), through the same error
+    mapping as the console script: (exit code, stdout, stderr)."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from iapo_cli.cli import invoke
+
+    with CliRunner().isolation() as (out, err, _):
+        code = invoke([str(a) for a in args])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def write_replay_votes(path: Path, prompts: int = 3, queries: int = 20, samples: int = 4,
+                       seed: int = 0) -> Path:
+    """A majority-vote replay file (as ``iapo record`` writes): prompt p answers its query
+    right with probability 0.3 + 0.2 p, else one of two wrong answers or nothing."""
+    from iapo_cli.backends import write_replay
+
+    rng = np.random.default_rng(seed)
+    p, x, m = (a.ravel() for a in np.indices((prompts, queries, samples)))
+    right = rng.random(len(p)) < 0.3 + 0.2 * p
+    answer = np.where(right, "42", rng.choice(["41", "43"], len(p)))
+    has = right | (rng.random(len(p)) < 0.9)
+    columns = {
+        "query_ids": np.array([f"q{i}" for i in range(queries)]),
+        "target": np.full(queries, "42"),
+        "prompt": p, "query": x, "slot": m,
+        "text": np.array([f"Answer: {a}" for a in answer]), "answer": answer,
+        "has_answer": has, "scores": np.zeros((len(p), 1)),
+        "cost": 1.0 + 0.5 * p,
+    }
+    meta = {"name": "votes", "strategy": "majority_vote", "objectives": ["correct"],
+            "prompt_ids": [f"p{i}" for i in range(prompts)], "samples": samples}
+    return write_replay(path, meta, columns)

@@ -1,11 +1,12 @@
-"""Files a run writes. Writes are atomic (temp file, then rename)."""
+"""Files a run or a study writes, behind ``RunDir`` and ``StudyDir`` (the only place their
+names are spelled). Writes are atomic (temp file, then rename)."""
 
 from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger
 from ._run_dir import (
     RUN_FILES,
-    new_run_dir,
+    RunDir,
+    StudyDir,
     policy_records,
-    write_config,
     write_json,
     write_table,
 )
@@ -16,9 +17,9 @@ __all__ = [
     "ledger_totals",
     "read_ledger",
     "RUN_FILES",
-    "new_run_dir",
+    "RunDir",
+    "StudyDir",
     "policy_records",
-    "write_config",
     "write_json",
     "write_table",
 ]

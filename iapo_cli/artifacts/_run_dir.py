@@ -1,32 +1,33 @@
-"""The run directory: resolved config, trimming log, policy and summary."""
+"""Run and study directories: the one place their file names are spelled, and every
+artifact read or written through them.
+
+Writes are atomic (a temp file, then a rename), so a killed process leaves the previous
+version of a file or the new one, never half of it. Reads follow one rule: a missing file is
+a ``ConfigError`` naming the directory (and the flag or argument that named it), a file that
+cannot be parsed or lacks what iapo wrote into it is a ``ConfigError`` naming the file and
+what is wrong (the CLI exits 2 for both).
+
+pandas is imported where a table is read, so importing this module stays cheap; the tables
+written are pandas DataFrames.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
-RUN_FILES = ("config.yaml", "trimming_log.csv", "estimates.csv", "policy.json", "policy.csv",
-             "summary.json", "split.json")
+from ..errors import ConfigError
+from ._ledger import LEDGER, UsageLedger, read_ledger
 
-
-def new_run_dir(output: str | Path, name: str, now: datetime | None = None) -> Path:
-    """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(output) / f"{name}-{stamp}"
-    path, i = base, 1
-    while True:
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
-        except FileExistsError:
-            i += 1
-            path = base.with_name(f"{base.name}-{i}")
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -46,23 +47,288 @@ def _plain(value):
 
 
 def write_json(path: Path, data) -> None:
+    """``data`` as indented JSON (numpy scalars and arrays as plain values, NaN as null)."""
     _atomic_write(path, json.dumps(data, indent=2, default=_plain, allow_nan=False) + "\n")
 
 
-def write_config(run_dir: Path, config: dict) -> None:
-    _atomic_write(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-
-
 def write_table(path: Path, frame: pd.DataFrame) -> None:
+    """``frame`` as CSV without its index."""
     tmp = path.with_name(path.name + ".tmp")
     frame.to_csv(tmp, index=False)
     os.replace(tmp, path)
 
 
 def policy_records(policy_frame: pd.DataFrame, weights: list[dict], probabilities) -> list[dict]:
+    """policy.json's per-context records: the policy table's row (NaN as None), the
+    context's weights and its probability."""
     records = []
     for row, w, p in zip(policy_frame.to_dict("records"), weights, probabilities, strict=True):
         clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                  for k, v in row.items()}
         records.append({**clean, "weights": w, "probability": float(p)})
     return records
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"not valid JSON ({exc.msg}, line {exc.lineno} column "
+                          f"{exc.colno})") from None
+
+
+def _parse_yaml(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise _Unreadable(f"not valid YAML ({problem}{where})") from None
+
+
+class _Unreadable(Exception):
+    """What is wrong with a file's contents (becomes a ConfigError naming the file)."""
+
+
+class _Directory:
+    """Reading and writing named files in one directory (see the module docstring)."""
+
+    kind = "directory"
+    MARKER = ""  # the file whose absence means "not this kind of directory at all"
+
+    def __init__(self, path: str | Path, flag: str | None = None):
+        self.path = Path(path)
+        self.flag = flag
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        """The path of one of this directory's files."""
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        return self.file(name).is_file()
+
+    def missing(self, name: str) -> ConfigError:
+        """The error for a file this directory should hold but does not."""
+        what = "" if name == self.MARKER else "complete "
+        return ConfigError(f"{self.path} is not a {what}{self.kind} (no {name})",
+                           field=self.flag)
+
+    def _read(self, name: str, parse: Callable[[str], Any]) -> Any:
+        path = self.file(name)
+        if not path.is_file():
+            raise self.missing(name)
+        try:
+            return parse(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError("cannot read (not UTF-8 text)", source=str(path)) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read ({exc.strerror or type(exc).__name__})",
+                              source=str(path)) from None
+        except _Unreadable as exc:
+            raise ConfigError(str(exc), source=str(path)) from None
+
+    def _read_json(self, name: str, keys: Iterable[str] = ()) -> dict:
+        data = self._read(name, _parse_json)
+        return self._object(name, data, "a JSON object", keys)
+
+    def _object(self, name: str, data: Any, what: str, keys: Iterable[str]) -> dict:
+        if not isinstance(data, dict):
+            raise ConfigError(f"is not {what}", source=str(self.file(name)))
+        for key in keys:
+            if key not in data:
+                raise ConfigError(f"lacks the key '{key}'", source=str(self.file(name)))
+        return data
+
+    def _read_table(self, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+        import pandas as pd
+
+        path = self.file(name)
+        if not path.is_file():
+            raise self.missing(name)
+        try:
+            frame = pd.read_csv(path)
+        except UnicodeDecodeError:
+            raise ConfigError("cannot read (not UTF-8 text)", source=str(path)) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read ({exc.strerror or type(exc).__name__})",
+                              source=str(path)) from None
+        except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+            raise ConfigError(f"not a readable CSV table ({_first_line(exc)})",
+                              source=str(path)) from None
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
+        return frame
+
+    def _write_text(self, name: str, text: str) -> Path:
+        path = self.file(name)
+        _atomic_write(path, text)
+        return path
+
+
+class RunDir(_Directory):
+    """The directory ``iapo optimize`` writes and ``evaluate``/``report`` read.
+
+    ``flag`` names the argument the user gave the directory with (``RUN_DIR``,
+    ``--resume``, ``PATH``); errors about a missing file name it.
+    """
+
+    kind = "run directory"
+    CONFIG = "config.yaml"  # the resolved config, with budget and seed
+    SPLIT = "split.json"  # {"train": [query index, ...], "test": [...]}
+    TRIMMING_LOG = "trimming_log.csv"
+    ESTIMATES = "estimates.csv"  # final training estimate of every (context, prompt, N)
+    POLICY = "policy.json"
+    POLICY_TABLE = "policy.csv"
+    SUMMARY = "summary.json"
+    LEDGER = LEDGER  # usage.jsonl, live runs only
+    EVALUATION = "evaluation.json"
+    EVALUATION_TABLE = "evaluation.csv"
+    REPORT = "report.md"
+    FIGURES = ("utility_vs_n.png", "utility_vs_cost.png", "trimming.png")
+    MARKER = CONFIG
+    FILES = (CONFIG, TRIMMING_LOG, ESTIMATES, POLICY, POLICY_TABLE, SUMMARY, SPLIT)
+    """What an offline ``optimize`` writes."""
+
+    @classmethod
+    def create(cls, output: str | Path, name: str, now: datetime | None = None) -> RunDir:
+        """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions)."""
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        base = Path(output) / f"{name}-{stamp}"
+        path, i = base, 1
+        while True:
+            try:
+                path.mkdir(parents=True, exist_ok=False)
+                return cls(path)
+            except FileExistsError:
+                i += 1
+                path = base.with_name(f"{base.name}-{i}")
+
+    @classmethod
+    def make(cls, path: str | Path) -> RunDir:
+        """The directory at ``path``, created if needed (``optimize --out``)."""
+        run_dir = cls(path)
+        run_dir.path.mkdir(parents=True, exist_ok=True)
+        return run_dir
+
+    # --- writing ---------------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        self._write_text(self.CONFIG, yaml.safe_dump(config, sort_keys=False))
+
+    def write_split(self, train: Iterable[int], test: Iterable[int]) -> None:
+        write_json(self.file(self.SPLIT), {"train": list(train), "test": list(test)})
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(self.file(self.SUMMARY), summary)
+
+    def write_policy(self, policy: dict, table: pd.DataFrame) -> None:
+        """policy.csv (the table) and policy.json (status, strategy, per-context records)."""
+        write_table(self.file(self.POLICY_TABLE), table)
+        write_json(self.file(self.POLICY), policy)
+
+    def write_trimming_log(self, frame: pd.DataFrame) -> None:
+        write_table(self.file(self.TRIMMING_LOG), frame)
+
+    def write_estimates(self, frame: pd.DataFrame) -> None:
+        write_table(self.file(self.ESTIMATES), frame)
+
+    def write_evaluation(self, data: dict, frame: pd.DataFrame) -> None:
+        write_json(self.file(self.EVALUATION), data)
+        write_table(self.file(self.EVALUATION_TABLE), frame)
+
+    def write_report(self, text: str) -> Path:
+        return self._write_text(self.REPORT, text)
+
+    def ledger(self, attempt: int) -> UsageLedger:
+        """The append-only usage ledger, stamping lines with ``attempt``."""
+        return UsageLedger(self.path, attempt)
+
+    # --- reading ---------------------------------------------------------------------
+    def read_config(self) -> dict:
+        """config.yaml as a mapping (its absence means: not a run directory)."""
+        return self._object(self.CONFIG, self._read(self.CONFIG, _parse_yaml),
+                            "a YAML mapping", ())
+
+    def read_summary(self) -> dict:
+        return self._read_json(self.SUMMARY)
+
+    def read_split(self) -> dict:
+        return self._read_json(self.SPLIT, ("train", "test"))
+
+    def read_policy(self) -> dict:
+        return self._read_json(self.POLICY, ("contexts",))
+
+    def read_evaluation(self) -> dict | None:
+        """evaluation.json, or None before ``iapo evaluate`` has run."""
+        if not self.has(self.EVALUATION):
+            return None
+        return self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
+
+    def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
+        return self._read_table(self.ESTIMATES, columns)
+
+    def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
+        return self._read_table(self.TRIMMING_LOG, columns)
+
+    def read_ledger(self) -> list[dict]:
+        """Every complete line of usage.jsonl ([] when there is none)."""
+        return read_ledger(self.path)
+
+    def last_attempt(self) -> int:
+        """The highest attempt number the ledger or summary.json records (1 if none)."""
+        attempts = [int(e.get("attempt", 1)) for e in self.read_ledger()]
+        if self.has(self.SUMMARY):
+            attempt = self.read_summary().get("attempt")
+            if isinstance(attempt, int):
+                attempts.append(attempt)
+        return max(attempts, default=1)
+
+
+class StudyDir(_Directory):
+    """The directory ``iapo bench`` writes and ``report`` reads."""
+
+    kind = "bench directory"
+    RESULTS = "results.csv"  # one row per (algorithm, budget, run)
+    SUMMARY = "summary.csv"  # one row per (algorithm, budget)
+    REPORT = "report.md"
+    FIGURES = ("acr_vs_budget.png", "regret_vs_budget.png")
+    MARKER = SUMMARY
+
+    @classmethod
+    def make(cls, path: str | Path) -> StudyDir:
+        study = cls(path)
+        study.path.mkdir(parents=True, exist_ok=True)
+        return study
+
+    def write_results(self, frame: pd.DataFrame) -> None:
+        write_table(self.file(self.RESULTS), frame)
+
+    def write_summary(self, frame: pd.DataFrame) -> None:
+        write_table(self.file(self.SUMMARY), frame)
+
+    def write_report(self, text: str) -> Path:
+        return self._write_text(self.REPORT, text)
+
+    def read_summary(self, columns: Iterable[str] = ()) -> pd.DataFrame:
+        return self._read_table(self.SUMMARY, columns)
+
+    def read_results(self, columns: Iterable[str] = ()) -> pd.DataFrame:
+        return self._read_table(self.RESULTS, columns)
+
+
+RUN_FILES = RunDir.FILES

@@ -173,7 +173,7 @@ def load_replay(path: str | Path, n_max: int | None = None) -> Environment:
         backend.strategy = strategy_cls.like(backend.strategy)
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1),
                         np.ones(1))
-    return Environment(meta.get("name", path.stem), backend, contexts,
+    return Environment(meta.get("name", Path(path).stem), backend, contexts,
                        {"source": src, "n_max": n_max, "model": meta.get("model")})
 
 

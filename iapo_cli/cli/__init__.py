@@ -1,16 +1,23 @@
-"""The ``iapo`` command line. This module only wires commands and maps errors to exit
-codes: 2 bad input, 1 runtime failure, 3 a policy below ``evaluate --min-acr``, 130
-interrupted."""
+"""The ``iapo`` command line. This module only wires commands and maps errors to exit codes
+(``invoke``): every ``IapoError`` exits with its ``exit_code`` (2 bad input, 1 runtime
+failure, 3 a policy below ``evaluate --min-acr``, 130 interrupted); anything else is a bug:
+one line and a hint, or the full traceback under ``--debug``.
+
+The command modules import the run layer inside their functions, so ``iapo --help`` does
+not pay for numpy, pandas or scipy.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError, IapoError
-from ..run import BelowMinimum, EvaluationInterrupted, Interrupted, RecordInterrupted
+from ..errors import IapoError
 from ._bench import bench_command
 from ._evaluate import evaluate_command
 from ._optimize import optimize_command, validate_command
@@ -28,9 +35,53 @@ app.command("bench")(bench_command)
 app.command("record")(record_command)
 app.command("report")(report_command)
 
+BUG_HINT = "(a bug in iapo: rerun with --debug for the traceback)"
+
+_options = {"debug": False}  # set by the global options callback, read by invoke
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="On an unexpected error (a bug in iapo), print the full traceback.")]
+        = False,
+) -> None:
+    _options["debug"] = debug
+
 
 def _fail(message: str) -> None:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def invoke(args: Sequence[str] | None = None) -> int:
+    """Run the command line on ``args`` (default: ``sys.argv[1:]``) in this process and
+    return its exit code; errors are printed to stderr as one line. ``main`` and the tests
+    both go through here."""
+    _options["debug"] = False
+    try:
+        result = app(args=None if args is None else [str(a) for a in args], prog_name="iapo",
+                     standalone_mode=False)
+    except IapoError as exc:
+        _fail(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    except Exception as exc:
+        # typer vendors click: its usage errors carry show() and exit_code (2)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            return exc.exit_code
+        if type(exc).__name__ == "Abort":  # click's name for Ctrl-C outside our commands
+            return 130
+        if _options["debug"]:
+            traceback.print_exception(exc, file=sys.stderr)
+        else:
+            _fail(f"{type(exc).__name__}: {exc}")
+            err_console.print(BUG_HINT, markup=False, highlight=False, soft_wrap=True)
+        return 1
+    # click returns the exit code of --help and similar early exits, None after a command
+    return result if isinstance(result, int) else 0
 
 
 def _terminate(signum, frame) -> None:
@@ -38,30 +89,6 @@ def _terminate(signum, frame) -> None:
 
 
 def main() -> None:
+    """The ``iapo`` console script and ``python -m iapo_cli``."""
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        app(standalone_mode=False)
-    except ConfigError as exc:
-        _fail(str(exc))
-        sys.exit(2)
-    except BelowMinimum as exc:
-        _fail(str(exc))
-        sys.exit(3)
-    except (Interrupted, RecordInterrupted, EvaluationInterrupted) as exc:
-        _fail(str(exc))
-        sys.exit(130)
-    except KeyboardInterrupt:
-        _fail("interrupted")
-        sys.exit(130)
-    except IapoError as exc:
-        _fail(str(exc))
-        sys.exit(1)
-    except Exception as exc:
-        # typer vendors click: its usage errors carry show() and exit_code (2)
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if type(exc).__name__ == "Abort":  # click's name for Ctrl-C outside our commands
-            sys.exit(130)
-        _fail(f"{type(exc).__name__}: {exc}")  # a bug: no traceback, but say what it was
-        sys.exit(1)
+    sys.exit(invoke())

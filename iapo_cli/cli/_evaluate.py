@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
-from ..evaluation import ORACLE, POLICY
-from ..run import BelowMinimum, evaluate, write_evaluation
+from ..errors import BelowMinimum
 from ._render import console, is_terminal, progress, table
 
 
@@ -20,7 +18,7 @@ def _arm(prompt: str, n: int) -> str:
 
 
 def _percent(value: float | None) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.0f}%"
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
 
 
 def evaluate_command(
@@ -39,6 +37,12 @@ def evaluate_command(
     Exit codes: 0 done (and the policy meets --min-acr), 3 the policy is below --min-acr,
     1 runtime failure, 2 bad input, 130 interrupted.
     """
+    import pandas as pd
+
+    from ..artifacts import RunDir
+    from ..evaluation import ORACLE, POLICY
+    from ..run import evaluate, write_evaluation
+
     if as_json:
         outcome = evaluate(run_dir, budget)
     else:
@@ -77,8 +81,9 @@ def evaluate_command(
         if outcome.score(ORACLE) is not None:
             console.print(f"{POLICY} captures {_percent(outcome.gain(POLICY))} of the "
                           "oracle's gain over the inference-agnostic choice")
-        console.print(f"wrote {outcome.run_dir / 'evaluation.json'} and "
-                      f"{outcome.run_dir / 'evaluation.csv'}")
+        files = RunDir(outcome.run_dir)
+        console.print(f"wrote {files.file(RunDir.EVALUATION)} and "
+                      f"{files.file(RunDir.EVALUATION_TABLE)}")
     if min_acr is not None and outcome.policy.acr < min_acr:
         raise BelowMinimum(f"policy ACR {outcome.policy.acr:.4f} is below --min-acr "
                            f"{min_acr:g}")

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ..run import optimize, validate
 from ._render import console, progress, table
 
 
@@ -24,6 +23,8 @@ def optimize_command(
              "budget and seed); completions it already paid for come from the cache.")] = None,
 ) -> None:
     """Pick, for every context, the (prompt, N) to deploy, within the completion budget."""
+    from ..run import optimize
+
     if resume is not None and out is not None:
         raise ConfigError("use --resume or --out, not both", field="--out")
     with progress("training", 1) as update:
@@ -60,6 +61,8 @@ def validate_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
 ) -> None:
     """Run every check on a config without drawing a completion."""
+    from ..run import validate
+
     resolved = validate(config)
     problem = resolved.problem
     console.print(

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..run import record
 from ._render import console, is_terminal, progress
 
 
@@ -19,6 +18,8 @@ def record_command(
 ) -> None:
     """Record completions for offline studies (``backend: {kind: replay, path: ...}`` and
     ``iapo bench --env``). Cache-aware: an interrupted recording resumes where it stopped."""
+    from ..run import record
+
     with progress("recording", 1) as update:
         state = {"done": 0, "shown": -1}
 

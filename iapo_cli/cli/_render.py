@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns

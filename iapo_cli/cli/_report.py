@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..report import write_report
 from ._render import console
 
 
@@ -16,6 +15,8 @@ def report_command(
                                          "directory (iapo bench --out).")],
 ) -> None:
     """Write PNG figures and a report.md that embeds them."""
+    from ..report import write_report
+
     report = write_report(path)
     for figure in report.figures:
         console.print(f"wrote {figure}")

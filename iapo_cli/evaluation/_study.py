@@ -9,19 +9,21 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.stats import wilcoxon
 
+from .. import errors
 from ..algorithms import Problem, Trainer, make_algorithm, train
 from ..backends import Environment
-from ..errors import IapoError
 from ._exact import ExactTable, score_policy
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-class StudyInterrupted(IapoError):
-    """Ctrl-C during a study; ``partial`` holds the runs that finished."""
+
+class StudyInterrupted(errors.Interrupted):
+    """Ctrl-C during a study (exit 130); ``partial`` holds the runs that finished."""
 
     def __init__(self, partial: pd.DataFrame):
         self.partial = partial
@@ -149,6 +151,8 @@ def _run_in_pool(args: tuple, runs: int, workers: int, rows: list[dict],
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["algorithm", "budget", "run", "acr", "oracle", "regret",
                                         "spent", "seconds"])
     return frame.sort_values(["algorithm", "budget", "run"], kind="stable").reset_index(drop=True)
@@ -158,6 +162,9 @@ def summarize(results: pd.DataFrame, reference: str = "psst") -> pd.DataFrame:
     """Per algorithm and budget: mean ACR, its standard error, mean regret, mean and max
     spend, median seconds, and the Wilcoxon signed-rank p-value of ACR against
     ``reference`` paired by run (NaN for the reference itself or identical samples)."""
+    import pandas as pd
+    from scipy.stats import wilcoxon  # ~1.5 s of imports, which only a study needs
+
     rows = []
     for (algo, budget), part in results.groupby(["algorithm", "budget"], sort=False):
         part = part.sort_values("run")

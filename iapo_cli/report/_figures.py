@@ -6,9 +6,12 @@ Each builder returns the figure without saving it, so tests can read back what i
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def pyplot():

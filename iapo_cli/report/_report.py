@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from ..artifacts import RunDir, StudyDir
 from ..errors import ConfigError
 from . import _figures as figures
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -41,34 +44,31 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _read_csv(path: Path, columns: set[str]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read ({type(exc).__name__})", source=str(path)) from None
-    missing = sorted(columns - set(frame.columns))
-    if missing:
-        raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
-    return frame
+def run_report(run_dir: Path | RunDir) -> Report:
+    """Figures of a run directory: utility against N, the cost frontier, the trimming.
+    A missing or unreadable file is a ConfigError, as in ``evaluate``."""
+    import pandas as pd
 
-
-def run_report(run_dir: Path) -> Report:
-    """Figures of a run directory: utility against N, the cost frontier, the trimming."""
-    policy_data = json.loads((run_dir / "policy.json").read_text(encoding="utf-8"))
+    files = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, flag="PATH")
+    run_dir = files.path
+    policy_data = files.read_policy()
     policy = pd.DataFrame(policy_data["contexts"])
+    if "context" not in policy.columns:
+        raise ConfigError("lists no contexts", source=str(files.file(RunDir.POLICY)))
     contexts = [str(c) for c in policy.context]
-    estimates = _read_csv(run_dir / "estimates.csv",
-                          {"context", "prompt", "n", "utility", "task_utility", "cost"})
-    log = _read_csv(run_dir / "trimming_log.csv", {"round", "context", "prompt", "n", "kept"})
+    estimates = files.read_estimates(["context", "prompt", "n", "utility", "task_utility",
+                                      "cost"])
+    log = files.read_trimming_log(["round", "context", "prompt", "n", "kept"])
+    summary = files.read_summary()
+    evaluation = files.read_evaluation()
     shown = contexts[:12]  # beyond a dozen panels a figure stops being readable
+    by_n, by_cost, trimmed = (files.file(name) for name in RunDir.FIGURES)
     made = [
-        _save(figures.utility_vs_n(estimates, policy, shown), run_dir / "utility_vs_n.png"),
-        _save(figures.utility_vs_cost(estimates, policy, shown),
-              run_dir / "utility_vs_cost.png"),
+        _save(figures.utility_vs_n(estimates, policy, shown), by_n),
+        _save(figures.utility_vs_cost(estimates, policy, shown), by_cost),
     ]
     if len(log):
-        made.append(_save(figures.trimming(log, contexts), run_dir / "trimming.png"))
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        made.append(_save(figures.trimming(log, contexts), trimmed))
     cols = [c for c in ("context", "prompt", "n", "estimated_utility", "samples",
                         "agnostic_utility") if c in policy.columns]
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
@@ -89,9 +89,8 @@ def run_report(run_dir: Path) -> Report:
     if len(log):
         text += ["## Trimming", "", "How many arms (and prompts) each context still "
                  "considered at every round.", "", "![trimming](trimming.png)", ""]
-    evaluation = run_dir / "evaluation.json"
-    if evaluation.is_file():
-        data = json.loads(evaluation.read_text(encoding="utf-8"))
+    if evaluation is not None:
+        data = evaluation
         rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],
                               "regret": np.nan if c["regret"] is None else c["regret"],
                               "oracle gain": np.nan if c["gain_captured"] is None
@@ -99,17 +98,18 @@ def run_report(run_dir: Path) -> Report:
                              for c in data["comparisons"]])
         text += ["## Test evaluation", "", f"{data['test_queries']} test queries, "
                  f"{data['method']} values (`iapo evaluate`).", "", markdown_table(rows), ""]
-    path = run_dir / "report.md"
-    path.write_text("\n".join(text), encoding="utf-8")
+    path = files.write_report("\n".join(text))
     return Report("run", path, made)
 
 
-def study_report(bench_dir: Path) -> Report:
+def study_report(bench_dir: Path | StudyDir) -> Report:
     """Figures of a study (``iapo bench``): ACR and regret against budget, Wilcoxon table."""
-    summary = _read_csv(bench_dir / "summary.csv",
-                        {"algorithm", "budget", "mean_acr", "sem_acr", "mean_regret"})
-    made = [_save(figures.acr_vs_budget(summary), bench_dir / "acr_vs_budget.png"),
-            _save(figures.regret_vs_budget(summary), bench_dir / "regret_vs_budget.png")]
+    files = bench_dir if isinstance(bench_dir, StudyDir) else StudyDir(bench_dir, flag="PATH")
+    summary = files.read_summary(["algorithm", "budget", "mean_acr", "sem_acr",
+                                  "mean_regret"])
+    by_acr, by_regret = (files.file(name) for name in StudyDir.FIGURES)
+    made = [_save(figures.acr_vs_budget(summary), by_acr),
+            _save(figures.regret_vs_budget(summary), by_regret)]
     reference = next((c.removeprefix("p_vs_") for c in summary.columns
                       if c.startswith("p_vs_")), None)
     regret = summary.pivot(index="algorithm", columns="budget", values="mean_regret")
@@ -127,17 +127,17 @@ def study_report(bench_dir: Path) -> Report:
         text += [f"## Wilcoxon signed-rank p-values against {reference}", "",
                  f"Test ACR paired by run; – for {reference} itself.", "",
                  markdown_table(pvals, "{:.2g}"), ""]
-    path = bench_dir / "report.md"
-    path.write_text("\n".join(text), encoding="utf-8")
+    path = files.write_report("\n".join(text))
     return Report("study", path, made)
 
 
 def write_report(path: str | Path) -> Report:
     """A run directory (policy.json) or a study directory (summary.csv)."""
     path = Path(path)
-    if (path / "policy.json").is_file():
-        return run_report(path)
-    if (path / "summary.csv").is_file():
-        return study_report(path)
-    raise ConfigError(f"{path} is neither a run directory (policy.json) nor a bench "
-                      "directory (summary.csv)", field="PATH")
+    run, study = RunDir(path, flag="PATH"), StudyDir(path, flag="PATH")
+    if run.has(RunDir.POLICY):
+        return run_report(run)
+    if study.has(StudyDir.SUMMARY):
+        return study_report(study)
+    raise ConfigError(f"{path} is neither a run directory ({RunDir.POLICY}) nor a bench "
+                      f"directory ({StudyDir.SUMMARY})", field="PATH")

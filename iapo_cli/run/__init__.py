@@ -1,21 +1,25 @@
-"""Run orchestration: config -> environment -> algorithm -> run directory."""
+"""Run orchestration: config -> environment -> algorithm -> run directory; studies."""
 
 from ._evaluate import (
     BelowMinimum,
     Evaluation,
     EvaluationInterrupted,
     evaluate,
+    reopen_run,
     write_evaluation,
 )
 from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
 from ._record import RecordInterrupted, RecordOutcome, record
 from ._resolve import ResolvedRun, build_contexts, build_environment, resolve
+from ._study import BenchInterrupted, StudyOutcome, load_env, parse_algorithms, run_bench
 
 __all__ = [
     "BelowMinimum",
+    "BenchInterrupted",
     "Evaluation",
     "EvaluationInterrupted",
     "evaluate",
+    "reopen_run",
     "write_evaluation",
     "Interrupted",
     "ResolvedRun",
@@ -23,10 +27,14 @@ __all__ = [
     "RecordInterrupted",
     "RecordOutcome",
     "RunOutcome",
+    "StudyOutcome",
     "build_contexts",
     "build_environment",
+    "load_env",
     "optimize",
+    "parse_algorithms",
     "record",
     "resolve",
+    "run_bench",
     "validate",
 ]

@@ -10,19 +10,18 @@ the cache.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import yaml
 
-from ..artifacts import write_json, write_table
+from .. import errors
+from ..artifacts import RunDir
 from ..backends import ExactBackend
 from ..config import config_from_mapping
-from ..errors import ConfigError, IapoError
+from ..errors import BelowMinimum, ConfigError, IapoError
 from ..evaluation import (
     AGNOSTIC,
     DESCRIPTIONS,
@@ -41,17 +40,20 @@ from ..strategies import utility
 from ._optimize import client_usage
 from ._resolve import ResolvedRun, resolve
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-class EvaluationInterrupted(IapoError):
-    """Ctrl-C while sampling test completions; those already received are cached."""
+__all__ = ["BelowMinimum", "Evaluation", "EvaluationInterrupted", "evaluate", "reopen_run",
+           "write_evaluation"]
+
+
+class EvaluationInterrupted(errors.Interrupted):
+    """Ctrl-C while sampling test completions (exit 130); those already received are
+    cached."""
 
     def __init__(self, run_dir: Path):
         super().__init__(f"evaluation interrupted; completions received so far are cached, "
                          f"so rerunning 'iapo evaluate {run_dir}' continues for free")
-
-
-class BelowMinimum(IapoError):
-    """The policy's test ACR is below ``--min-acr`` (exit code 3)."""
 
 
 @dataclass
@@ -83,6 +85,8 @@ class Evaluation:
 
     def frame(self) -> pd.DataFrame:
         """One row per (comparison, context), then one 'ACR' row per comparison."""
+        import pandas as pd
+
         rows = []
         oracle = self.score(ORACLE)
         for s in self.scores:
@@ -135,29 +139,18 @@ class Evaluation:
         }
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{path.parent} is not a complete run directory (no {path.name})",
-                          field="RUN_DIR")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read ({type(exc).__name__})", source=str(path)) from None
-
-
-def reopen_run(run_dir: Path) -> tuple[ResolvedRun, dict, dict]:
+def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
     """The run's resolved setup (relative paths as in the original config), its split and
-    its policy file."""
-    stored = run_dir / "config.yaml"
-    if not stored.is_file():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)",
-                          field="RUN_DIR")
-    summary = _read_json(run_dir / "summary.json")
-    split = _read_json(run_dir / "split.json")
-    policy = _read_json(run_dir / "policy.json")
-    data = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
-    source = summary.get("config_path") or str(stored)
-    config = config_from_mapping(data, str(stored))
+    its policy file. Raises ConfigError (naming ``RUN_DIR``) for a missing or unreadable
+    file."""
+    files = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, flag="RUN_DIR")
+    data = files.read_config()
+    summary = files.read_summary()
+    split = files.read_split()
+    policy = files.read_policy()
+    stored = str(files.file(RunDir.CONFIG))
+    source = summary.get("config_path") or stored
+    config = config_from_mapping(data, stored)
     resolved = resolve(config, source)
     return resolved, split, policy
 
@@ -176,13 +169,11 @@ def _policy_choice(resolved: ResolvedRun, policy: dict, source: Path) -> Choice:
     return Choice(POLICY, np.array(prompt), np.array(scale))
 
 
-def _train_estimates(resolved: ResolvedRun, run_dir: Path) -> np.ndarray:
+def _train_estimates(resolved: ResolvedRun, files: RunDir) -> np.ndarray:
     """(C, P, S) training estimates from estimates.csv (NaN where the run had none)."""
-    path = run_dir / "estimates.csv"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} has no estimates.csv (written by iapo optimize since "
-                          "version 0.3); rerun optimize", field="RUN_DIR")
-    frame = pd.read_csv(path)
+    import pandas as pd
+
+    frame = files.read_estimates(["context", "prompt", "n", "utility"])
     problem = resolved.problem
     out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
     c = pd.Index(problem.contexts.names).get_indexer(frame.context.astype(str))
@@ -234,7 +225,8 @@ def evaluation_cost(resolved: ResolvedRun, choices: list[Choice]) -> np.ndarray:
 
 def evaluate(run_dir: str | Path, budget: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> Evaluation:
-    """Score the run in ``run_dir`` on its test split; write evaluation.json/.csv.
+    """Score the run in ``run_dir`` on its test split (``write_evaluation`` then writes
+    evaluation.json/.csv). A missing or unreadable file of the run is a ConfigError.
 
     ``budget`` caps the completions a live evaluation may request (cached ones included).
     Default: enough for the policy and the comparisons once per test query; the oracle is
@@ -243,22 +235,23 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     ConfigError when the budget cannot cover the policy itself.
     """
     run_dir = Path(run_dir)
-    resolved, split, policy_file = reopen_run(run_dir)
+    files = RunDir(run_dir, flag="RUN_DIR")
+    resolved, split, policy_file = reopen_run(files)
     problem = resolved.problem
     test = np.asarray(split.get("test", []), dtype=np.int64)
     if test.size == 0:
         raise ConfigError("the run has no test queries (split.test_fraction is 0)",
-                          source=str(run_dir / "split.json"))
+                          source=str(files.file(RunDir.SPLIT)))
     if test.max() >= problem.backend.n_queries:
         raise ConfigError("names queries the backend does not have",
-                          source=str(run_dir / "split.json"))
+                          source=str(files.file(RunDir.SPLIT)))
     if budget is not None and budget <= 0:
         raise ConfigError("must be > 0", field="--budget")
-    policy = _policy_choice(resolved, policy_file, run_dir / "policy.json")
+    policy = _policy_choice(resolved, policy_file, files.file(RunDir.POLICY))
     if not np.isin(policy.scale, problem.scales).all():
         raise ConfigError("deploys an N outside the run's scale grid",
-                          source=str(run_dir / "policy.json"))
-    train = _train_estimates(resolved, run_dir)
+                          source=str(files.file(RunDir.POLICY)))
+    train = _train_estimates(resolved, files)
     probabilities = problem.contexts.probabilities
     choices = comparison_choices(train, problem.scales, probabilities, policy)
     backend = problem.backend
@@ -312,6 +305,5 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
 def write_evaluation(evaluation: Evaluation, min_acr: float | None = None) -> dict:
     """evaluation.json and evaluation.csv in the run directory; returns the JSON data."""
     data = evaluation.as_dict(min_acr)
-    write_json(evaluation.run_dir / "evaluation.json", data)
-    write_table(evaluation.run_dir / "evaluation.csv", evaluation.frame())
+    RunDir(evaluation.run_dir).write_evaluation(data, evaluation.frame())
     return data

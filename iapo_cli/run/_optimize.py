@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from .. import __version__
+from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
-from ..artifacts import (
-    UsageLedger,
-    ledger_totals,
-    new_run_dir,
-    policy_records,
-    read_ledger,
-    write_config,
-    write_json,
-    write_table,
-)
+from ..artifacts import RunDir, ledger_totals, policy_records
 from ..config import COST, load_config
 from ..errors import ConfigError, IapoError
 from ..llm import LLMError, Usage
@@ -29,8 +18,9 @@ from ..tasks import ScoringError
 from ._resolve import ResolvedRun, resolve
 
 
-class Interrupted(IapoError):
-    """Training was interrupted (Ctrl-C); what was done is saved in ``run_dir``."""
+class Interrupted(errors.Interrupted):
+    """Training was interrupted (Ctrl-C or ``kill``, exit 130); what was done is saved in
+    ``run_dir``."""
 
     def __init__(self, run_dir: Path, resumable: bool = False):
         self.run_dir = run_dir
@@ -84,36 +74,36 @@ def client_usage(resolved: ResolvedRun) -> dict[str, dict] | None:
     return {kind: u.as_dict() for kind, u in merged.items()}
 
 
-def _usage(resolved: ResolvedRun, run_dir: Path, attempt: int) -> dict | None:
+def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
     """This attempt's client counters, and the ledger's totals over every attempt."""
     usage = client_usage(resolved)
     if usage is None:
         return None
     return {"model": resolved.config.backend.model, "attempt": attempt,
-            "this_attempt": usage, "all_attempts": ledger_totals(read_ledger(run_dir))}
+            "this_attempt": usage, "all_attempts": ledger_totals(files.read_ledger())}
 
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
            result: TrainingResult | None, seconds: float, status: str, attempt: int = 1,
            error: str | None = None) -> dict | None:
     """Write the run's files; returns the usage block it wrote (live runs)."""
+    files = RunDir(run_dir)
     problem = resolved.problem
-    usage = _usage(resolved, run_dir, attempt)
+    usage = _usage(resolved, files, attempt)
     if trainer is None:  # nothing trained yet: only the status and the accounting
-        write_json(run_dir / "summary.json", {"status": status, "name": resolved.config.name,
-                                              "attempt": attempt, "usage": usage})
+        files.write_summary({"status": status, "name": resolved.config.name,
+                             "attempt": attempt, "usage": usage})
         return usage
     policy = result.policy if result is not None else trainer.policy()
-    write_table(run_dir / "trimming_log.csv", trainer.log.frame())
-    write_table(run_dir / "estimates.csv", trainer.arm_estimates())
+    files.write_trimming_log(trainer.log.frame())
+    files.write_estimates(trainer.arm_estimates())
     frame = policy.frame()
-    write_table(run_dir / "policy.csv", frame)
-    write_json(run_dir / "policy.json", {
+    files.write_policy({
         "status": status,
         "strategy": problem.backend.strategy.name,
         "contexts": policy_records(frame, _weights(resolved), problem.contexts.probabilities),
-    })
-    write_json(run_dir / "summary.json", {
+    }, frame)
+    files.write_summary({
         "status": status,
         "name": resolved.config.name,
         "config_path": str(Path(resolved.source).resolve()),
@@ -147,31 +137,17 @@ def _resolved_config(resolved: ResolvedRun) -> dict:
             "seed": resolved.seed}
 
 
-def _previous_attempt(run_dir: Path) -> int:
-    attempts = [int(e.get("attempt", 1)) for e in read_ledger(run_dir)]
-    summary = run_dir / "summary.json"
-    if summary.is_file():
-        try:
-            attempts.append(int(json.loads(summary.read_text(encoding="utf-8"))["attempt"]))
-        except (ValueError, KeyError, TypeError):
-            pass
-    return max(attempts, default=1)
-
-
 def _reopen(resolved: ResolvedRun, run_dir: Path) -> int:
     """Check that ``run_dir`` holds this very run; the attempt number to use."""
-    stored = run_dir / "config.yaml"
-    if not stored.is_file():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)",
-                          field="--resume")
-    previous = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+    files = RunDir(run_dir, flag="--resume")
+    previous = files.read_config()
     current = _resolved_config(resolved)
     changed = sorted(k for k in set(previous) | set(current)
                      if previous.get(k) != current.get(k))
     if changed:
         raise ConfigError(f"differs from the run being resumed in '{changed[0]}' (resume "
                           f"needs the same config, budget and seed)", source=resolved.source)
-    return _previous_attempt(run_dir) + 1
+    return files.last_attempt() + 1
 
 
 def optimize(config_path: str | Path, out: str | Path | None = None, budget: int | None = None,
@@ -190,18 +166,15 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         run_dir = Path(resume)
         attempt = _reopen(resolved, run_dir)
     else:
-        if out is not None:
-            run_dir = Path(out)
-            run_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            run_dir = new_run_dir(config.output, config.name)
+        files = RunDir.make(out) if out is not None else RunDir.create(config.output,
+                                                                        config.name)
+        run_dir = files.path
         attempt = 1
-        write_config(run_dir, _resolved_config(resolved))
-        write_json(run_dir / "split.json", {"train": resolved.problem.train.tolist(),
-                                            "test": resolved.test.tolist()})
+        files.write_config(_resolved_config(resolved))
+        files.write_split(resolved.problem.train.tolist(), resolved.test.tolist())
     live = config.backend.kind == "live"
     if live:
-        ledger = UsageLedger(run_dir, attempt)
+        ledger = RunDir(run_dir).ledger(attempt)
         for client in resolved.problem.backend.clients:
             client.ledger = ledger
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)

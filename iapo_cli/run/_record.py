@@ -8,13 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import errors
 from ..backends import completion_cost, write_replay
-from ..errors import ConfigError, IapoError
+from ..errors import ConfigError
 from ._optimize import validate
 
 
-class RecordInterrupted(IapoError):
-    """Recording stopped early; what was served is cached, so the same command resumes."""
+class RecordInterrupted(errors.Interrupted):
+    """Recording stopped early (exit 130); what was served is cached, so the same command
+    resumes."""
 
 
 @dataclass

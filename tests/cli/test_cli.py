@@ -1,4 +1,7 @@
-"""The command line end to end, in subprocesses as a user runs it."""
+"""The command line end to end. Exit codes, stdout and stderr are checked in this process
+(``run_cli``: typer's CliRunner and the console script's own error mapping); subprocesses
+only where a real process matters: signals, a fresh interpreter's imports, and one smoke
+test of ``python -m iapo_cli``."""
 
 import json
 import os
@@ -9,15 +12,34 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import SMALL_SYNTHETIC, write_config
+from tests.conftest import SMALL_SYNTHETIC, run_cli, write_config, write_replay_votes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def iapo(*args, cwd=None):
+class Result:
+    """What a finished ``iapo`` command left: exit code, stdout and stderr."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def iapo(*args):
+    return Result(*run_cli(*args))
+
+
+def test_python_m_iapo_cli_smoke(tmp_path):
+    """The console script's entry point, as a user runs it (the one subprocess smoke test)."""
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "iapo_cli", *map(str, args)], cwd=cwd,
+    proc = subprocess.run([sys.executable, "-m", "iapo_cli", "validate", str(config)],
                           capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok — 6 prompts, 8 scales, 2 contexts, budget 600" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "iapo_cli", "evaluate", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: RUN_DIR: {tmp_path} is not a run directory (no config.yaml)\n"
 
 
 def test_optimize_end_to_end(tmp_path):
@@ -29,10 +51,10 @@ def test_optimize_end_to_end(tmp_path):
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["spent"] == 800
 
 
-def test_quickstart_config_runs(tmp_path):
+def test_quickstart_config_runs(tmp_path, monkeypatch):
     # the simulated model through LiteLLM: no key, no network; the cache lands in cwd
-    proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q",
-                cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "q" / "policy.csv").is_file()
     summary = json.loads((tmp_path / "q" / "summary.json").read_text())
@@ -41,13 +63,13 @@ def test_quickstart_config_runs(tmp_path):
 
     # the issue's bars: evaluate exits 0 with the inference-aware policy ahead of the
     # inference-agnostic choice on the simulated model; --min-acr 1.01 exits 3
-    proc = iapo("evaluate", tmp_path / "q", cwd=tmp_path)
+    proc = iapo("evaluate", tmp_path / "q")
     assert proc.returncode == 0, proc.stderr
     assert "inference-aware policy" in proc.stdout
     data = json.loads((tmp_path / "q" / "evaluation.json").read_text())
     acr = {c["name"]: c["acr"] for c in data["comparisons"]}
     assert acr["inference-aware policy"] > acr["inference-agnostic choice"] + 0.05
-    proc = iapo("evaluate", tmp_path / "q", "--min-acr", "1.01", "--json", cwd=tmp_path)
+    proc = iapo("evaluate", tmp_path / "q", "--min-acr", "1.01", "--json")
     assert proc.returncode == 3
     assert json.loads(proc.stdout)["meets_min_acr"] is False  # stdout is only JSON
     assert proc.stderr.startswith("error: policy ACR ") and "Traceback" not in proc.stderr
@@ -138,28 +160,40 @@ def test_cli_import_does_not_load_litellm():
     assert proc.stdout.strip() == "False"
 
 
-def test_shipped_live_configs_validate_without_a_key_or_network(tmp_path):
-    env = {k: v for k, v in os.environ.items() if "KEY" not in k}
+def test_cli_import_and_help_load_no_heavy_library():
+    """issue 9: `iapo --help` must not pay for scipy (~1.9 s), matplotlib or pandas."""
+    code = ("import sys, iapo_cli.cli\n"
+            "heavy = ('scipy', 'matplotlib', 'pandas', 'litellm', 'numpy')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n"
+            "code = iapo_cli.cli.invoke(['--help'])\n"
+            "print(code, sorted(m for m in heavy if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "[]" and lines[-1] == "0 []"
+
+
+def test_shipped_live_configs_validate_without_a_key_or_network(tmp_path, monkeypatch):
+    for key in [k for k in os.environ if "KEY" in k]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
     for name in ("quickstart.yaml", "openai.yaml"):
-        proc = subprocess.run([sys.executable, "-m", "iapo_cli", "validate",
-                               str(ROOT / "configs" / name)], capture_output=True, text=True,
-                              env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=120)
+        proc = iapo("validate", ROOT / "configs" / name)
         assert proc.returncode == 0, proc.stderr
         assert "6 prompts, 16 scales, 3 contexts" in proc.stdout
     assert not (tmp_path / ".iapo-cache").exists()  # validate sends and stores nothing
 
 
-def test_record_command_and_resume_flags(tmp_path):
+def test_record_command_and_resume_flags(tmp_path, monkeypatch):
     from tests.conftest import live_config, write_sums
     from tests.loopback import LoopbackServer
 
     data = write_sums(tmp_path / "sums.jsonl", count=20)
     with LoopbackServer() as server:
         config = live_config(tmp_path / "live.yaml", server.url, data, prompts=2)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-x-0123456789"}
-        proc = subprocess.run([sys.executable, "-m", "iapo_cli", "record", str(config),
-                               "--samples", "3", "--out", str(tmp_path / "r.npz")],
-                              capture_output=True, text=True, env=env, timeout=300)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-x-0123456789")
+        proc = iapo("record", config, "--samples", "3", "--out", tmp_path / "r.npz")
         assert proc.returncode == 0, proc.stderr
         assert "recorded 96 completions (0 from cache, 32 HTTP requests)" in proc.stdout
         assert "recording: 96/96 completions" in proc.stdout
@@ -169,3 +203,65 @@ def test_record_command_and_resume_flags(tmp_path):
     proc = iapo("optimize", config, "--resume", tmp_path / "nowhere")
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("is not a run directory (no config.yaml)")
+
+
+def test_bench_on_a_replay_file(tmp_path):
+    """issue 9: this crashed with AttributeError: 'str' object has no attribute 'stem'."""
+    replay = write_replay_votes(tmp_path / "votes.replay.npz")
+    out = tmp_path / "bench"
+    proc = iapo("bench", "--env", replay, "--algorithms", "psst,uniform", "--budgets", "30",
+                "--runs", "2", "--workers", "1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "votes: 2 runs" in proc.stdout
+    assert "results.csv and" in proc.stdout.replace("\n", " ")
+    assert len(pd.read_csv(out / "results.csv")) == 2 * 2
+
+
+def test_a_bug_is_one_line_and_a_hint_or_a_traceback_under_debug(tmp_path, monkeypatch):
+    import iapo_cli.run
+
+    def broken(*args, **kwargs):
+        return {}["missing"]  # a bug: KeyError
+
+    monkeypatch.setattr(iapo_cli.run, "validate", broken)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    proc = iapo("validate", config)
+    assert proc.returncode == 1
+    assert proc.stderr == ("error: KeyError: 'missing'\n"
+                           "(a bug in iapo: rerun with --debug for the traceback)\n")
+    proc = iapo("--debug", "validate", config)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Traceback (most recent call last):")
+    assert 'return {}["missing"]  # a bug: KeyError' in proc.stderr  # the location
+    assert proc.stderr.rstrip().endswith("KeyError: 'missing'")
+    assert "rerun with --debug" not in proc.stderr
+
+
+def test_errors_map_to_their_exit_codes(tmp_path, monkeypatch):
+    import iapo_cli.run
+    from iapo_cli.errors import BudgetError, ConfigError, Interrupted
+
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    for error, code in ((Interrupted("stopped"), 130), (BudgetError("overspent"), 1),
+                        (ConfigError("bad", field="--x"), 2)):
+        def raising(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(iapo_cli.run, "validate", raising)
+        proc = iapo("--debug", "validate", config)
+        assert (proc.returncode, proc.stderr) == (code, f"error: {error}\n")  # no traceback
+
+
+def test_evaluate_and_report_reject_a_corrupt_file_alike(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    run = tmp_path / "run"
+    assert iapo("optimize", config, "--out", run).returncode == 0
+    (run / "policy.json").write_text('{"status": "complete", ', encoding="utf-8")
+    expected = (f"error: {run / 'policy.json'}: not valid JSON (Expecting property name "
+                "enclosed in double quotes, line 1 column 24)\n")
+    for command in ("evaluate", "report"):
+        proc = iapo(command, run)
+        assert (proc.returncode, proc.stderr) == (2, expected)
+    proc = iapo("optimize", config, "--resume", tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2, f"error: --resume: {tmp_path} is not a run directory (no config.yaml)\n")

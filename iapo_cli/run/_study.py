@@ -1,0 +1,181 @@
+"""``bench``: a study of algorithms across budgets on an offline environment, written to a
+study directory (results.csv, summary.csv). ``run_bench`` is the Python entry point the
+``iapo bench`` command calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import errors
+from ..algorithms import AlgorithmParameterError
+from ..artifacts import StudyDir
+from ..backends import Environment, load_environment, synthetic
+from ..errors import ConfigError
+from ..evaluation import AlgorithmSpec, StudyInterrupted, run_study, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class BenchInterrupted(errors.Interrupted):
+    """Ctrl-C or ``kill`` during ``run_bench`` (exit 130): the runs that finished are
+    written to ``out``/results.csv (``partial``), summary.csv is not."""
+
+    def __init__(self, out: Path, partial: pd.DataFrame):
+        self.out = out
+        self.partial = partial
+        super().__init__(f"interrupted; partial results saved in {out}")
+
+
+@dataclass
+class StudyOutcome:
+    """What ``run_bench`` wrote: ``results`` one row per (algorithm, budget, run),
+    ``summary`` one row per (algorithm, budget) with p-values against ``reference``."""
+
+    out: StudyDir
+    environment: Environment
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    reference: str
+    runs: int
+
+
+def _parse_ints(text: str, flag: str) -> list[int]:
+    """``"1000,2000"`` -> ``[1000, 2000]``; ConfigError naming ``flag`` unless every value
+    is a positive integer and there is at least one."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"expected comma-separated integers, got {text!r}", field=flag
+                          ) from None
+    if not values or min(values) <= 0:
+        raise ConfigError("needs at least one value, all > 0", field=flag)
+    return values
+
+
+def load_env(spec: str | Path) -> Environment:
+    """``synthetic:NAME`` or the path of a recorded environment (replay or categorical
+    npz); a bad one is a ConfigError."""
+    text = str(spec)
+    if text.startswith("synthetic:"):
+        try:
+            return synthetic(text.removeprefix("synthetic:"))
+        except ConfigError as exc:
+            raise ConfigError(exc.detail, field="--env") from None
+    return load_environment(spec)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``a,b(x=1,y=2)`` -> ``['a', 'b(x=1,y=2)']``."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            raise ConfigError(f"unbalanced ')' in {text!r}", field="--algorithms")
+        current += char
+    if depth:
+        raise ConfigError(f"unbalanced '(' in {text!r}", field="--algorithms")
+    return [part.strip() for part in parts + [current] if part.strip()]
+
+
+def _scalar(text: str) -> object:
+    """A parameter value: a number where it reads as one (``1e-3`` too, which YAML 1.1
+    would leave a string), else a YAML scalar (``never``, ``true``)."""
+    import yaml
+
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text) if text else None
+
+
+def parse_algorithms(text: str) -> list[AlgorithmSpec]:
+    """``psst,psst_topk(k=3,rho=0.1),ucb`` -> specs; each is built once here so a bad name,
+    parameter or value is an input error before any work starts."""
+    specs = []
+    for item in _split_top_level(text):
+        name, _, rest = item.partition("(")
+        name = name.strip()
+        params: list[tuple[str, object]] = []
+        if rest:
+            if not rest.endswith(")"):
+                raise ConfigError(f"expected NAME(key=value,...), got {item!r}",
+                                  field="--algorithms")
+            for pair in _split_top_level(rest[:-1]):
+                key, eq, value = pair.partition("=")
+                if not eq or not key.strip().isidentifier():
+                    raise ConfigError(f"expected key=value in {item!r}, got {pair!r}",
+                                      field="--algorithms")
+                params.append((key.strip(), _scalar(value.strip())))
+        spec = AlgorithmSpec(name, tuple(params))
+        try:
+            spec.build()
+        except ConfigError as exc:  # a value out of range: say which algorithm's
+            detail = f"{name}: {exc.detail}" if isinstance(exc, AlgorithmParameterError) \
+                else exc.detail
+            raise ConfigError(detail, field="--algorithms") from None
+        specs.append(spec)
+    if not specs:
+        raise ConfigError("needs at least one algorithm", field="--algorithms")
+    labels = [spec.label for spec in specs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ConfigError(f"{repeated[0]!r} is listed twice", field="--algorithms")
+    return specs
+
+
+def run_bench(env: str | Path | Environment, algorithms: str | Sequence[AlgorithmSpec],
+              budgets: str | Sequence[int], runs: int, seed: int = 0,
+              workers: int | None = None, out: str | Path | None = None,
+              progress: Callable[[int, int], None] | None = None) -> StudyOutcome:
+    """Run a study in the paper's protocol and write ``out``/results.csv and summary.csv.
+
+    ``env``: an environment, ``synthetic:NAME`` or a recorded file; ``algorithms``: specs
+    or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``); ``budgets``: integers or
+    ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at least 2); ``workers``
+    processes (default: all cores); ``progress(done, total)`` after every run. Every input
+    is checked (ConfigError) before any work starts or any file is written. p-values are
+    against ``psst`` when it is listed, else against the first algorithm.
+
+    On Ctrl-C the finished runs are written to results.csv and ``BenchInterrupted`` is
+    raised.
+    """
+    specs = parse_algorithms(algorithms) if isinstance(algorithms, str) else list(algorithms)
+    budget_list = (_parse_ints(budgets, "--budgets") if isinstance(budgets, str)
+                   else [int(b) for b in budgets])
+    if out is None:
+        raise ConfigError("a directory for results.csv and summary.csv is needed",
+                          field="--out")
+    if not specs:
+        raise ConfigError("needs at least one algorithm", field="--algorithms")
+    if not budget_list or min(budget_list) <= 0:
+        raise ConfigError("needs at least one value, all > 0", field="--budgets")
+    if runs < 2:
+        raise ConfigError("needs at least 2 runs", field="--runs")
+    environment = env if isinstance(env, Environment) else load_env(env)
+    smallest = len(environment.backend.prompt_ids)
+    if min(budget_list) < smallest:
+        raise ConfigError(f"{min(budget_list)} is smaller than one pull at N=1 per prompt "
+                          f"({smallest} prompts)", field="--budgets")
+    study = StudyDir.make(out)
+    labels = [spec.label for spec in specs]
+    reference = "psst" if "psst" in labels else labels[0]
+    try:
+        results = run_study(environment, specs, budget_list, runs, seed=seed,
+                            workers=workers, progress=progress)
+    except StudyInterrupted as exc:  # keep the finished runs
+        study.write_results(exc.partial)
+        raise BenchInterrupted(study.path, exc.partial) from None
+    summary = summarize(results, reference=reference)
+    study.write_results(results)
+    study.write_summary(summary)
+    return StudyOutcome(study, environment, results, summary, reference, runs)
