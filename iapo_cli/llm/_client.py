@@ -25,8 +25,8 @@ class LLMError(IapoError):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach a model. ``params`` pass through to LiteLLM (provider settings such as
-    ``api_version`` or ``extra_headers``); they are not part of cache keys."""
+    """How to reach a model. ``params`` pass through to the transport (for LiteLLM: provider
+    settings such as ``api_version`` or ``extra_headers``); they are not part of cache keys."""
 
     model: str
     api_base: str | None = None
