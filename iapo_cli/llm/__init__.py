@@ -1,22 +1,46 @@
-"""The LLM client: LiteLLM behind an own completion cache, with retries and accounting."""
+"""The LLM client: transports (LiteLLM by default) behind an own completion cache, with
+retries and accounting."""
 
 from ._cache import CompletionCache, request_fingerprint, slot_key
-from ._client import ChatRequest, ClientSettings, Completion, LLMClient, LLMError, Usage
-from ._litellm import SIM_PROVIDER, load_litellm, provider_of
+from ._client import (
+    ChatRequest,
+    ClientSettings,
+    Completion,
+    LLMClient,
+    LLMError,
+    Usage,
+    retry_delay,
+)
+from ._litellm import LiteLLMTransport, classify_error, load_litellm
 from ._secrets import redact
+from ._transport import (
+    Reply,
+    Transport,
+    TransportError,
+    make_transport,
+    provider_of,
+    register_transport,
+)
 
 __all__ = [
-    "SIM_PROVIDER",
     "ChatRequest",
     "ClientSettings",
     "Completion",
     "CompletionCache",
     "LLMClient",
     "LLMError",
+    "LiteLLMTransport",
+    "Reply",
+    "Transport",
+    "TransportError",
     "Usage",
+    "classify_error",
     "load_litellm",
+    "make_transport",
     "provider_of",
     "redact",
+    "register_transport",
     "request_fingerprint",
+    "retry_delay",
     "slot_key",
 ]

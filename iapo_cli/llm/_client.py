@@ -1,5 +1,6 @@
-"""The one client that talks to models: LiteLLM behind an own cache, with concurrency,
-retries and accounting. Library code: it raises ``LLMError`` and never prints."""
+"""The one client that talks to models: a transport (LiteLLM, the simulator, ...) behind
+an own slot-keyed cache, with n batching, concurrency, retries, interruption and accounting.
+Library code: it raises ``LLMError`` and never prints."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import IapoError
 from ._cache import CompletionCache, request_fingerprint, slot_key
-from ._litellm import SIM_PROVIDER, load_litellm, provider_of
 from ._secrets import redact
+from ._transport import Reply, Transport, TransportError, make_transport
 
 
 class LLMError(IapoError):
@@ -24,8 +25,8 @@ class LLMError(IapoError):
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach a model. ``params`` pass through to LiteLLM (provider settings such as
-    ``api_version`` or ``extra_headers``); they are not part of cache keys."""
+    """How to reach a model. ``params`` pass through to the transport (for LiteLLM: provider
+    settings such as ``api_version`` or ``extra_headers``); they are not part of cache keys."""
 
     model: str
     api_base: str | None = None
@@ -34,7 +35,7 @@ class ClientSettings:
     max_retries: int = 5
     retry_base_delay: float = 1.0
     retry_max_delay: float = 60.0
-    supports_n: bool | None = None  # None: ask LiteLLM
+    supports_n: bool | None = None  # None: ask the transport
     max_n: int = 64
     params: dict = field(default_factory=dict)
 
@@ -54,7 +55,7 @@ class Completion:
     text: str
     prompt_tokens: float  # this completion's share of the request's prompt tokens
     completion_tokens: float
-    cost: float | None  # money in USD, None when LiteLLM has no price for the model
+    cost: float | None  # money in USD, None when the transport has no price for the model
     latency: float  # seconds the request that produced it took
     cached: bool = False
 
@@ -95,12 +96,31 @@ class Usage:
 Ledger = Callable[[str, dict], None]  # (kind, one fresh response's usage)
 
 
-_RETRYABLE = ("RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
-              "ServiceUnavailableError", "BadGatewayError", "MalformedResponse")
+def retry_delay(attempt: int, retry_after: float | None, settings: ClientSettings) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: the provider's ``retry_after`` when it
+    gave one, else exponential backoff with jitter from ``retry_base_delay``; never more
+    than ``retry_max_delay``."""
+    cap = settings.retry_max_delay
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), cap)
+    delay = settings.retry_base_delay * 2 ** (attempt - 1)
+    return min(delay * random.uniform(0.5, 1.0), cap)
 
 
-class MalformedResponse(Exception):
-    """A 200 answer without usable choices (retried like a 5xx)."""
+def split_reply(reply: Reply, texts: list[str], prices: tuple[float, float] | None
+                ) -> list[Completion]:
+    """One reply's usage shared among its ``texts``: prompt tokens evenly (billed once per
+    request), completion tokens in proportion to each text's length."""
+    prompt, completion = float(reply.prompt_tokens), float(reply.completion_tokens)
+    weights = [len(t) + 1 for t in texts]
+    total = sum(weights)
+    out = []
+    for text, weight in zip(texts, weights, strict=True):
+        p, c = prompt / len(texts), completion * weight / total
+        cost = None if prices is None else p * prices[0] + c * prices[1]
+        out.append(Completion(text, p, c, cost, reply.seconds))
+    return out
+
 
 _loop: asyncio.AbstractEventLoop | None = None
 
@@ -115,19 +135,22 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 class LLMClient:
-    """Completions for chat requests, cache first.
+    """Completions for chat requests, cache first, through a ``Transport``.
 
     A request's missing slots go out as batches using the provider's ``n`` when the model
     supports it (else one request per slot), at most ``concurrency`` requests at a time,
-    retried with exponential backoff on rate limits, timeouts, 5xx and malformed bodies.
-    Every served completion is in the cache before the call returns or fails.
+    retried with backoff when the transport says the failure is retryable (rate limits,
+    timeouts, 5xx, malformed bodies). Every served completion is in the cache before the
+    call returns or fails. ``transport`` defaults to the one registered for the model's
+    provider prefix (``make_transport``), LiteLLM otherwise.
     """
 
     def __init__(self, settings: ClientSettings, cache: CompletionCache,
-                 ledger: Ledger | None = None):
+                 ledger: Ledger | None = None, transport: Transport | None = None):
         self.settings = settings
         self.cache = cache
         self.ledger = ledger
+        self.transport = transport if transport is not None else make_transport(settings)
         self.usage: dict[str, Usage] = {}
         self._supports_n = settings.supports_n
         self._prices: tuple[float, float] | None | bool = False  # False: not looked up
@@ -177,29 +200,18 @@ class LLMClient:
     def price_known(self) -> bool:
         return self._price() is not None
 
-    # -- internals ----------------------------------------------------------------------
-
     def supports_n(self) -> bool:
-        if self._supports_n is None and provider_of(self.settings.model) == SIM_PROVIDER:
-            self._supports_n = True
+        """The settings' ``supports_n`` when set, else the transport's answer."""
         if self._supports_n is None:
-            litellm = load_litellm()
-            try:
-                params = litellm.get_supported_openai_params(model=self.settings.model) or []
-            except Exception:  # unknown providers: be conservative
-                params = []
-            self._supports_n = "n" in params
+            self._supports_n = bool(self.transport.supports_n())
         return self._supports_n
 
+    # -- internals ----------------------------------------------------------------------
+
     def _price(self) -> tuple[float, float] | None:
-        """USD per prompt token and per completion token, from LiteLLM's local cost map."""
+        """USD per prompt token and per completion token (asked of the transport once)."""
         if self._prices is False:
-            litellm = load_litellm()
-            try:
-                self._prices = litellm.cost_per_token(model=self.settings.model,
-                                                      prompt_tokens=1, completion_tokens=1)
-            except Exception:  # not in the cost map: report tokens only
-                self._prices = None
+            self._prices = self.transport.prices()
         return self._prices
 
     async def _complete(self, requests, kind, progress) -> list[list[Completion]]:
@@ -249,9 +261,10 @@ class LLMClient:
         out: list[Completion] = []
         while len(out) < len(slots):
             want = len(slots) - len(out)
-            response, seconds = await self._call(gate, request, want, slots[len(out)], kind)
-            texts = [(c.message.content or "") for c in response.choices[:want]]
-            for completion in self._split(response, texts, seconds):
+            reply = await self._send(gate, request, want, slots[len(out)], kind)
+            texts = reply.texts[:want]
+            self._account(kind, reply, len(texts))
+            for completion in split_reply(reply, texts, self._price()):
                 self.cache.put(slot_key(fingerprint, slots[len(out)]),
                                {k: v for k, v in asdict(completion).items() if k != "cached"})
                 out.append(completion)
@@ -259,33 +272,12 @@ class LLMClient:
                 progress(len(texts))
         return out
 
-    def _split(self, response, texts: list[str], seconds: float) -> list[Completion]:
-        """One response's usage shared among its choices: prompt tokens evenly (billed once
-        per request), completion tokens in proportion to each text's length."""
-        usage = getattr(response, "usage", None)
-        prompt = float(getattr(usage, "prompt_tokens", 0) or 0)
-        completion = float(getattr(usage, "completion_tokens", 0) or 0)
-        prices = self._price()
-        weights = [len(t) + 1 for t in texts]
-        total = sum(weights)
-        out = []
-        for text, weight in zip(texts, weights, strict=True):
-            p, c = prompt / len(texts), completion * weight / total
-            cost = None if prices is None else p * prices[0] + c * prices[1]
-            out.append(Completion(text, p, c, cost, seconds))
-        return out
-
-    async def _call(self, gate, request: ChatRequest, n: int, first_slot: int, kind: str):
+    async def _send(self, gate, request: ChatRequest, n: int, first_slot: int,
+                    kind: str) -> Reply:
+        """One request through the transport, retried while its failure is retryable, the
+        attempts last and the run is not being stopped."""
         settings = self.settings
-        litellm = load_litellm()
         usage = self.usage[kind]
-        kwargs = {**settings.params, **request.decoding}
-        if n > 1:
-            kwargs["n"] = n
-        if settings.api_base:
-            kwargs["api_base"] = settings.api_base
-        if provider_of(settings.model) == SIM_PROVIDER:
-            kwargs["metadata"] = {"iapo_slot": first_slot}  # the simulator's seed
         attempt = 0
         while True:
             attempt += 1
@@ -293,55 +285,32 @@ class LLMClient:
                 if self._stopping:
                     raise asyncio.CancelledError  # interrupted: send nothing new
                 usage.requests += 1
-                start = time.perf_counter()
                 try:
-                    response = await litellm.acompletion(
-                        model=settings.model, messages=request.messages,
-                        timeout=settings.timeout, max_retries=0, **kwargs)
-                    if not getattr(response, "choices", None):
-                        raise MalformedResponse("the response has no choices")
+                    reply = await self.transport.send(request.messages, request.decoding, n,
+                                                      first_slot)
+                    if not reply.texts:  # the contract says 1..n; retried like a bad body
+                        raise TransportError("MalformedResponse: the reply has no completions",
+                                             retryable=True)
                     error = None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # classified below; anything else is not retried
+                except TransportError as exc:
                     error = exc
-                seconds = time.perf_counter() - start
             if error is None:
-                self._account(kind, response, min(n, len(response.choices)), seconds)
-                return response, seconds
+                return reply
             usage.failed_requests += 1
-            name = type(error).__name__
-            status = getattr(error, "status_code", None)
-            retryable = name in _RETRYABLE or (isinstance(status, int) and status >= 500)
-            if not retryable or attempt > settings.max_retries or self._stopping:
-                tries = f"after {attempt} attempts" if retryable else "(not retryable)"
-                raise LLMError(redact(
-                    f"{settings.model}: request failed {tries}: {name}"
-                    f"{f' {status}' if status else ''}: {_first_line(error)}")) from None
+            if not error.retryable or attempt > settings.max_retries or self._stopping:
+                tries = f"after {attempt} attempts" if error.retryable else "(not retryable)"
+                raise LLMError(redact(f"{settings.model}: request failed {tries}: {error}")
+                               ) from None
             try:  # back off, unless the run is being stopped
-                await asyncio.wait_for(self._stop.wait(), self._backoff(attempt, error))
+                await asyncio.wait_for(self._stop.wait(),
+                                       retry_delay(attempt, error.retry_after, settings))
             except TimeoutError:
                 pass
 
-    def _backoff(self, attempt: int, error: Exception) -> float:
-        headers = getattr(error, "litellm_response_headers", None)
-        retry_after = None
-        if headers is not None:
-            try:
-                retry_after = float(headers.get("retry-after"))
-            except (TypeError, ValueError):
-                retry_after = None
-        cap = self.settings.retry_max_delay
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), cap)
-        delay = self.settings.retry_base_delay * 2 ** (attempt - 1)
-        return min(delay * random.uniform(0.5, 1.0), cap)
-
-    def _account(self, kind: str, response, n: int, seconds: float) -> None:
+    def _account(self, kind: str, reply: Reply, n: int) -> None:
+        """Count one fresh reply (``n`` completions used) and tell the ledger."""
         usage = self.usage[kind]
-        raw = getattr(response, "usage", None)
-        prompt = int(getattr(raw, "prompt_tokens", 0) or 0)
-        completion = int(getattr(raw, "completion_tokens", 0) or 0)
+        prompt, completion = reply.prompt_tokens, reply.completion_tokens
         prices = self._price()
         cost = None if prices is None else prompt * prices[0] + completion * prices[1]
         usage.completions += n
@@ -352,7 +321,7 @@ class LLMClient:
         if self.ledger is not None:
             self.ledger(kind, {"completions": n, "prompt_tokens": prompt,
                                "completion_tokens": completion, "cost": cost,
-                               "seconds": round(seconds, 4)})
+                               "seconds": round(reply.seconds, 4)})
 
 
 def _trap_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
@@ -373,7 +342,3 @@ def _trap_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None
 
     return restore
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import sim  # noqa: F401  (registers the iapo-sim transport for _client)
 from ..backends import Contexts, Environment, LiveBackend, PromptArm, load_replay
 from ..config import Config
 from ..errors import ConfigError

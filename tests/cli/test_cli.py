@@ -52,7 +52,7 @@ def test_optimize_end_to_end(tmp_path):
 
 
 def test_quickstart_config_runs(tmp_path, monkeypatch):
-    # the simulated model through LiteLLM: no key, no network; the cache lands in cwd
+    # the simulated model (its own transport): no key, no network; the cache lands in cwd
     monkeypatch.chdir(tmp_path)
     proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q")
     assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,46 @@
+"""The simulator as a transport: model strings ``iapo-sim/<anything>`` answered in-process by
+``SimulatedModel``, no LiteLLM and no network."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+from ..llm import ClientSettings, Reply
+from ._model import SimulatedModel, token_count
+
+SIM_PROVIDER = "iapo-sim"
+
+
+@cache
+def _shared_model() -> SimulatedModel:
+    """One model per process: building the question bank is not free."""
+    return SimulatedModel()
+
+
+class SimTransport:
+    """``send`` answers with ``SimulatedModel.respond(messages, temperature, first_slot, n)``
+    (slot i always gives the same text). Temperature comes from the decoding over the
+    settings' ``params`` (1.0 when neither sets it); other parameters are ignored. Tokens
+    are counted with the simulator's tokenizer: the prompt's over every message's content,
+    the completion's over the n texts. Always supports ``n``; has no price."""
+
+    def __init__(self, settings: ClientSettings, model: SimulatedModel | None = None):
+        self.settings = settings
+        self.model = model if model is not None else _shared_model()
+
+    async def send(self, messages: list[dict], decoding: dict, n: int,
+                   first_slot: int) -> Reply:
+        start = time.perf_counter()
+        temperature = {**self.settings.params, **decoding}.get("temperature")
+        temperature = 1.0 if temperature is None else float(temperature)
+        texts = self.model.respond(messages, temperature, first_slot, n)
+        prompt_tokens = sum(token_count(str(m.get("content") or "")) for m in messages)
+        completion_tokens = sum(token_count(t) for t in texts)
+        return Reply(texts, prompt_tokens, completion_tokens, time.perf_counter() - start)
+
+    def supports_n(self) -> bool:
+        return True
+
+    def prices(self) -> tuple[float, float] | None:
+        return None

@@ -1,0 +1,273 @@
+"""The transport seam: errors classified once at the LiteLLM boundary, the registry, and the
+client's cache, batching and retries over a transport written here."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from iapo_cli.llm import (
+    ChatRequest,
+    ClientSettings,
+    CompletionCache,
+    LiteLLMTransport,
+    LLMClient,
+    LLMError,
+    Reply,
+    TransportError,
+    classify_error,
+    make_transport,
+    register_transport,
+    retry_delay,
+)
+from tests.conftest import SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- classification at the LiteLLM boundary ----------------------------------------------
+
+
+class ProviderFailure(Exception):
+    """Looks like a LiteLLM error (status code, response headers) under a name that no
+    classification by class name would know."""
+
+    def __init__(self, message: str, status: int | None, headers: dict | None = None):
+        super().__init__(message)
+        self.status_code = status
+        self.litellm_response_headers = headers
+
+
+def test_429_with_retry_after_is_retryable_and_says_how_long():
+    error = classify_error(ProviderFailure("slow down\nmore detail", 429,
+                                           {"retry-after": "2.5"}))
+    assert isinstance(error, TransportError)
+    assert (error.retryable, error.status, error.retry_after) == (True, 429, 2.5)
+    assert str(error) == "ProviderFailure 429: slow down"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 529, 408])
+def test_server_errors_and_request_timeouts_are_retryable(status):
+    error = classify_error(ProviderFailure("oops", status))
+    assert error.retryable and error.status == status and error.retry_after is None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retryable(status):
+    assert not classify_error(ProviderFailure("bad", status, {"retry-after": "1"})).retryable
+
+
+def test_the_class_name_plays_no_part():
+    named_like_a_rate_limit = type("RateLimitError", (ProviderFailure,), {})
+    assert not classify_error(named_like_a_rate_limit("bad request", 400)).retryable
+    assert classify_error(TimeoutError("read timed out")).retryable
+    assert classify_error(ConnectionResetError("peer went away")).retryable
+    assert not classify_error(ValueError("no status at all")).retryable
+
+
+def test_litellm_timeouts_and_connection_errors_are_retryable():
+    from iapo_cli.llm import load_litellm
+
+    litellm = load_litellm()
+    timeout = litellm.Timeout("took too long", model="m", llm_provider="openai")
+    connection = litellm.APIConnectionError("refused", llm_provider="openai", model="m")
+    assert classify_error(timeout).retryable and classify_error(timeout).status == 408
+    assert classify_error(connection).retryable
+
+
+def test_unreadable_retry_after_is_ignored_and_secrets_are_scrubbed(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    error = classify_error(ProviderFailure(f"key {SECRET} refused", 429, {"retry-after": "soon"}))
+    assert error.retry_after is None
+    assert SECRET not in str(error) and "[redacted]" in str(error)
+
+
+def test_retry_delay_honours_retry_after_up_to_the_cap():
+    settings = ClientSettings("m", retry_base_delay=1.0, retry_max_delay=10.0)
+    assert retry_delay(1, 3.0, settings) == 3.0
+    assert retry_delay(1, 99.0, settings) == 10.0
+    assert retry_delay(1, -1.0, settings) == 0.0
+    assert 2.0 <= retry_delay(3, None, settings) <= 4.0  # base 1 s doubled twice, jittered
+    assert retry_delay(20, None, settings) == 10.0
+
+
+# -- registry -----------------------------------------------------------------------------
+
+
+def test_models_without_a_registered_prefix_go_through_litellm():
+    assert isinstance(make_transport(ClientSettings("openai/gpt-4o-mini")), LiteLLMTransport)
+    assert isinstance(make_transport(ClientSettings("no-prefix")), LiteLLMTransport)
+
+
+def test_a_registered_prefix_gets_its_own_transport(tmp_path):
+    register_transport("test-scripted", lambda settings: ScriptedTransport(tag=settings.model))
+    client = LLMClient(ClientSettings("test-scripted/x"), CompletionCache(tmp_path / "c"))
+    assert isinstance(client.transport, ScriptedTransport)
+    assert client.transport.tag == "test-scripted/x"
+    assert client.complete([ask("hi", range(2))])[0][1].text == "hi#1"
+
+
+# -- the client over a transport written here ---------------------------------------------
+
+
+class ScriptedTransport:
+    """Answers "<last message>#<slot>" per slot; ``failures`` are raised first, one per
+    request; ``short`` caps how many texts one request returns."""
+
+    def __init__(self, n: bool = True, prices=None, failures=(), short: int | None = None,
+                 tag: str = ""):
+        self.n, self._prices, self.failures = n, prices, list(failures)
+        self.short, self.tag = short, tag
+        self.calls: list[tuple[int, int]] = []  # (n, first slot) per request sent
+
+    async def send(self, messages, decoding, n, first_slot) -> Reply:
+        self.calls.append((n, first_slot))
+        await asyncio.sleep(0)
+        if self.failures:
+            raise self.failures.pop(0)
+        count = min(n, self.short or n)
+        texts = [f"{messages[-1]['content']}#{first_slot + i}" for i in range(count)]
+        return Reply(texts, prompt_tokens=10, completion_tokens=3 * count, seconds=0.01)
+
+    def supports_n(self) -> bool:
+        return self.n
+
+    def prices(self):
+        return self._prices
+
+
+def ask(text: str, slots) -> ChatRequest:
+    return ChatRequest([{"role": "user", "content": text}], {"temperature": 0.5}, slots)
+
+
+def client_over(transport, tmp_path, **settings) -> LLMClient:
+    options = {"model": "test/scripted", "max_retries": 2, "retry_base_delay": 0.0,
+               **settings}
+    return LLMClient(ClientSettings(**options), CompletionCache(tmp_path / "cache"),
+                     transport=transport)
+
+
+def test_batches_of_max_n_then_cache_hits(tmp_path):
+    transport = ScriptedTransport()
+    client = client_over(transport, tmp_path, max_n=4)
+    out = client.complete([ask("q", range(10))])
+    assert [c.text for c in out[0]] == [f"q#{s}" for s in range(10)]
+    assert sorted(transport.calls) == [(2, 8), (4, 0), (4, 4)]
+    again = client_over(ScriptedTransport(), tmp_path, max_n=4)
+    second = again.complete([ask("q", range(12))])
+    assert [c.text for c in second[0]] == [f"q#{s}" for s in range(12)]
+    assert again.transport.calls == [(2, 10)]  # only the two missing slots were sent
+    assert [c.cached for c in second[0]] == [True] * 10 + [False] * 2
+    usage = again.usage["completion"]
+    assert (usage.cached, usage.fresh, usage.requests) == (10, 2, 1)
+
+
+def test_without_n_one_request_per_slot_and_short_replies_are_topped_up(tmp_path):
+    single = ScriptedTransport(n=False)
+    client_over(single, tmp_path / "a").complete([ask("q", [3, 7])])
+    assert sorted(single.calls) == [(1, 3), (1, 7)]
+    short = ScriptedTransport(short=2)
+    out = client_over(short, tmp_path / "b").complete([ask("q", range(5))])
+    assert short.calls == [(5, 0), (3, 2), (1, 4)]
+    assert [c.text for c in out[0]] == [f"q#{s}" for s in range(5)]
+
+
+def test_settings_override_the_transports_n_support(tmp_path):
+    transport = ScriptedTransport(n=True)
+    client = client_over(transport, tmp_path, supports_n=False)
+    assert not client.supports_n()
+    client.complete([ask("q", range(3))])
+    assert len(transport.calls) == 3
+
+
+def test_retryable_transport_errors_are_retried_and_counted(tmp_path):
+    failures = [TransportError("busy", retryable=True, status=503),
+                TransportError("throttled", retryable=True, status=429, retry_after=0.3)]
+    transport = ScriptedTransport(failures=failures)
+    client = client_over(transport, tmp_path)
+    start = time.perf_counter()
+    out = client.complete([ask("q", range(3))])
+    assert time.perf_counter() - start >= 0.3  # the provider's retry-after was honoured
+    assert [c.text for c in out[0]] == ["q#0", "q#1", "q#2"]
+    usage = client.usage["completion"]
+    assert (usage.requests, usage.failed_requests, usage.fresh) == (3, 2, 3)
+    assert transport.calls == [(3, 0)] * 3  # the same request each time
+
+
+def test_retry_after_is_capped_by_retry_max_delay(tmp_path):
+    failures = [TransportError("throttled", retryable=True, status=429, retry_after=60.0)]
+    client = client_over(ScriptedTransport(failures=failures), tmp_path, retry_max_delay=0.05)
+    start = time.perf_counter()
+    client.complete([ask("q", range(1))])
+    assert time.perf_counter() - start < 5
+
+
+def test_not_retryable_and_exhausted_errors_stop_with_the_pinned_texts(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    refused = ScriptedTransport(failures=[TransportError(f"Denied 401: {SECRET}",
+                                                         retryable=False, status=401)])
+    with pytest.raises(LLMError) as info:
+        client_over(refused, tmp_path / "a").complete([ask("q", range(1))])
+    assert str(info.value).startswith("test/scripted: request failed (not retryable): Denied 401")
+    assert SECRET not in str(info.value)
+    assert len(refused.calls) == 1
+    busy = ScriptedTransport(failures=[TransportError("Busy 503: later", retryable=True,
+                                                      status=503)] * 3)
+    with pytest.raises(LLMError, match=r"request failed after 3 attempts: Busy 503: later$"):
+        client_over(busy, tmp_path / "b").complete([ask("q", range(1))])
+    assert len(busy.calls) == 3
+
+
+def test_an_empty_reply_is_retried_like_a_malformed_body(tmp_path):
+    class Empty(ScriptedTransport):
+        async def send(self, messages, decoding, n, first_slot):
+            self.calls.append((n, first_slot))
+            if len(self.calls) == 1:
+                return Reply([], 0, 0, 0.0)
+            return await super().send(messages, decoding, n, first_slot)
+
+    transport = Empty()
+    client = client_over(transport, tmp_path)
+    assert [c.text for c in client.complete([ask("q", range(2))])[0]] == ["q#0", "q#1"]
+    assert client.usage["completion"].failed_requests == 1
+
+
+def test_prices_and_the_ledger_come_from_the_replies(tmp_path):
+    seen = []
+    priced = client_over(ScriptedTransport(prices=(1e-3, 2e-3)), tmp_path / "a")
+    priced.ledger = lambda kind, usage: seen.append(usage)
+    out = priced.complete([ask("q", range(2))])
+    assert priced.price_known()
+    assert priced.usage["completion"].cost == pytest.approx(10 * 1e-3 + 6 * 2e-3)
+    assert sum(c.cost for c in out[0]) == pytest.approx(10 * 1e-3 + 6 * 2e-3)
+    assert [s["completions"] for s in seen] == [2] and seen[0]["prompt_tokens"] == 10
+    unpriced = client_over(ScriptedTransport(), tmp_path / "b")
+    unpriced.complete([ask("q", range(2))])
+    assert not unpriced.price_known() and unpriced.usage["completion"].cost is None
+
+
+# -- import direction ---------------------------------------------------------------------
+
+
+def test_llm_never_imports_the_simulator():
+    code = ("import importlib, pkgutil, sys, iapo_cli.llm as llm\n"
+            "for module in pkgutil.iter_modules(llm.__path__):\n"
+            "    importlib.import_module(f'iapo_cli.llm.{module.name}')\n"
+            "llm.load_litellm()\n"
+            "print(sorted(m for m in sys.modules if m.startswith('iapo_cli.sim')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_litellm_is_imported_only_by_its_transport():
+    importers = sorted(
+        str(path.relative_to(ROOT)) for path in (ROOT / "iapo_cli").rglob("*.py")
+        if any(line.strip().startswith(("import litellm", "from litellm"))
+               for line in path.read_text(encoding="utf-8").splitlines()))
+    assert importers == ["iapo_cli/llm/_litellm.py"]
