@@ -2,27 +2,39 @@
 
 from ._load import config_from_mapping, load_config
 from ._schema import (
+    BACKEND_CONFIGS,
     COST,
     AlgorithmConfig,
     BackendConfig,
+    CategoricalBackendConfig,
     Config,
     ContextConfig,
     ContextGrid,
     CostConfig,
+    LiveBackendConfig,
+    LiveClientConfig,
     ObjectiveConfig,
     PromptConfig,
+    ReplayBackendConfig,
+    SyntheticBackendConfig,
 )
 
 __all__ = [
+    "BACKEND_CONFIGS",
     "COST",
     "AlgorithmConfig",
     "BackendConfig",
+    "CategoricalBackendConfig",
     "Config",
     "ContextConfig",
     "ContextGrid",
     "CostConfig",
+    "LiveBackendConfig",
+    "LiveClientConfig",
     "ObjectiveConfig",
     "PromptConfig",
+    "ReplayBackendConfig",
+    "SyntheticBackendConfig",
     "config_from_mapping",
     "load_config",
 ]

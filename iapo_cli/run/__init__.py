@@ -1,5 +1,6 @@
 """Run orchestration: config -> environment -> algorithm -> run directory."""
 
+from ._backends import register_backend
 from ._evaluate import (
     BelowMinimum,
     Evaluation,
@@ -27,6 +28,7 @@ __all__ = [
     "build_environment",
     "optimize",
     "record",
+    "register_backend",
     "resolve",
     "validate",
 ]
