@@ -13,6 +13,7 @@ from ..errors import ConfigError, IapoError
 from ..run import BelowMinimum, EvaluationInterrupted, Interrupted, RecordInterrupted
 from ._bench import bench_command
 from ._evaluate import evaluate_command
+from ._explain import explain_command
 from ._optimize import optimize_command, validate_command
 from ._record import record_command
 from ._render import err_console
@@ -23,6 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "user context, under a completion budget.")
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
+app.command("explain")(explain_command)
 app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)
 app.command("record")(record_command)
@@ -30,7 +32,8 @@ app.command("report")(report_command)
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    for line in message.splitlines() or [""]:  # a ConfigError has one line per problem
+        err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _terminate(signum, frame) -> None:

@@ -1,5 +1,6 @@
 """Experiment configs: the schema and the single loading chokepoint."""
 
+from ._fields import FieldDoc, SectionDoc, describe_fields
 from ._load import config_from_mapping, load_config
 from ._schema import (
     BACKEND_CONFIGS,
@@ -29,12 +30,15 @@ __all__ = [
     "ContextConfig",
     "ContextGrid",
     "CostConfig",
+    "FieldDoc",
     "LiveBackendConfig",
     "LiveClientConfig",
     "ObjectiveConfig",
     "PromptConfig",
     "ReplayBackendConfig",
+    "SectionDoc",
     "SyntheticBackendConfig",
     "config_from_mapping",
+    "describe_fields",
     "load_config",
 ]

@@ -183,7 +183,8 @@ class CostConfig(_Strict):
     )
     """The cost measure of a completion (money: LiteLLM's prices, live backends)."""
     scale: float = Field(1.0, gt=0)
-    """The measure is divided by this before weighting."""
+    """A completion's cost is its measure times this (e.g. 0.001: thousands of tokens;
+    live backends)."""
 
 
 class ContextConfig(_Strict):
@@ -261,7 +262,7 @@ class Config(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     """The run's name (letters, digits, . _ -); run directories start with it."""
     backend: BackendConfig
-    """Where completions come from: one of the backend kinds (see backend.KIND)."""
+    """Where completions come from; its ``kind`` decides which other keys it takes."""
     strategy: Literal["best_of_n", "majority_vote"] | None = None
     """The inference strategy (null: the backend's own)."""
     prompts: list[PromptConfig] | None = None
