@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,8 +13,11 @@ from ..backends import Contexts, Environment, LiveBackend, PromptArm
 from ..config import Config, PromptConfig
 from ..errors import ConfigError
 from ..llm import ClientSettings, CompletionCache, LLMClient
-from ..tasks import AnswerExtractor, Dataset, Template, build_scorer, load_dataset
+from ..tasks import AnswerExtractor, Template, build_scorer, load_dataset
 from ._backends import config_path, register_backend
+
+if TYPE_CHECKING:
+    from ..tasks import Dataset
 
 _CLIENT_KEYS = ("n", "stream", "model", "messages", "api_key", "api_base")
 """Request keys the client sets itself; a prompt's decoding settings may not."""
