@@ -6,6 +6,9 @@ policy below ``evaluate --min-acr`` (``BelowMinimum``), 130 interrupted (``Inter
 ``iapo_cli.cli`` maps any ``IapoError`` to ``exc.exit_code`` in one place.
 """
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 
 class IapoError(Exception):
     """Base class of every error the library raises on purpose: a runtime failure (exit 1)
@@ -14,18 +17,34 @@ class IapoError(Exception):
     exit_code: int = 1
 
 
+class ConfigProblem(NamedTuple):
+    """One thing wrong with an input: where (file, field; either may be unknown) and what."""
+
+    source: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join([p for p in (self.source, self.field) if p] + [self.message])
+
+
 class ConfigError(IapoError):
     """Bad input: a config, an environment file, a run directory's file or a flag is wrong.
-    The CLI exits 2."""
+    The CLI exits 2.
+
+    ``errors`` lists every problem found, the one given by the arguments first and then
+    ``more``; ``source``, ``field`` and ``detail`` describe the first. ``str()`` is one line
+    ``source: field: message`` per problem."""
 
     exit_code = 2
 
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None,
+                 more: Sequence[ConfigProblem] = ()):
         self.source = source
         self.field = field
         self.detail = message
-        parts = [p for p in (source, field) if p]
-        super().__init__(": ".join([*parts, message]))
+        self.errors = (ConfigProblem(source, field, message), *more)
+        super().__init__("\n".join(str(p) for p in self.errors))
 
 
 class BudgetError(IapoError):

@@ -20,6 +20,7 @@ import typer
 from ..errors import IapoError
 from ._bench import bench_command
 from ._evaluate import evaluate_command
+from ._explain import explain_command
 from ._optimize import optimize_command, validate_command
 from ._record import record_command
 from ._render import err_console
@@ -30,6 +31,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "user context, under a completion budget.")
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
+app.command("explain")(explain_command)
 app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)
 app.command("record")(record_command)
@@ -50,7 +52,8 @@ def _global_options(
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    for line in message.splitlines() or [""]:  # a ConfigError has one line per problem
+        err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def invoke(args: Sequence[str] | None = None) -> int:

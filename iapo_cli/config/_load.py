@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ..errors import ConfigError
-from ._schema import Config
+from ..errors import ConfigError, ConfigProblem
+from ._schema import BACKEND_CONFIGS, Config
 
 
 def _field_path(loc: tuple) -> str:
@@ -27,35 +27,82 @@ def _is_branch_label(part: object) -> bool:
     return isinstance(part, str) and (any(c in part for c in "[']") or part[:1].isupper())
 
 
+def _backend_kind(loc: tuple) -> str | None:
+    """The backend kind an error location passes through: the discriminated union puts the
+    kind right after 'backend' ('backend', 'live', 'model')."""
+    if len(loc) >= 2 and loc[0] == "backend" and loc[1] in BACKEND_CONFIGS:
+        return loc[1]
+    return None
+
+
+def _config_loc(loc: tuple) -> tuple:
+    """The location as the user wrote it: union branch labels and the backend kind dropped."""
+    if _backend_kind(loc):
+        loc = (loc[0], *loc[2:])
+    return tuple(p for p in loc if not _is_branch_label(p))
+
+
+def _union_group(loc: tuple) -> tuple:
+    """Errors that share this key are alternatives of one union (scales, contexts): up to
+    the first branch label. Other errors are their own group (one field, one problem)."""
+    for i, part in enumerate(loc):
+        if _is_branch_label(part):
+            return loc[:i]
+    return loc
+
+
 def _message(error: dict) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
+        backend = _backend_kind(error["loc"])
+        return f"unknown key for kind '{backend}'" if backend else "unknown key"
+    if kind in ("missing", "union_tag_not_found"):
         return "is required"
+    if kind == "union_tag_invalid":
+        known = ", ".join(BACKEND_CONFIGS)
+        return f"unknown kind {error['ctx']['tag']!r} (known: {known})"
     msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else kind
 
 
+def _problem(error: dict, source: str) -> ConfigProblem:
+    loc = _config_loc(error["loc"])
+    if error["type"] == "literal_error" and loc == ("scales",):
+        error = {**error, "msg": "must be 'max' or a list of integers"}
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, "kind")  # the discriminator is a key of the backend
+    return ConfigProblem(source, _field_path(loc) or None, _message(error))
+
+
+def _problems(errors: list[dict], source: str) -> list[ConfigProblem]:
+    """One problem per field, the deepest error overall first (the one this function has
+    always reported alone), then the others in the schema's order. A union (scales,
+    contexts) reports one error per alternative; the deepest one is in the alternative the
+    user meant, so only it is kept."""
+    deepest: dict[tuple, dict] = {}
+    for error in errors:
+        group = _union_group(error["loc"])
+        if group not in deepest or len(error["loc"]) > len(deepest[group]["loc"]):
+            deepest[group] = error
+    first = max(errors, key=lambda e: len(e["loc"]))
+    rest = [e for e in deepest.values() if e is not first]
+    return [_problem(e, source) for e in [first, *rest]]
+
+
 def config_from_mapping(data: object, source: str) -> Config:
-    """Validate already-parsed data; the first problem becomes a ConfigError."""
+    """Validate already-parsed data; every problem found goes into one ConfigError."""
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of keys to values", source=source)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        # a union (scales, contexts) reports one error per alternative; the deepest one
-        # is in the alternative the user meant
-        error = max(exc.errors(), key=lambda e: len(e["loc"]))
-        loc = tuple(p for p in error["loc"] if not _is_branch_label(p))
-        if error["type"] == "literal_error" and loc == ("scales",):
-            error = {**error, "msg": "must be 'max' or a list of integers"}
-        raise ConfigError(_message(error), source=source, field=_field_path(loc) or None
+        first, *more = _problems(exc.errors(), source)
+        raise ConfigError(first.message, source=source, field=first.field, more=more
                           ) from None
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config; every problem is a one-line ConfigError."""
+    """Read and validate a YAML config; every problem is a line of one ConfigError."""
     path = Path(path)
     source = str(path)
     if not path.is_file():

@@ -1,8 +1,11 @@
-"""The experiment config: one pydantic schema, unknown keys rejected everywhere."""
+"""The experiment config: one pydantic schema, unknown keys rejected everywhere.
+
+Every field carries its documentation as an attribute docstring (pydantic's
+``use_attribute_docstrings``), so ``iapo explain`` prints it from the models themselves."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -12,44 +15,92 @@ COST = "cost"  # the cost objective's reserved name in context weights
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class BackendConfig(_Strict):
-    """Where completions come from.
+# -- backends: one model per kind, told apart by ``kind`` ------------------------------------
 
-    ``categorical``: a recorded npz environment (``path``); ``synthetic``: a seeded generator
-    (``family`` and its size); ``live``: a model through LiteLLM (``model``, and how to reach
-    it); ``replay``: a file written by ``iapo record`` (``path``).
-    """
+class _Backend(_Strict):
+    """Fields every backend kind has; each kind narrows ``kind`` to its own name."""
 
-    kind: Literal["categorical", "synthetic", "live", "replay"]
-    path: str | None = None
-    family: str | None = None
+    kind: str
+    """Which backend this is."""
+
+
+class CategoricalBackendConfig(_Backend):
+    """A recorded environment: per-query answer categories and costs in an npz file."""
+
+    kind: Literal["categorical"]
+    """Always 'categorical'."""
+    path: str = Field(min_length=1)
+    """The .npz file (relative to the config file)."""
+
+
+class SyntheticBackendConfig(_Backend):
+    """A seeded synthetic environment (no network): a family and its size."""
+
+    kind: Literal["synthetic"]
+    """Always 'synthetic'."""
+    family: str = Field(min_length=1)
+    """The generator family (bernoulli-mv, bon-grid)."""
     prompts: int | None = Field(None, ge=2)
+    """Number of prompt arms (null: the family's default)."""
     queries: int | None = Field(None, ge=5)
+    """Number of queries (null: the family's default)."""
     n_max: int | None = Field(None, ge=1, le=256)
+    """Largest N, the number of samples per query (null: the family's default)."""
     seed: int = 0
-    # live only
-    model: str | None = Field(None, min_length=1)
+    """Seed of the generator (the environment, not the run)."""
+
+
+class LiveClientConfig(_Backend):
+    """How to reach a model through LiteLLM. These fields, and only these, make the
+    client's settings (``client_fields``); their defaults and limits live here."""
+
+    model: str = Field(min_length=1)
+    """A LiteLLM model string, e.g. openai/gpt-4o-mini."""
     api_base: str | None = None
+    """The endpoint, e.g. http://localhost:8000/v1 for vLLM or Ollama (null: the
+    provider's)."""
     timeout: float = Field(120.0, gt=0)
+    """Seconds one request may take."""
     concurrency: int = Field(8, ge=1, le=512)
+    """Requests in flight at most."""
     max_retries: int = Field(5, ge=0, le=20)
+    """Retries of a request that failed transiently (rate limit, timeout, 5xx)."""
     retry_base_delay: float = Field(1.0, ge=0)
+    """Seconds before the first retry; doubled (with jitter) for each further one."""
+    retry_max_delay: float = Field(60.0, ge=0)
+    """Seconds one wait between retries may take at most (Retry-After included)."""
     supports_n: bool | None = None
+    """Whether one request may ask for n completions (null: ask LiteLLM)."""
+    max_n: int = Field(64, ge=1)
+    """Completions one request asks for at most when n is supported."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Passed to LiteLLM as is (e.g. api_version, extra_headers); not part of cache keys;
+    never API keys."""
+
+    def client_fields(self) -> dict[str, Any]:
+        """The client's settings by name (every field this class declares beyond ``kind``),
+        with ``params`` copied."""
+        names = [n for n in LiveClientConfig.model_fields if n not in _Backend.model_fields]
+        out = {name: getattr(self, name) for name in names}
+        out["params"] = dict(out["params"])
+        return out
+
+
+class LiveBackendConfig(LiveClientConfig):
+    """A model through LiteLLM: the client's settings plus the run's use of them."""
+
+    kind: Literal["live"]
+    """Always 'live'."""
+    n_max: int | None = Field(None, ge=1, le=256)
+    """Largest N, the number of samples per query (null: 16)."""
     cache_dir: str = ".iapo-cache"
+    """The completion cache's directory (relative to the working directory)."""
 
     @model_validator(mode="after")
-    def _fields_of_kind(self) -> BackendConfig:
-        required = {"categorical": "path", "synthetic": "family", "live": "model",
-                    "replay": "path"}[self.kind]
-        if not getattr(self, required):
-            raise ValueError(f"kind '{self.kind}' needs '{required}'")
-        extra = sorted(self.model_fields_set - _BACKEND_FIELDS[self.kind])
-        if extra:
-            raise ValueError(f"kind '{self.kind}' does not take {', '.join(extra)}")
+    def _no_secrets(self) -> LiveBackendConfig:
         secret = [k for k in self.params if _looks_secret(k)]
         if secret:
             raise ValueError(f"'params.{secret[0]}' looks like a secret: put API keys in the "
@@ -57,14 +108,29 @@ class BackendConfig(_Strict):
         return self
 
 
-_LIVE_FIELDS = {"model", "api_base", "timeout", "concurrency", "max_retries",
-                "retry_base_delay", "supports_n", "params", "cache_dir", "n_max"}
-_BACKEND_FIELDS = {
-    "categorical": {"kind", "path"},
-    "synthetic": {"kind", "family", "prompts", "queries", "n_max", "seed"},
-    "live": {"kind", *_LIVE_FIELDS},
-    "replay": {"kind", "path", "n_max"},
+class ReplayBackendConfig(_Backend):
+    """A file written by ``iapo record``: completions served again, no network."""
+
+    kind: Literal["replay"]
+    """Always 'replay'."""
+    path: str = Field(min_length=1)
+    """The .replay.npz file (relative to the config file)."""
+    n_max: int | None = Field(None, ge=1, le=256)
+    """Largest N to use, at most the recorded one (null: the recorded one)."""
+
+
+BACKEND_CONFIGS: dict[str, type[_Backend]] = {
+    get_args(model.model_fields["kind"].annotation)[0]: model
+    for model in (CategoricalBackendConfig, SyntheticBackendConfig, LiveBackendConfig,
+                  ReplayBackendConfig)
 }
+"""Each backend kind's config model, by kind."""
+
+BackendConfig = Annotated[
+    CategoricalBackendConfig | SyntheticBackendConfig | LiveBackendConfig | ReplayBackendConfig,
+    Field(discriminator="kind"),
+]
+"""Where completions come from: one model per ``kind``."""
 
 
 def _looks_secret(key: str) -> bool:
@@ -72,13 +138,19 @@ def _looks_secret(key: str) -> bool:
     return any(word in key for word in ("key", "token", "secret", "password"))
 
 
+# -- the rest of the experiment --------------------------------------------------------------
+
 class PromptConfig(_Strict):
     """A prompt arm: template plus optional decoding settings (used by live backends)."""
 
     id: str = Field(min_length=1)
+    """The arm's name in policies and reports."""
     template: str = ""
+    """The user message; {field} placeholders name dataset fields (live backends)."""
     system: str | None = None
+    """An optional system message (live backends)."""
     decoding: dict[str, Any] = Field(default_factory=dict)
+    """Decoding settings for this arm, e.g. temperature (live backends; not n or model)."""
 
 
 class ObjectiveConfig(_Strict):
@@ -86,9 +158,14 @@ class ObjectiveConfig(_Strict):
     ``iapo_cli.tasks``); ``range`` overrides the scorer's declared range."""
 
     name: str = Field(min_length=1)
+    """The objective's name, as context weights refer to it."""
     scorer: str | None = None
+    """How a completion is scored (live Best-of-N), e.g. a built-in, python:MODULE:FN or a
+    judge."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Settings passed to the scorer."""
     range: tuple[float, float] | None = None
+    """[low, high] of the scores (null: the scorer's declared range)."""
 
     @field_validator("range")
     @classmethod
@@ -99,22 +176,33 @@ class ObjectiveConfig(_Strict):
 
 
 class CostConfig(_Strict):
+    """What a completion costs."""
+
     measure: Literal["completion_tokens", "total_tokens", "money", "latency"] = (
         "completion_tokens"
     )
+    """The cost measure of a completion (money: LiteLLM's prices, live backends)."""
     scale: float = Field(1.0, gt=0)
+    """A completion's cost is its measure times this (e.g. 0.001: thousands of tokens;
+    live backends)."""
 
 
 class ContextConfig(_Strict):
+    """A user context: how much each objective (and cost) matters."""
+
     name: str = Field(min_length=1)
+    """The context's name in policies and reports."""
     weights: dict[str, float]
+    """Weight per objective name, plus 'cost' (>= 0, multiplies minus the cost)."""
     probability: float | None = Field(None, ge=0)
+    """How often the context occurs (give it for every context or for none: uniform)."""
 
 
 class ContextGrid(_Strict):
     """Contexts as the cartesian product of per-weight values (uniform over the grid)."""
 
     grid: dict[str, list[float]]
+    """Values per weight name (objectives and 'cost'); every combination is a context."""
 
     @field_validator("grid")
     @classmethod
@@ -128,8 +216,12 @@ class ContextGrid(_Strict):
 
 
 class AlgorithmConfig(_Strict):
+    """The training algorithm and its parameters."""
+
     name: str = "psst"
+    """The algorithm (psst, psst_topk, uniform, ucb, ...)."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """The algorithm's parameters by name, e.g. rho for psst."""
 
 
 class DatasetConfig(_Strict):
@@ -137,48 +229,72 @@ class DatasetConfig(_Strict):
     (default: any field of every row); ``target_field`` holds the gold answer."""
 
     path: str
+    """The .jsonl or .csv file (relative to the config file)."""
     input_fields: list[str] = Field(default_factory=list)
+    """The fields templates may use (empty: every field of every row)."""
     target_field: str | None = None
+    """The field holding the gold answer (majority voting needs it)."""
     id_field: str | None = None
+    """The field naming each row (null: the row number)."""
 
 
 class AnswerConfig(_Strict):
     """Majority-vote answer extraction: group 1 of the last match of ``pattern``."""
 
     pattern: str = DEFAULT_PATTERN
+    """A regular expression; group 1 of its last match is the answer."""
     lowercase: bool = True
+    """Compare answers case-insensitively."""
     numeric: bool = True
+    """Compare answers that parse as numbers by value (1.0 = 1)."""
 
 
 class SplitConfig(_Strict):
+    """How queries split into training and test."""
+
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    """The share of queries held out for ``iapo evaluate``."""
 
 
 class Config(_Strict):
+    """An experiment: where completions come from, what is optimised, and the budget."""
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    """The run's name (letters, digits, . _ -); run directories start with it."""
+    backend: BackendConfig
+    """Where completions come from; its ``kind`` decides which other keys it takes."""
+    strategy: str | None = None
+    """The inference strategy, a registered name (majority_vote, adaptive_vote, best_of_n;
+    null: the backend's own). It must use the kind of pull the backend delivers."""
+    prompts: list[PromptConfig] | None = None
+    """The prompt arms (live backends need them; others may rename theirs)."""
+    dataset: DatasetConfig | None = None
+    """The queries of a live backend."""
+    answer: AnswerConfig | None = None
+    """How answers are extracted from completions (live backends; null: the defaults)."""
+    objectives: list[ObjectiveConfig] | None = None
+    """The task objectives (live Best-of-N needs them; others must match the backend's)."""
+    cost: CostConfig = Field(default_factory=CostConfig)
+    """How completions are costed."""
+    scales: Literal["max"] | list[int] = "max"
+    """The N values to choose among: 'max' (1..n_max) or a list of integers."""
+    contexts: list[ContextConfig] | ContextGrid | None = None
+    """The user contexts, as a list or a grid (null: the backend's own)."""
+    budget: int = Field(gt=0)
+    """Completions training may draw in total."""
+    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
+    """The training algorithm."""
+    seed: int = 0
+    """Seed of the run: the train/test split and the algorithm's draws."""
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    """How queries split into training and test."""
+    output: str = "runs"
+    """Where run directories are made (relative to the working directory)."""
 
     def stored(self) -> dict:
         """Every setting with its default filled in, as plain data that validates again
-        (the backend keeps only the keys of its kind)."""
-        data = self.model_dump(mode="json")
-        allowed = _BACKEND_FIELDS[self.backend.kind]
-        data["backend"] = {k: v for k, v in data["backend"].items() if k in allowed}
-        return data
-
-    backend: BackendConfig
-    strategy: str | None = None
-    prompts: list[PromptConfig] | None = None
-    dataset: DatasetConfig | None = None
-    answer: AnswerConfig | None = None
-    objectives: list[ObjectiveConfig] | None = None
-    cost: CostConfig = Field(default_factory=CostConfig)
-    scales: Literal["max"] | list[int] = "max"
-    contexts: list[ContextConfig] | ContextGrid | None = None
-    budget: int = Field(gt=0)
-    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
-    seed: int = 0
-    split: SplitConfig = Field(default_factory=SplitConfig)
-    output: str = "runs"
+        (the backend holds exactly its kind's fields, ``kind`` first)."""
+        return self.model_dump(mode="json")
 
     @field_validator("prompts")
     @classmethod

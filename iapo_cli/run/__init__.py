@@ -1,5 +1,6 @@
 """Run orchestration: config -> environment -> algorithm -> run directory; studies."""
 
+from ._backends import register_backend
 from ._evaluate import (
     BelowMinimum,
     Evaluation,
@@ -34,6 +35,7 @@ __all__ = [
     "optimize",
     "parse_algorithms",
     "record",
+    "register_backend",
     "resolve",
     "run_bench",
     "validate",

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..algorithms import Problem, make_algorithm
-from ..backends import Contexts, Environment, load_npz, synthetic
+from ..backends import Contexts, Environment
 from ..config import COST, Config
 from ..errors import ConfigError
 from ..evaluation import split_queries
 from ..strategies import strategy_like
-from ._live import build_live, build_replay, config_path
+from . import _live  # noqa: F401  (registers the 'live' builder)
+from ._backends import build_environment
 
 
 @dataclass
@@ -26,26 +27,6 @@ class ResolvedRun:
     algorithm: object
     budget: int
     seed: int
-
-
-def build_environment(config: Config, source: str) -> Environment:
-    """The backend the config names; relative paths are relative to the config file."""
-    spec = config.backend
-    if spec.kind == "live":
-        return build_live(config, source)
-    if spec.kind == "replay":
-        return build_replay(config, source)
-    if spec.kind == "categorical":
-        path = config_path(source, spec.path)
-        if not path.is_file():
-            raise ConfigError(f"file not found: {path}", source=source, field="backend.path")
-        return load_npz(path)
-    params = {k: getattr(spec, k) for k in ("prompts", "queries", "n_max")
-              if getattr(spec, k) is not None}
-    try:
-        return synthetic(spec.family, seed=spec.seed, **params)
-    except ConfigError as exc:
-        raise ConfigError(exc.detail, source=source, field="backend.family") from None
 
 
 def _objective_names(config: Config, env: Environment, source: str) -> tuple[str, ...]:

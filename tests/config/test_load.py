@@ -95,3 +95,47 @@ def test_overrides_are_checked(tmp_path):
     path = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
     with pytest.raises(ConfigError, match=r"--budget: 3 is smaller than one pull"):
         validate(path, budget=3)
+
+
+# -- every problem of a file, one line each --------------------------------------------------
+
+def errors_of(tmp_path, text):
+    path = write_config(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as err:
+        validate(path)
+    assert str(err.value).splitlines() == [str(p) for p in err.value.errors]
+    return [line.removeprefix(f"{path}: ") for line in str(err.value).splitlines()]
+
+
+def test_every_independent_mistake_is_reported(tmp_path):
+    text = replace("budget: 600", "budget: 0\ncolour: red").replace(
+        "seed: 3}", "seed: 3, timeout: 5}")
+    assert errors_of(tmp_path, text) == [
+        "backend.timeout: unknown key for kind 'synthetic'",  # the deepest first, as always
+        "budget: input should be greater than 0",
+        "colour: unknown key",
+    ]
+
+
+def test_a_union_reports_one_problem_per_field(tmp_path):
+    assert errors_of(tmp_path, replace("budget: 600", "budget: 600\nscales: [1, x, y]")) == [
+        "scales[1]: input should be a valid integer, unable to parse string as an integer"]
+    text = replace("budget: 600", "budget: 600\nscales: some\noutput: [x]")
+    assert errors_of(tmp_path, text) == ["scales: must be 'max' or a list of integers",
+                                         "output: input should be a valid string"]
+
+
+@pytest.mark.parametrize("backend, message", [
+    ("{kind: lve, model: m}",
+     "backend.kind: unknown kind 'lve' (known: categorical, synthetic, live, replay)"),
+    ("{model: m}", "backend.kind: is required"),
+    ("{kind: live}", "backend.model: is required"),
+    ("{kind: categorical, path: ''}", "backend.path: string should have at least 1 character"),
+    ("{kind: live, model: m, retry_max_delay: -1}",
+     "backend.retry_max_delay: input should be greater than or equal to 0"),
+    ("{kind: live, model: m, max_n: 0}", "backend.max_n: input should be greater than or "
+                                         "equal to 1"),
+])
+def test_backend_messages(tmp_path, backend, message):
+    text = SMALL_SYNTHETIC.replace(SMALL_SYNTHETIC.splitlines()[1], f"backend: {backend}")
+    assert errors_of(tmp_path, text) == [message]
