@@ -24,6 +24,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/math_env.py
 	$(BIN)/python benchmarks/baselines.py
+	$(BIN)/python benchmarks/strategies.py
 	$(BIN)/python benchmarks/live_loopback.py
 
 clean:
