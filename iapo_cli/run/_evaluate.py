@@ -174,8 +174,8 @@ def _train_estimates(resolved: ResolvedRun, files: RunDir) -> np.ndarray:
     import pandas as pd
 
     if not files.has(RunDir.ESTIMATES):  # say why, not just that the run is incomplete
-        raise ConfigError(f"{files.path} has no estimates.csv (written by iapo optimize since "
-                          "version 0.3); rerun optimize", field=files.flag)
+        raise ConfigError(f"{files.path} has no {RunDir.ESTIMATES} (written by iapo optimize "
+                          "since version 0.3); rerun optimize", field=files.flag)
     frame = files.read_estimates(["context", "prompt", "n", "utility"])
     problem = resolved.problem
     out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
