@@ -81,14 +81,14 @@ def run_report(run_dir: Path | RunDir) -> Report:
         text += [f"The figures show the first {len(shown)} of {len(contexts)} contexts.", ""]
     text += ["## Estimated utility against N", "",
              "Training estimates per prompt (lines) and the chosen arm (star). Arms trimmed "
-             "early have fewer samples behind them.", "", "![utility vs N](utility_vs_n.png)",
+             "early have fewer samples behind them.", "", f"![utility vs N]({by_n.name})",
              "", "## Utility against cost", "",
              "Every arm's estimated task utility against its expected cost per query; the "
              "red steps are the frontier (no arm is both cheaper and better).", "",
-             "![utility vs cost](utility_vs_cost.png)", ""]
+             f"![utility vs cost]({by_cost.name})", ""]
     if len(log):
         text += ["## Trimming", "", "How many arms (and prompts) each context still "
-                 "considered at every round.", "", "![trimming](trimming.png)", ""]
+                 "considered at every round.", "", f"![trimming]({trimmed.name})", ""]
     if evaluation is not None:
         data = evaluation
         rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],
@@ -118,8 +118,8 @@ def study_report(bench_dir: Path | StudyDir) -> Report:
     runs = int(summary.runs.max()) if "runs" in summary else None
     text = ["# Study report", "", f"{runs} runs per algorithm and budget (random 80/20 "
             "splits; exact test values).", "", "## Mean test ACR against budget", "",
-            "![ACR vs budget](acr_vs_budget.png)", "", "## Mean regret against budget", "",
-            "![regret vs budget](regret_vs_budget.png)", "", markdown_table(regret), ""]
+            f"![ACR vs budget]({by_acr.name})", "", "## Mean regret against budget", "",
+            f"![regret vs budget]({by_regret.name})", "", markdown_table(regret), ""]
     if reference:
         pvals = summary.pivot(index="algorithm", columns="budget",
                               values=f"p_vs_{reference}").reset_index()

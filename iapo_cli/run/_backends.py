@@ -1,6 +1,6 @@
 """Backend builders, one per config ``kind``, in a registry: adding a backend kind is a
 config model in ``config/_schema.py`` plus one ``@register_backend`` function here or in
-its own module (imported by ``run/__init__.py``)."""
+its own module (imported by ``run/_resolve.py``, as ``_live`` is)."""
 
 from __future__ import annotations
 

@@ -173,6 +173,9 @@ def _train_estimates(resolved: ResolvedRun, files: RunDir) -> np.ndarray:
     """(C, P, S) training estimates from estimates.csv (NaN where the run had none)."""
     import pandas as pd
 
+    if not files.has(RunDir.ESTIMATES):  # say why, not just that the run is incomplete
+        raise ConfigError(f"{files.path} has no {RunDir.ESTIMATES} (written by iapo optimize "
+                          "since version 0.3); rerun optimize", field=files.flag)
     frame = files.read_estimates(["context", "prompt", "n", "utility"])
     problem = resolved.problem
     out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)

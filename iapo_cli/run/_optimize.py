@@ -11,7 +11,7 @@ import numpy as np
 from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
 from ..artifacts import RunDir, ledger_totals, policy_records
-from ..config import COST, load_config
+from ..config import COST, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
 from ..llm import LLMError, Usage
 from ..tasks import ScoringError
@@ -140,7 +140,10 @@ def _resolved_config(resolved: ResolvedRun) -> dict:
 def _reopen(resolved: ResolvedRun, run_dir: Path) -> int:
     """Check that ``run_dir`` holds this very run; the attempt number to use."""
     files = RunDir(run_dir, flag="--resume")
-    previous = files.read_config()
+    stored = files.read_config()
+    # through the schema (it holds the resolved budget and seed), so that a config stored
+    # before a field was added compares equal when the field has its default
+    previous = config_from_mapping(stored, str(files.file(RunDir.CONFIG))).stored()
     current = _resolved_config(resolved)
     changed = sorted(k for k in set(previous) | set(current)
                      if previous.get(k) != current.get(k))

@@ -117,13 +117,24 @@ def parse_algorithms(text: str) -> list[AlgorithmSpec]:
                                       field="--algorithms")
                 params.append((key.strip(), _scalar(value.strip())))
         spec = AlgorithmSpec(name, tuple(params))
-        try:
-            spec.build()
-        except ConfigError as exc:  # a value out of range: say which algorithm's
-            detail = f"{name}: {exc.detail}" if isinstance(exc, AlgorithmParameterError) \
-                else exc.detail
-            raise ConfigError(detail, field="--algorithms") from None
+        _check_builds(spec)
         specs.append(spec)
+    return _check_specs(specs)
+
+
+def _check_builds(spec: AlgorithmSpec) -> None:
+    """ConfigError naming ``--algorithms`` unless ``spec`` builds (known name, parameters
+    and values in range)."""
+    try:
+        spec.build()
+    except ConfigError as exc:  # a value out of range: say which algorithm's
+        detail = f"{spec.name}: {exc.detail}" if isinstance(exc, AlgorithmParameterError) \
+            else exc.detail
+        raise ConfigError(detail, field="--algorithms") from None
+
+
+def _check_specs(specs: list[AlgorithmSpec]) -> list[AlgorithmSpec]:
+    """``specs`` unless empty or listing one label twice (ConfigError)."""
     if not specs:
         raise ConfigError("needs at least one algorithm", field="--algorithms")
     labels = [spec.label for spec in specs]
@@ -149,14 +160,18 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     On Ctrl-C the finished runs are written to results.csv and ``BenchInterrupted`` is
     raised.
     """
-    specs = parse_algorithms(algorithms) if isinstance(algorithms, str) else list(algorithms)
+    if isinstance(algorithms, str):
+        specs = parse_algorithms(algorithms)
+    else:  # specs from Python: the same checks as the flag's
+        specs = list(algorithms)
+        for spec in specs:
+            _check_builds(spec)
+        _check_specs(specs)
     budget_list = (_parse_ints(budgets, "--budgets") if isinstance(budgets, str)
                    else [int(b) for b in budgets])
     if out is None:
         raise ConfigError("a directory for results.csv and summary.csv is needed",
                           field="--out")
-    if not specs:
-        raise ConfigError("needs at least one algorithm", field="--algorithms")
     if not budget_list or min(budget_list) <= 0:
         raise ConfigError("needs at least one value, all > 0", field="--budgets")
     if runs < 2:

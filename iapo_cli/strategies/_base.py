@@ -102,7 +102,10 @@ class Strategy(Protocol):
       of a replay file for ``completions`` laid out as ``shape`` (P, X, M), flattened;
     * ``like(other)`` (classmethod): this strategy with the settings of ``other``, a
       strategy of the same pull kind (objectives, precomputed tables);
-    * exact values, by kind (see ``VoteStrategy`` and ``ScoreStrategy``).
+    * exact values, by kind: a ``votes`` strategy has ``exact_credit(probs, gold, n_max)``
+      and ``expected_draws(probs, gold, n_max)`` (see ``MajorityVote``), a ``scores``
+      strategy ``exact_task(probs, values, task_weights, n_max)`` and
+      ``expected_draws(probs, n_max)`` (see ``BestOfN``); exact backends call them.
     """
 
     name: ClassVar[str]

@@ -43,6 +43,16 @@ def test_not_a_run_directory(tmp_path):
         evaluate(tmp_path)
 
 
+def test_a_run_without_estimates_says_to_rerun_optimize(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    run = optimize(config, tmp_path / "run").run_dir
+    (run / "estimates.csv").unlink()  # as runs before estimates.csv existed
+    with pytest.raises(ConfigError) as err:
+        evaluate(run)
+    assert str(err.value) == (f"RUN_DIR: {run} has no estimates.csv (written by iapo optimize "
+                              "since version 0.3); rerun optimize")
+
+
 @pytest.fixture
 def live_run(tmp_path, loopback, api_key):
     data = write_sums(tmp_path / "sums.jsonl", count=30)

@@ -108,6 +108,27 @@ def test_resume_refuses_a_different_config(setup, tmp_path):
         optimize(config, resume=tmp_path / "run")
 
 
+def test_resume_accepts_a_run_stored_before_newer_backend_fields(setup, tmp_path):
+    """A run directory written before backend.retry_max_delay and backend.max_n existed
+    (its config.yaml lacks them) resumes: those keys take their defaults."""
+    import yaml
+
+    config, server = setup
+    optimize(config, out=tmp_path / "run")
+    stored = tmp_path / "run" / "config.yaml"
+    data = yaml.safe_load(stored.read_text())
+    for key in ("retry_max_delay", "max_n"):
+        del data["backend"][key]
+    stored.write_text(yaml.safe_dump(data, sort_keys=False))
+    requests = server.requests
+    outcome = optimize(config, resume=tmp_path / "run")
+    assert outcome.usage["attempt"] == 2 and server.requests == requests
+    data["backend"]["max_n"] = 2  # a stored value that differs is still refused
+    stored.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match="differs from the run being resumed in 'backend'"):
+        optimize(config, resume=tmp_path / "run")
+
+
 def _cli(args, env_extra=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "iapo_cli", *map(str, args)],

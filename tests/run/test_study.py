@@ -74,6 +74,20 @@ def test_run_bench_bad_input_writes_nothing(tmp_path, kwargs, message):
     assert not (tmp_path / "bench").exists()
 
 
+@pytest.mark.parametrize("specs, message", [
+    ([AlgorithmSpec("magic")], "--algorithms: unknown algorithm 'magic'"),
+    ([AlgorithmSpec("psst_topk", (("k", 0),))], "--algorithms: psst_topk: k must be at least 1"),
+    ([AlgorithmSpec("psst"), AlgorithmSpec("psst")], "--algorithms: 'psst' is listed twice"),
+    ([], "--algorithms: needs at least one algorithm"),
+])
+def test_run_bench_checks_specs_from_python_before_writing(tmp_path, specs, message):
+    with pytest.raises(ConfigError) as err:
+        run_bench("synthetic:bernoulli-mv", specs, [100], runs=2, workers=1,
+                  out=tmp_path / "bench")
+    assert str(err.value).startswith(message)
+    assert not (tmp_path / "bench").exists()
+
+
 def test_interrupted_bench_keeps_the_finished_runs(tmp_path):
     def stop_after_two(done, total):
         if done == 2:
