@@ -20,9 +20,10 @@ from ._base import Observer, Policy, Problem, Trainer, TrainingResult
 
 
 class AlgorithmParameterError(ConfigError, ValueError):
-    """An algorithm parameter is out of range (bad input, exit 2). ``detail`` names the
-    parameter and the value; it is a ValueError too, for callers that construct
-    algorithms directly."""
+    """An algorithm parameter is out of range (bad input, exit 2), raised by
+    ``check_params`` (so by ``make_algorithm``, ``train`` and ``fit``, never by the
+    constructor). ``detail`` names the parameter and the value; it is also a ValueError,
+    the type scripts checked for before parameters were validated in one place."""
 
 
 class Algorithm:

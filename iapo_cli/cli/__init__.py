@@ -80,7 +80,9 @@ def invoke(args: Sequence[str] | None = None) -> int:
         if _options["debug"]:
             traceback.print_exception(exc, file=sys.stderr)
         else:
-            _fail(f"{type(exc).__name__}: {exc}")
+            from ..llm import redact  # a bug's message may quote a request or a header
+
+            _fail(redact(f"{type(exc).__name__}: {exc}"))
             err_console.print(BUG_HINT, markup=False, highlight=False, soft_wrap=True)
         return 1
     # click returns the exit code of --help and similar early exits, None after a command

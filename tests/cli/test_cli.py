@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import SMALL_SYNTHETIC, run_cli, write_config, write_replay_votes
+from tests.conftest import (
+    SECRET,
+    SMALL_SYNTHETIC,
+    run_cli,
+    write_config,
+    write_replay_votes,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -235,6 +241,20 @@ def test_a_bug_is_one_line_and_a_hint_or_a_traceback_under_debug(tmp_path, monke
     assert 'return {}["missing"]  # a bug: KeyError' in proc.stderr  # the location
     assert proc.stderr.rstrip().endswith("KeyError: 'missing'")
     assert "rerun with --debug" not in proc.stderr
+
+
+def test_a_bug_message_never_shows_a_key(tmp_path, monkeypatch):
+    import iapo_cli.run
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"header Authorization: Bearer {SECRET}")
+
+    monkeypatch.setattr(iapo_cli.run, "validate", broken)
+    proc = iapo("validate", write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC))
+    assert proc.returncode == 1 and SECRET not in proc.stderr
+    assert proc.stderr.startswith("error: RuntimeError: header Authorization: Bearer [redacted]")
 
 
 def test_errors_map_to_their_exit_codes(tmp_path, monkeypatch):
