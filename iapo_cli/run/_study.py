@@ -95,7 +95,12 @@ def _scalar(text: str) -> object:
             return kind(text)
         except ValueError:
             pass
-    return yaml.safe_load(text) if text else None
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:  # e.g. '[1' (a comma split it): the text, which the check rejects
+        return text
 
 
 def parse_algorithms(text: str) -> list[AlgorithmSpec]:

@@ -59,6 +59,8 @@ CASES = [
      "triple_random_n, epsilon_greedy, softmax, ucb, sequential_halving)"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: psst, params: {rho: 2}}"),
      "algorithm: rho must lie in (0, 1), got 2"),
+    (replace("budget: 600", "budget: 600\nalgorithm: {name: ucb, params: {batches: many}}"),
+     "algorithm: batches must be an integer, got 'many'"),
     (replace("budget: 600", "budget: 600\ncontexts: {grid: {cost: []}}").replace(
         "contexts:\n  - {name: free, weights: {correct: 1.0, cost: 0.0}}\n"
         "  - {name: costly, weights: {correct: 1.0, cost: 2.0}}\n", ""),

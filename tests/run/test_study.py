@@ -28,6 +28,16 @@ def test_names_and_parameters():
     ("psst(k=3)x", "expected NAME(key=value,...), got 'psst(k=3)x'"),
     ("psst,psst", "'psst' is listed twice"),
     (" , ", "needs at least one algorithm"),
+    # a value of the wrong type is bad input too, never a crash (campaign)
+    ("psst(rho=abc)", "psst: rho must be a number, got 'abc'"),
+    ("psst(rho=)", "psst: rho must be a number, got None"),
+    ("psst(rounds=1e9)", "psst: rounds must be an integer, got 1000000000.0"),
+    ("psst(rounds=true)", "psst: rounds must be an integer, got True"),
+    ("psst(k=1.5)", "psst: k must be an integer, got 1.5"),
+    ("psst(rho=[1,2])", "expected key=value in 'psst(rho=[1,2])', got '2]'"),
+    ("psst(rho=[1)", "psst: rho must be a number, got '[1'"),  # unreadable YAML: the text
+    ("softmax(temperature=nan)", "softmax: temperature must be a finite number, got nan"),
+    ("ucb(c=inf)", "ucb: c must be a finite number, got inf"),
 ])
 def test_bad_input_names_the_flag(text, message):
     with pytest.raises(ConfigError) as err:
