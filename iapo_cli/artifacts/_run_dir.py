@@ -92,6 +92,10 @@ def _parse_yaml(text: str) -> Any:
         raise _Unreadable(f"not valid YAML ({problem}{where})") from None
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _Unreadable(Exception):
     """What is wrong with a file's contents (becomes a ConfigError naming the file)."""
 
@@ -154,7 +158,10 @@ class _Directory:
                 raise ConfigError(f"lacks the key '{key}'", source=str(self.file(name)))
         return data
 
-    def _read_table(self, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Iterable[str] = (),
+                    numeric: Iterable[str] = ()) -> pd.DataFrame:
+        """The CSV table ``name``; each of ``columns`` must be there, and those of them in
+        ``numeric`` must hold numbers (or nothing)."""
         import pandas as pd
 
         path = self.file(name)
@@ -170,9 +177,16 @@ class _Directory:
         except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
             raise ConfigError(f"not a readable CSV table ({_first_line(exc)})",
                               source=str(path)) from None
+        columns = list(columns)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
+        for column in (c for c in columns if c in set(numeric)):
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
+                value = frame[column][bad].iloc[0]
+                raise ConfigError(f"column '{column}' holds a non-number ({value!r})",
+                                  source=str(path))
         return frame
 
     def _write_text(self, name: str, text: str) -> Path:
@@ -268,10 +282,31 @@ class RunDir(_Directory):
         return self._read_json(self.SUMMARY)
 
     def read_split(self) -> dict:
-        return self._read_json(self.SPLIT, ("train", "test"))
+        """split.json: ``train`` and ``test``, each a list of query indices (ints >= 0)."""
+        split = self._read_json(self.SPLIT, ("train", "test"))
+        for key in ("train", "test"):
+            indices = split[key]
+            if not isinstance(indices, list) or not all(
+                    _is_int(i) and i >= 0 for i in indices):
+                raise ConfigError(f"'{key}' must be a list of query indices (integers >= 0)",
+                                  source=str(self.file(self.SPLIT)))
+        return split
 
     def read_policy(self) -> dict:
-        return self._read_json(self.POLICY, ("contexts",))
+        """policy.json: ``contexts`` a list of records (objects), each ``n`` an integer >= 1
+        where given."""
+        policy = self._read_json(self.POLICY, ("contexts",))
+        source = str(self.file(self.POLICY))
+        records = policy["contexts"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ConfigError("'contexts' must be a list of JSON objects", source=source)
+        for i, record in enumerate(records):
+            n = record.get("n")
+            if n is not None and not (_is_int(n) and n >= 1) and not (
+                    isinstance(n, float) and n.is_integer() and n >= 1):
+                raise ConfigError(f"contexts[{i}].n must be an integer >= 1, got {n!r}",
+                                  source=source)
+        return policy
 
     def read_evaluation(self) -> dict | None:
         """evaluation.json, or None before ``iapo evaluate`` has run."""
@@ -280,10 +315,12 @@ class RunDir(_Directory):
         return self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.ESTIMATES, columns)
+        return self._read_table(self.ESTIMATES, columns,
+                                ("n", "utility", "task_utility", "cost", "samples"))
 
     def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.TRIMMING_LOG, columns)
+        return self._read_table(self.TRIMMING_LOG, columns,
+                                ("round", "n", "estimate", "samples"))
 
     def read_ledger(self) -> list[dict]:
         """Every complete line of usage.jsonl ([] when there is none)."""
