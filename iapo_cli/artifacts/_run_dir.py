@@ -92,6 +92,17 @@ def _parse_yaml(text: str) -> Any:
         raise _Unreadable(f"not valid YAML ({problem}{where})") from None
 
 
+def make_directory(path: Path, field: str | None, source: str | None = None) -> None:
+    """``path`` and its parents, created if needed; a file in the way (or no permission) is
+    a ConfigError naming ``field`` (the flag or config key that gave the path)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the directory {path} "
+                          f"({exc.strerror or type(exc).__name__})", source=source,
+                          field=field) from None
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -220,9 +231,13 @@ class RunDir(_Directory):
     """What an offline ``optimize`` writes."""
 
     @classmethod
-    def create(cls, output: str | Path, name: str, now: datetime | None = None) -> RunDir:
-        """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions)."""
+    def create(cls, output: str | Path, name: str, now: datetime | None = None,
+               source: str | None = None) -> RunDir:
+        """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions).
+        An ``output`` that cannot be a directory is a ConfigError naming the config key
+        ``output`` (in ``source``)."""
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        make_directory(Path(output), "output", source)
         base = Path(output) / f"{name}-{stamp}"
         path, i = base, 1
         while True:
@@ -235,9 +250,10 @@ class RunDir(_Directory):
 
     @classmethod
     def make(cls, path: str | Path) -> RunDir:
-        """The directory at ``path``, created if needed (``optimize --out``)."""
+        """The directory at ``path``, created if needed (``optimize --out``; a file in the
+        way is a ConfigError naming ``--out``)."""
         run_dir = cls(path)
-        run_dir.path.mkdir(parents=True, exist_ok=True)
+        make_directory(run_dir.path, "--out")
         return run_dir
 
     # --- writing ---------------------------------------------------------------------
@@ -348,8 +364,10 @@ class StudyDir(_Directory):
 
     @classmethod
     def make(cls, path: str | Path) -> StudyDir:
+        """The directory at ``path``, created if needed (``bench --out``; a file in the
+        way is a ConfigError naming ``--out``)."""
         study = cls(path)
-        study.path.mkdir(parents=True, exist_ok=True)
+        make_directory(study.path, "--out")
         return study
 
     def write_results(self, frame: pd.DataFrame) -> None:

@@ -265,3 +265,22 @@ def test_evaluate_and_report_reject_a_corrupt_file_alike(tmp_path):
     proc = iapo("optimize", config, "--resume", tmp_path)
     assert (proc.returncode, proc.stderr) == (
         2, f"error: --resume: {tmp_path} is not a run directory (no config.yaml)\n")
+
+
+def test_an_out_path_in_the_way_of_a_directory_is_bad_input(tmp_path, tiny_npz):
+    # campaign: --out naming a file (or a path under one) crashed with FileExistsError
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    for args in (["optimize", config, "--out", afile],
+                 ["optimize", config, "--out", afile / "run"],
+                 ["bench", "--env", tiny_npz, "--algorithms", "psst", "--budgets", "100",
+                  "--runs", "2", "--workers", "1", "--out", afile]):
+        code, out, err = run_cli(*args)
+        assert code == 2, err
+        assert err.startswith("error: --out: cannot create the directory ") and \
+            err.count("\n") == 1, err
+    stored = write_config(tmp_path / "o.yaml", SMALL_SYNTHETIC + f"output: {afile}\n")
+    code, out, err = run_cli("optimize", stored)
+    assert code == 2 and err.startswith(f"error: {stored}: output: cannot create"), err
+    assert afile.read_text() == "x"
