@@ -49,7 +49,7 @@ class SyntheticBackendConfig(_Backend):
     """Number of queries (null: the family's default)."""
     n_max: int | None = Field(None, ge=1, le=256)
     """Largest N, the number of samples per query (null: the family's default)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the generator (the environment, not the run)."""
 
 
@@ -284,7 +284,7 @@ class Config(_Strict):
     """Completions training may draw in total."""
     algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     """The training algorithm."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the run: the train/test split and the algorithm's draws."""
     split: SplitConfig = Field(default_factory=SplitConfig)
     """How queries split into training and test."""

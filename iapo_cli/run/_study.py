@@ -166,6 +166,8 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
         raise ConfigError("needs at least one value, all > 0", field="--budgets")
     if runs < 2:
         raise ConfigError("needs at least 2 runs", field="--runs")
+    if seed < 0:
+        raise ConfigError(f"must be >= 0, got {seed}", field="--seed")
     environment = env if isinstance(env, Environment) else load_env(env)
     smallest = len(environment.backend.prompt_ids)
     if min(budget_list) < smallest:

@@ -284,3 +284,14 @@ def test_an_out_path_in_the_way_of_a_directory_is_bad_input(tmp_path, tiny_npz):
     code, out, err = run_cli("optimize", stored)
     assert code == 2 and err.startswith(f"error: {stored}: output: cannot create"), err
     assert afile.read_text() == "x"
+
+
+def test_a_negative_seed_is_bad_input(tmp_path, tiny_npz):
+    # campaign: numpy's "expected non-negative integer" surfaced as a bug (exit 1)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    code, out, err = run_cli("optimize", config, "--seed", "-1", "--out", tmp_path / "run")
+    assert (code, err) == (2, f"error: {config}: --seed: must be >= 0, got -1\n")
+    code, out, err = run_cli("bench", "--env", tiny_npz, "--algorithms", "psst", "--budgets",
+                             "100", "--runs", "2", "--seed", "-1", "--out", tmp_path / "b")
+    assert (code, err) == (2, "error: --seed: must be >= 0, got -1\n")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "b").exists()

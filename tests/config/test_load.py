@@ -59,6 +59,9 @@ CASES = [
      "triple_random_n, epsilon_greedy, softmax, ucb, sequential_halving)"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: psst, params: {rho: 2}}"),
      "algorithm: rho must lie in (0, 1), got 2"),
+    (replace("seed: 1", "seed: -1"), "seed: input should be greater than or equal to 0"),
+    (replace("seed: 3", "seed: -3"),
+     "backend.seed: input should be greater than or equal to 0"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: ucb, params: {batches: many}}"),
      "algorithm: batches must be an integer, got 'many'"),
     (replace("budget: 600", "budget: 600\ncontexts: {grid: {cost: []}}").replace(
