@@ -147,9 +147,10 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     ``env``: an environment, ``synthetic:NAME`` or a recorded file; ``algorithms``: specs
     or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``); ``budgets``: integers or
     ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at least 2); ``workers``
-    processes (default: all cores); ``progress(done, total)`` after every run. Every input
-    is checked (ConfigError) before any work starts or any file is written. p-values are
-    against ``psst`` when it is listed, else against the first algorithm.
+    processes, at least 1 (default: all cores); ``progress(done, total)`` after every
+    run. Every input is checked (ConfigError; a budget listed twice too) before any work
+    starts or any file is written. p-values are against ``psst`` when it is listed, else
+    against the first algorithm.
 
     On Ctrl-C the finished runs are written to results.csv and ``BenchInterrupted`` is
     raised.
@@ -164,6 +165,11 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
         raise ConfigError("needs at least one algorithm", field="--algorithms")
     if not budget_list or min(budget_list) <= 0:
         raise ConfigError("needs at least one value, all > 0", field="--budgets")
+    repeated = sorted({b for b in budget_list if budget_list.count(b) > 1})
+    if repeated:  # its runs would pool into one summary row and break the pairing
+        raise ConfigError(f"{repeated[0]} is listed twice", field="--budgets")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"must be at least 1, got {workers}", field="--workers")
     if runs < 2:
         raise ConfigError("needs at least 2 runs", field="--runs")
     if seed < 0:

@@ -97,3 +97,21 @@ def test_interrupted_bench_keeps_the_finished_runs(tmp_path):
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results.run.unique()) == [0, 1] and len(results) == 2 * 2
     assert not (tmp_path / "summary.csv").exists()
+
+
+@pytest.mark.parametrize("kwargs, field, message", [
+    ({"budgets": "100,100"}, "--budgets", "100 is listed twice"),
+    ({"budgets": [100, 200, 100]}, "--budgets", "100 is listed twice"),
+    ({"workers": 0}, "--workers", "must be at least 1, got 0"),
+    ({"workers": -1}, "--workers", "must be at least 1, got -1"),
+])
+def test_run_bench_rejects_repeated_budgets_and_no_workers(tmp_path, kwargs, field, message):
+    # campaign: a repeated budget pooled its runs into one summary row (runs=4 of 2, pairing
+    # broken); --workers 0 or -1 was silently read as "all cores" or "one"
+    args = {"env": synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4, seed=2),
+            "algorithms": "psst", "budgets": "100", "runs": 2, "workers": 1,
+            "out": tmp_path / "b", **kwargs}
+    with pytest.raises(ConfigError) as err:
+        run_bench(**args)
+    assert (err.value.field, err.value.detail) == (field, message)
+    assert not (tmp_path / "b").exists()
