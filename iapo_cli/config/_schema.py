@@ -15,7 +15,9 @@ COST = "cost"  # the cost objective's reserved name in context weights
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # NaN and infinity are never meaningful here (weights, delays, scales): refused
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 # -- backends: one model per kind, told apart by ``kind`` ------------------------------------
