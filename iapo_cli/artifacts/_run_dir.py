@@ -380,10 +380,13 @@ class StudyDir(_Directory):
         return self._write_text(self.REPORT, text)
 
     def read_summary(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.SUMMARY, columns)
+        return self._read_table(self.SUMMARY, columns, (
+            "budget", "runs", "mean_acr", "sem_acr", "mean_regret", "mean_spent", "max_spent",
+            "median_seconds"))
 
     def read_results(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.RESULTS, columns)
+        return self._read_table(self.RESULTS, columns,
+                                ("budget", "run", "acr", "regret", "spent", "seconds"))
 
 
 RUN_FILES = RunDir.FILES

@@ -156,3 +156,16 @@ def test_study_dir_round_trip(tmp_path):
     assert study.read_summary(["algorithm"]).equals(frame)
     assert sorted(p.name for p in study.path.iterdir()) == [StudyDir.RESULTS,
                                                             StudyDir.SUMMARY]
+
+
+def test_a_study_summary_with_a_non_number_is_bad_input(tmp_path):
+    # campaign: a budget 'abc' in summary.csv drew an empty log-scaled figure (exit 0)
+    study = StudyDir.make(tmp_path / "s")
+    (study.path / "summary.csv").write_text(
+        "algorithm,budget,mean_acr,sem_acr,mean_regret\npsst,abc,0.5,0.1,0.1\n",
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        write_report(study.path)
+    assert str(err.value) == f"{study.path / 'summary.csv'}: column 'budget' holds a " \
+                             f"non-number ('abc')"
+    assert not (study.path / "report.md").exists()

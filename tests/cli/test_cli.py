@@ -295,3 +295,12 @@ def test_a_negative_seed_is_bad_input(tmp_path, tiny_npz):
                              "100", "--runs", "2", "--seed", "-1", "--out", tmp_path / "b")
     assert (code, err) == (2, "error: --seed: must be >= 0, got -1\n")
     assert not (tmp_path / "run").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_non_finite_min_acr_is_bad_input_before_anything_is_written(tmp_path):
+    # campaign: --min-acr nan crashed in the JSON writer (exit 1)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    assert run_cli("optimize", config, "--out", tmp_path / "run")[0] == 0
+    code, out, err = run_cli("evaluate", tmp_path / "run", "--min-acr", "nan")
+    assert (code, err) == (2, "error: --min-acr: must be a finite number, got nan\n")
+    assert not (tmp_path / "run" / "evaluation.json").exists()
