@@ -145,19 +145,20 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     """Run a study in the paper's protocol and write ``out``/results.csv and summary.csv.
 
     ``env``: an environment, ``synthetic:NAME`` or a recorded file; ``algorithms``: specs
-    or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``); ``budgets``: integers or
-    ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at least 2); ``workers``
-    processes, at least 1 (default: all cores); ``progress(done, total)`` after every
-    run. Every input is checked (ConfigError; a budget listed twice too) before any work
-    starts or any file is written. p-values are against ``psst`` when it is listed, else
-    against the first algorithm.
+    (or their texts) or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``);
+    ``budgets``: integers or ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at
+    least 2); ``workers`` processes, at least 1 (default: all cores); ``progress(done,
+    total)`` after every run. Every input is checked (ConfigError; a budget listed twice
+    too) before any work starts or any file is written. p-values are against ``psst`` when
+    it is listed, else against the first algorithm.
 
     On Ctrl-C the finished runs are written to results.csv and ``BenchInterrupted`` is
     raised.
     """
-    specs = parse_algorithms(algorithms) if isinstance(algorithms, str) else list(algorithms)
-    budget_list = (_parse_ints(budgets, "--budgets") if isinstance(budgets, str)
-                   else [int(b) for b in budgets])
+    specs = parse_algorithms(algorithms) if isinstance(algorithms, str) else [
+        parse_algorithms(a)[0] if isinstance(a, str) else a for a in algorithms]
+    budget_list = _parse_ints(budgets if isinstance(budgets, str)
+                              else ",".join(str(b) for b in budgets), "--budgets")
     if out is None:
         raise ConfigError("a directory for results.csv and summary.csv is needed",
                           field="--out")

@@ -115,3 +115,18 @@ def test_run_bench_rejects_repeated_budgets_and_no_workers(tmp_path, kwargs, fie
         run_bench(**args)
     assert (err.value.field, err.value.detail) == (field, message)
     assert not (tmp_path / "b").exists()
+
+
+def test_run_bench_from_python_takes_algorithm_names_and_checks_budgets(tmp_path):
+    # campaign: run_bench(algorithms=["psst"]) raised AttributeError, budgets=["a"] ValueError
+    env = synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4, seed=2)
+    outcome = run_bench(env, ["psst", "ucb(c=0.2)"], [50], runs=2, workers=1,
+                        out=tmp_path / "b")
+    assert sorted(set(outcome.results.algorithm)) == ["psst", "ucb(c=0.2)"]
+    with pytest.raises(ConfigError) as err:
+        run_bench(env, ["psst"], ["a"], runs=2, workers=1, out=tmp_path / "c")
+    assert err.value.field == "--budgets"
+    with pytest.raises(ConfigError) as err:
+        run_bench(env, ["psst(rho=2)"], [50], runs=2, workers=1, out=tmp_path / "c")
+    assert err.value.field == "--algorithms"
+    assert not (tmp_path / "c").exists()
