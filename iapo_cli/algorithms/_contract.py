@@ -11,6 +11,10 @@ fails; algorithms never build one themselves.
 
 from __future__ import annotations
 
+import inspect
+import math
+import types
+import typing
 from typing import ClassVar
 
 import numpy as np
@@ -35,8 +39,10 @@ class Algorithm:
         """Raise ``ValueError`` naming the first parameter that is out of range."""
 
     def check_params(self) -> None:
-        """Every parameter in range, else ``AlgorithmParameterError``."""
+        """Every parameter of the type its constructor declares and in range, else
+        ``AlgorithmParameterError``."""
         try:
+            _check_types(self)
             self._check()
         except ValueError as exc:
             raise AlgorithmParameterError(str(exc)) from None
@@ -52,6 +58,48 @@ class Algorithm:
         then ``train``."""
         self.trainer_ = Trainer(problem, budget, rng, observer)
         return train(self, self.trainer_)
+
+
+def _type_problem(value: object, allowed: tuple) -> str | None:
+    """What is wrong with ``value`` for a parameter annotated with the types ``allowed``
+    (int, float, str, None), or None. A bool is not a number here, an int is a float."""
+    if value is None:
+        return None if type(None) in allowed else _WANTED[_main_type(allowed)]
+    kind = _main_type(allowed)
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):
+            return "a finite number"
+    else:
+        ok = isinstance(value, kind)
+    return None if ok else _WANTED[kind]
+
+
+_WANTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _main_type(allowed: tuple) -> type:
+    return next(t for t in allowed if t is not type(None))
+
+
+def _check_types(algorithm: Algorithm) -> None:
+    """Each constructor parameter's stored value against its annotation (int, float, str,
+    each optionally ``| None``): a ValueError naming the first that does not fit."""
+    init = type(algorithm).__init__
+    hints = typing.get_type_hints(init)
+    for name in inspect.signature(init).parameters:
+        hint = hints.get(name)
+        if hint is None or not hasattr(algorithm, name):
+            continue
+        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        if not all(t in _WANTED or t is type(None) for t in allowed):
+            continue  # a type this check does not know: left to _check
+        value = getattr(algorithm, name)
+        problem = _type_problem(value, allowed)
+        if problem:
+            raise ValueError(f"{name} must be {problem}, got {value!r}")
 
 
 def train(algorithm: Algorithm, trainer: Trainer) -> TrainingResult:

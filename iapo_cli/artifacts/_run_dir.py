@@ -92,6 +92,21 @@ def _parse_yaml(text: str) -> Any:
         raise _Unreadable(f"not valid YAML ({problem}{where})") from None
 
 
+def make_directory(path: Path, field: str | None, source: str | None = None) -> None:
+    """``path`` and its parents, created if needed; a file in the way (or no permission) is
+    a ConfigError naming ``field`` (the flag or config key that gave the path)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the directory {path} "
+                          f"({exc.strerror or type(exc).__name__})", source=source,
+                          field=field) from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _Unreadable(Exception):
     """What is wrong with a file's contents (becomes a ConfigError naming the file)."""
 
@@ -154,7 +169,10 @@ class _Directory:
                 raise ConfigError(f"lacks the key '{key}'", source=str(self.file(name)))
         return data
 
-    def _read_table(self, name: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Iterable[str] = (),
+                    numeric: Iterable[str] = ()) -> pd.DataFrame:
+        """The CSV table ``name``; each of ``columns`` must be there, and those of them in
+        ``numeric`` must hold numbers (or nothing)."""
         import pandas as pd
 
         path = self.file(name)
@@ -170,9 +188,16 @@ class _Directory:
         except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
             raise ConfigError(f"not a readable CSV table ({_first_line(exc)})",
                               source=str(path)) from None
+        columns = list(columns)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
+        for column in (c for c in columns if c in set(numeric)):
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
+                value = frame[column][bad].iloc[0]
+                raise ConfigError(f"column '{column}' holds a non-number ({value!r})",
+                                  source=str(path))
         return frame
 
     def _write_text(self, name: str, text: str) -> Path:
@@ -206,9 +231,13 @@ class RunDir(_Directory):
     """What an offline ``optimize`` writes."""
 
     @classmethod
-    def create(cls, output: str | Path, name: str, now: datetime | None = None) -> RunDir:
-        """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions)."""
+    def create(cls, output: str | Path, name: str, now: datetime | None = None,
+               source: str | None = None) -> RunDir:
+        """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions).
+        An ``output`` that cannot be a directory is a ConfigError naming the config key
+        ``output`` (in ``source``)."""
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        make_directory(Path(output), "output", source)
         base = Path(output) / f"{name}-{stamp}"
         path, i = base, 1
         while True:
@@ -221,9 +250,10 @@ class RunDir(_Directory):
 
     @classmethod
     def make(cls, path: str | Path) -> RunDir:
-        """The directory at ``path``, created if needed (``optimize --out``)."""
+        """The directory at ``path``, created if needed (``optimize --out``; a file in the
+        way is a ConfigError naming ``--out``)."""
         run_dir = cls(path)
-        run_dir.path.mkdir(parents=True, exist_ok=True)
+        make_directory(run_dir.path, "--out")
         return run_dir
 
     # --- writing ---------------------------------------------------------------------
@@ -268,10 +298,31 @@ class RunDir(_Directory):
         return self._read_json(self.SUMMARY)
 
     def read_split(self) -> dict:
-        return self._read_json(self.SPLIT, ("train", "test"))
+        """split.json: ``train`` and ``test``, each a list of query indices (ints >= 0)."""
+        split = self._read_json(self.SPLIT, ("train", "test"))
+        for key in ("train", "test"):
+            indices = split[key]
+            if not isinstance(indices, list) or not all(
+                    _is_int(i) and i >= 0 for i in indices):
+                raise ConfigError(f"'{key}' must be a list of query indices (integers >= 0)",
+                                  source=str(self.file(self.SPLIT)))
+        return split
 
     def read_policy(self) -> dict:
-        return self._read_json(self.POLICY, ("contexts",))
+        """policy.json: ``contexts`` a list of records (objects), each ``n`` an integer >= 1
+        where given."""
+        policy = self._read_json(self.POLICY, ("contexts",))
+        source = str(self.file(self.POLICY))
+        records = policy["contexts"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ConfigError("'contexts' must be a list of JSON objects", source=source)
+        for i, record in enumerate(records):
+            n = record.get("n")
+            if n is not None and not (_is_int(n) and n >= 1) and not (
+                    isinstance(n, float) and n.is_integer() and n >= 1):
+                raise ConfigError(f"contexts[{i}].n must be an integer >= 1, got {n!r}",
+                                  source=source)
+        return policy
 
     def read_evaluation(self) -> dict | None:
         """evaluation.json, or None before ``iapo evaluate`` has run."""
@@ -280,10 +331,12 @@ class RunDir(_Directory):
         return self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.ESTIMATES, columns)
+        return self._read_table(self.ESTIMATES, columns,
+                                ("n", "utility", "task_utility", "cost", "samples"))
 
     def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.TRIMMING_LOG, columns)
+        return self._read_table(self.TRIMMING_LOG, columns,
+                                ("round", "n", "estimate", "samples"))
 
     def read_ledger(self) -> list[dict]:
         """Every complete line of usage.jsonl ([] when there is none)."""
@@ -311,8 +364,10 @@ class StudyDir(_Directory):
 
     @classmethod
     def make(cls, path: str | Path) -> StudyDir:
+        """The directory at ``path``, created if needed (``bench --out``; a file in the
+        way is a ConfigError naming ``--out``)."""
         study = cls(path)
-        study.path.mkdir(parents=True, exist_ok=True)
+        make_directory(study.path, "--out")
         return study
 
     def write_results(self, frame: pd.DataFrame) -> None:
@@ -325,10 +380,13 @@ class StudyDir(_Directory):
         return self._write_text(self.REPORT, text)
 
     def read_summary(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.SUMMARY, columns)
+        return self._read_table(self.SUMMARY, columns, (
+            "budget", "runs", "mean_acr", "sem_acr", "mean_regret", "mean_spent", "max_spent",
+            "median_seconds"))
 
     def read_results(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.RESULTS, columns)
+        return self._read_table(self.RESULTS, columns,
+                                ("budget", "run", "acr", "regret", "spent", "seconds"))
 
 
 RUN_FILES = RunDir.FILES

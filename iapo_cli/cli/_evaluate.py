@@ -37,11 +37,17 @@ def evaluate_command(
     Exit codes: 0 done (and the policy meets --min-acr), 3 the policy is below --min-acr,
     1 runtime failure, 2 bad input, 130 interrupted.
     """
+    import math
+
     import pandas as pd
 
     from ..artifacts import RunDir
+    from ..errors import ConfigError
     from ..evaluation import ORACLE, POLICY
     from ..run import evaluate, write_evaluation
+
+    if min_acr is not None and not math.isfinite(min_acr):  # before any completion
+        raise ConfigError(f"must be a finite number, got {min_acr}", field="--min-acr")
 
     if as_json:
         outcome = evaluate(run_dir, budget)

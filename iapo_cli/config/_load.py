@@ -60,7 +60,11 @@ def _message(error: dict) -> str:
         return "is required"
     if kind == "union_tag_invalid":
         known = ", ".join(BACKEND_CONFIGS)
-        return f"unknown kind {error['ctx']['tag']!r} (known: {known})"
+        given = error["input"].get("kind") if isinstance(error["input"], dict) else None
+        tag = "null" if given is None else repr(error["ctx"]["tag"])  # as YAML spells it
+        return f"unknown kind {tag} (known: {known})"
+    if kind in ("model_type", "model_attributes_type"):  # a section that is no mapping
+        return "must be a mapping of keys to values"
     msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else kind
 

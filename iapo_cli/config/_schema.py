@@ -15,7 +15,9 @@ COST = "cost"  # the cost objective's reserved name in context weights
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # NaN and infinity are never meaningful here (weights, delays, scales): refused
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 # -- backends: one model per kind, told apart by ``kind`` ------------------------------------
@@ -49,7 +51,7 @@ class SyntheticBackendConfig(_Backend):
     """Number of queries (null: the family's default)."""
     n_max: int | None = Field(None, ge=1, le=256)
     """Largest N, the number of samples per query (null: the family's default)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the generator (the environment, not the run)."""
 
 
@@ -284,7 +286,7 @@ class Config(_Strict):
     """Completions training may draw in total."""
     algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     """The training algorithm."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the run: the train/test split and the algorithm's draws."""
     split: SplitConfig = Field(default_factory=SplitConfig)
     """How queries split into training and test."""

@@ -10,6 +10,7 @@ the cache.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,6 +308,8 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
 
 def write_evaluation(evaluation: Evaluation, min_acr: float | None = None) -> dict:
     """evaluation.json and evaluation.csv in the run directory; returns the JSON data."""
+    if min_acr is not None and not math.isfinite(min_acr):
+        raise ConfigError(f"must be a finite number, got {min_acr}", field="--min-acr")
     data = evaluation.as_dict(min_acr)
     RunDir(evaluation.run_dir).write_evaluation(data, evaluation.frame())
     return data

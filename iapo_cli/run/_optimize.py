@@ -169,8 +169,8 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         run_dir = Path(resume)
         attempt = _reopen(resolved, run_dir)
     else:
-        files = RunDir.make(out) if out is not None else RunDir.create(config.output,
-                                                                        config.name)
+        files = RunDir.make(out) if out is not None else RunDir.create(
+            config.output, config.name, source=resolved.source)
         run_dir = files.path
         attempt = 1
         files.write_config(_resolved_config(resolved))

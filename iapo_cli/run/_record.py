@@ -26,6 +26,20 @@ class RecordOutcome:
     usage: dict
 
 
+def _check_writable(path: Path, field: str, source: str | None) -> None:
+    """Before any completion is paid: ``path`` can become a file (it is not a directory and
+    no file stands where a parent directory must be)."""
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a replay file name", source=source,
+                          field=field)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"cannot create the directory {path.parent} ({parent} is "
+                                  f"a file)", source=source, field=field)
+            return
+
+
 def record(config_path: str | Path, samples: int, out: str | Path | None = None,
            progress: Callable[[int], None] | None = None,
            on_total: Callable[[int], None] | None = None) -> RecordOutcome:
@@ -38,6 +52,9 @@ def record(config_path: str | Path, samples: int, out: str | Path | None = None,
                           field="backend.kind")
     if samples < 1:
         raise ConfigError("must be at least 1", field="--samples")
+    path = Path(out) if out is not None else Path(config.output) / f"{config.name}.replay.npz"
+    _check_writable(path, "--out" if out is not None else "output",
+                    None if out is not None else resolved.source)
     backend = resolved.problem.backend
     backend.progress = progress
     queries = np.asarray(resolved.problem.train)
@@ -64,7 +81,6 @@ def record(config_path: str | Path, samples: int, out: str | Path | None = None,
         "latency": np.array([c.latency for c in flat]),
     }
     columns.update(backend.strategy.replay_columns(backend, queries, flat, shape))
-    path = Path(out) if out is not None else Path(config.output) / f"{config.name}.replay.npz"
     meta = {"name": config.name, "strategy": backend.strategy.name,
             "objectives": list(backend.strategy.objectives), "prompt_ids":
             list(backend.prompt_ids), "samples": samples, "model": config.backend.model,

@@ -119,6 +119,8 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         raise ConfigError(f"{budget} is smaller than one pull at N={scales[0]} per prompt "
                           f"({n_prompts} prompts need {cheapest})", source=source, field=field)
     seed = config.seed if seed is None else seed
+    if seed < 0:  # only an override can be: the config's seed is checked by the schema
+        raise ConfigError(f"must be >= 0, got {seed}", source=source, field="--seed")
     try:
         algorithm = make_algorithm(config.algorithm.name, **config.algorithm.params)
     except ConfigError as exc:

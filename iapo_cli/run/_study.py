@@ -95,7 +95,12 @@ def _scalar(text: str) -> object:
             return kind(text)
         except ValueError:
             pass
-    return yaml.safe_load(text) if text else None
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:  # e.g. '[1' (a comma split it): the text, which the check rejects
+        return text
 
 
 def parse_algorithms(text: str) -> list[AlgorithmSpec]:
@@ -151,31 +156,39 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     """Run a study in the paper's protocol and write ``out``/results.csv and summary.csv.
 
     ``env``: an environment, ``synthetic:NAME`` or a recorded file; ``algorithms``: specs
-    or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``); ``budgets``: integers or
-    ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at least 2); ``workers``
-    processes (default: all cores); ``progress(done, total)`` after every run. Every input
-    is checked (ConfigError) before any work starts or any file is written. p-values are
-    against ``psst`` when it is listed, else against the first algorithm.
+    (or their texts) or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``);
+    ``budgets``: integers or ``"1000,2000"``; ``runs`` random 80/20 splits per budget (at
+    least 2); ``workers`` processes, at least 1 (default: all cores); ``progress(done,
+    total)`` after every run. Every input is checked (ConfigError; a budget listed twice
+    too) before any work starts or any file is written. p-values are against ``psst`` when
+    it is listed, else against the first algorithm.
 
     On Ctrl-C the finished runs are written to results.csv and ``BenchInterrupted`` is
     raised.
     """
     if isinstance(algorithms, str):
         specs = parse_algorithms(algorithms)
-    else:  # specs from Python: the same checks as the flag's
-        specs = list(algorithms)
+    else:  # specs (or their texts) from Python: the same checks as the flag's
+        specs = [parse_algorithms(a)[0] if isinstance(a, str) else a for a in algorithms]
         for spec in specs:
             _check_builds(spec)
         _check_specs(specs)
-    budget_list = (_parse_ints(budgets, "--budgets") if isinstance(budgets, str)
-                   else [int(b) for b in budgets])
+    budget_list = _parse_ints(budgets if isinstance(budgets, str)
+                              else ",".join(str(b) for b in budgets), "--budgets")
     if out is None:
         raise ConfigError("a directory for results.csv and summary.csv is needed",
                           field="--out")
     if not budget_list or min(budget_list) <= 0:
         raise ConfigError("needs at least one value, all > 0", field="--budgets")
+    repeated = sorted({b for b in budget_list if budget_list.count(b) > 1})
+    if repeated:  # its runs would pool into one summary row and break the pairing
+        raise ConfigError(f"{repeated[0]} is listed twice", field="--budgets")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"must be at least 1, got {workers}", field="--workers")
     if runs < 2:
         raise ConfigError("needs at least 2 runs", field="--runs")
+    if seed < 0:
+        raise ConfigError(f"must be >= 0, got {seed}", field="--seed")
     environment = env if isinstance(env, Environment) else load_env(env)
     smallest = len(environment.backend.prompt_ids)
     if min(budget_list) < smallest:

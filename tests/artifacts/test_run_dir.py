@@ -71,6 +71,19 @@ def test_missing_files_name_the_directory_and_the_flag(tmp_path):
     ("config.yaml", "- a\n- b\n", "is not a YAML mapping"),
     ("estimates.csv", "", "not a readable CSV table (No columns to parse from file)"),
     ("estimates.csv", "context,prompt\nfree,p0\n", "lacks the column 'n'"),
+    # contents of the wrong type are bad input too, never a crash (campaign)
+    ("split.json", "{\"train\": [0], \"test\": \"x\"}",
+     "'test' must be a list of query indices (integers >= 0)"),
+    ("split.json", "{\"train\": [0], \"test\": [null]}",
+     "'test' must be a list of query indices (integers >= 0)"),
+    ("split.json", "{\"train\": [0], \"test\": [-1, 1.5]}",
+     "'test' must be a list of query indices (integers >= 0)"),
+    ("split.json", "{\"train\": 5, \"test\": [1]}",
+     "'train' must be a list of query indices (integers >= 0)"),
+    ("policy.json", "{\"contexts\": \"x\"}", "'contexts' must be a list of JSON objects"),
+    ("policy.json", "{\"contexts\": [{\"context\": \"a\", \"n\": \"x\"}]}",
+     "contexts[0].n must be an integer >= 1, got 'x'"),
+    ("estimates.csv", "context,prompt,n\nfree,p0,abc\n", "column 'n' holds a non-number"),
 ])
 def test_corrupt_files_name_the_file_and_what_is_wrong(tmp_path, name, text, message):
     files = RunDir(tmp_path)
@@ -93,10 +106,16 @@ def _copy(run_path, tmp_path):
     return out
 
 
-@pytest.mark.parametrize("name", ["summary.json", "policy.json", "estimates.csv"])
-def test_evaluate_and_report_treat_a_corrupt_file_alike(run_path, tmp_path, name):
+@pytest.mark.parametrize("name, text", [
+    ("summary.json", "{broken"), ("policy.json", "{broken"), ("estimates.csv", "{broken"),
+    ("policy.json", "{\"contexts\": \"x\"}"),
+    ("policy.json", "{\"contexts\": [{\"context\": \"free\", \"prompt\": \"p0\", "
+                    "\"n\": \"x\"}]}"),
+    ("estimates.csv", "context,prompt,n,utility,task_utility,cost\nfree,p0,abc,0,0,0\n"),
+])
+def test_evaluate_and_report_treat_a_corrupt_file_alike(run_path, tmp_path, name, text):
     run = _copy(run_path, tmp_path)
-    (run / name).write_text("{broken", encoding="utf-8")
+    (run / name).write_text(text, encoding="utf-8")
     errors = []
     for action in (evaluate, write_report):
         with pytest.raises(ConfigError) as err:
@@ -105,6 +124,21 @@ def test_evaluate_and_report_treat_a_corrupt_file_alike(run_path, tmp_path, name
     assert errors[0].source == errors[1].source == str(run / name)
     assert errors[0].detail == errors[1].detail
     assert not (run / "report.md").exists() and not (run / "evaluation.json").exists()
+
+
+@pytest.mark.parametrize("text", ["{\"train\": [0], \"test\": \"x\"}",
+                                  "{\"train\": [0], \"test\": [null]}",
+                                  "{\"train\": [0], \"test\": 5}"])
+def test_evaluate_reads_a_split_of_the_wrong_type_as_bad_input(run_path, tmp_path, text):
+    from tests.conftest import run_cli
+
+    run = _copy(run_path, tmp_path)
+    (run / "split.json").write_text(text, encoding="utf-8")
+    code, out, err = run_cli("evaluate", run)
+    assert code == 2
+    assert err == (f"error: {run / 'split.json'}: 'test' must be a list of query indices "
+                   f"(integers >= 0)\n")
+    assert not (run / "evaluation.json").exists()
 
 
 def test_report_reads_a_corrupt_evaluation_as_bad_input(run_path, tmp_path):
@@ -122,3 +156,16 @@ def test_study_dir_round_trip(tmp_path):
     assert study.read_summary(["algorithm"]).equals(frame)
     assert sorted(p.name for p in study.path.iterdir()) == [StudyDir.RESULTS,
                                                             StudyDir.SUMMARY]
+
+
+def test_a_study_summary_with_a_non_number_is_bad_input(tmp_path):
+    # campaign: a budget 'abc' in summary.csv drew an empty log-scaled figure (exit 0)
+    study = StudyDir.make(tmp_path / "s")
+    (study.path / "summary.csv").write_text(
+        "algorithm,budget,mean_acr,sem_acr,mean_regret\npsst,abc,0.5,0.1,0.1\n",
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        write_report(study.path)
+    assert str(err.value) == f"{study.path / 'summary.csv'}: column 'budget' holds a " \
+                             f"non-number ('abc')"
+    assert not (study.path / "report.md").exists()

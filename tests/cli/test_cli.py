@@ -285,3 +285,42 @@ def test_evaluate_and_report_reject_a_corrupt_file_alike(tmp_path):
     proc = iapo("optimize", config, "--resume", tmp_path)
     assert (proc.returncode, proc.stderr) == (
         2, f"error: --resume: {tmp_path} is not a run directory (no config.yaml)\n")
+
+
+def test_an_out_path_in_the_way_of_a_directory_is_bad_input(tmp_path, tiny_npz):
+    # campaign: --out naming a file (or a path under one) crashed with FileExistsError
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    for args in (["optimize", config, "--out", afile],
+                 ["optimize", config, "--out", afile / "run"],
+                 ["bench", "--env", tiny_npz, "--algorithms", "psst", "--budgets", "100",
+                  "--runs", "2", "--workers", "1", "--out", afile]):
+        code, out, err = run_cli(*args)
+        assert code == 2, err
+        assert err.startswith("error: --out: cannot create the directory ") and \
+            err.count("\n") == 1, err
+    stored = write_config(tmp_path / "o.yaml", SMALL_SYNTHETIC + f"output: {afile}\n")
+    code, out, err = run_cli("optimize", stored)
+    assert code == 2 and err.startswith(f"error: {stored}: output: cannot create"), err
+    assert afile.read_text() == "x"
+
+
+def test_a_negative_seed_is_bad_input(tmp_path, tiny_npz):
+    # campaign: numpy's "expected non-negative integer" surfaced as a bug (exit 1)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    code, out, err = run_cli("optimize", config, "--seed", "-1", "--out", tmp_path / "run")
+    assert (code, err) == (2, f"error: {config}: --seed: must be >= 0, got -1\n")
+    code, out, err = run_cli("bench", "--env", tiny_npz, "--algorithms", "psst", "--budgets",
+                             "100", "--runs", "2", "--seed", "-1", "--out", tmp_path / "b")
+    assert (code, err) == (2, "error: --seed: must be >= 0, got -1\n")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_non_finite_min_acr_is_bad_input_before_anything_is_written(tmp_path):
+    # campaign: --min-acr nan crashed in the JSON writer (exit 1)
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    assert run_cli("optimize", config, "--out", tmp_path / "run")[0] == 0
+    code, out, err = run_cli("evaluate", tmp_path / "run", "--min-acr", "nan")
+    assert (code, err) == (2, "error: --min-acr: must be a finite number, got nan\n")
+    assert not (tmp_path / "run" / "evaluation.json").exists()

@@ -59,6 +59,20 @@ CASES = [
      "triple_random_n, epsilon_greedy, softmax, ucb, sequential_halving)"),
     (replace("budget: 600", "budget: 600\nalgorithm: {name: psst, params: {rho: 2}}"),
      "algorithm: rho must lie in (0, 1), got 2"),
+    (replace("seed: 1", "seed: -1"), "seed: input should be greater than or equal to 0"),
+    # campaign: NaN and infinity passed as weights (NaN utilities) and client delays
+    (replace("cost: 2.0}", "cost: .nan}"), "contexts[1].weights.cost: input should be a "
+                                            "finite number"),
+    (replace("correct: 1.0, cost: 0.0", "correct: .inf, cost: 0.0"),
+     "contexts[0].weights.correct: input should be a finite number"),
+    # campaign: a non-mapping section named a Python class
+    (replace("budget: 600", "budget: 600\nalgorithm: psst"),
+     "algorithm: must be a mapping of keys to values"),
+    (replace("seed: 1", "seed: 1\ncost: money"), "cost: must be a mapping of keys to values"),
+    (replace("seed: 3", "seed: -3"),
+     "backend.seed: input should be greater than or equal to 0"),
+    (replace("budget: 600", "budget: 600\nalgorithm: {name: ucb, params: {batches: many}}"),
+     "algorithm: batches must be an integer, got 'many'"),
     (replace("budget: 600", "budget: 600\ncontexts: {grid: {cost: []}}").replace(
         "contexts:\n  - {name: free, weights: {correct: 1.0, cost: 0.0}}\n"
         "  - {name: costly, weights: {correct: 1.0, cost: 2.0}}\n", ""),

@@ -101,3 +101,20 @@ def test_every_field_of_the_schema_is_documented():
         assert model.__doc__, model
         for name, field in model.model_fields.items():
             assert field.description and field.description.strip(), f"{model.__name__}.{name}"
+
+
+@pytest.mark.parametrize("backend, field, message", [
+    # campaign: `kind: null` said "unknown kind 'None'" (a Python spelling)
+    ({"kind": None}, "backend.kind",
+     "unknown kind null (known: categorical, synthetic, live, replay)"),
+    ("live", "backend", "must be a mapping of keys to values"),
+    (None, "backend", "must be a mapping of keys to values"),
+    ({**BACKENDS["live"], "retry_max_delay": float("inf")}, "backend.retry_max_delay",
+     "input should be a finite number"),
+    ({**BACKENDS["live"], "timeout": float("inf")}, "backend.timeout",
+     "input should be a finite number"),
+])
+def test_odd_backends_read_as_the_user_wrote_them(backend, field, message):
+    with pytest.raises(ConfigError) as err:
+        config_from_mapping(config(backend), "c.yaml")
+    assert (err.value.field, err.value.detail) == (field, message)

@@ -50,3 +50,18 @@ def test_record_needs_a_live_backend(tmp_path):
     config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
     with pytest.raises(ConfigError, match="backend.kind: iapo record needs a live backend"):
         record(config, 4)
+
+
+@pytest.mark.parametrize("out", ["adir", "afile/r.npz"])
+def test_a_bad_out_path_is_bad_input_before_any_completion(tmp_path, loopback, api_key, out):
+    # campaign: `--out DIR` or a path under a file crashed after paying every completion
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    data = write_sums(tmp_path / "sums.jsonl", count=10)
+    config = live_config(tmp_path / "live.yaml", loopback.url, data, prompts=2)
+    with pytest.raises(ConfigError) as err:
+        record(config, 2, tmp_path / out)
+    assert err.value.field == "--out"
+    assert loopback.completions == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile", "live.yaml",
+                                                          "sums.jsonl"]

@@ -28,6 +28,16 @@ def test_names_and_parameters():
     ("psst(k=3)x", "expected NAME(key=value,...), got 'psst(k=3)x'"),
     ("psst,psst", "'psst' is listed twice"),
     (" , ", "needs at least one algorithm"),
+    # a value of the wrong type is bad input too, never a crash (campaign)
+    ("psst(rho=abc)", "psst: rho must be a number, got 'abc'"),
+    ("psst(rho=)", "psst: rho must be a number, got None"),
+    ("psst(rounds=1e9)", "psst: rounds must be an integer, got 1000000000.0"),
+    ("psst(rounds=true)", "psst: rounds must be an integer, got True"),
+    ("psst(k=1.5)", "psst: k must be an integer, got 1.5"),
+    ("psst(rho=[1,2])", "expected key=value in 'psst(rho=[1,2])', got '2]'"),
+    ("psst(rho=[1)", "psst: rho must be a number, got '[1'"),  # unreadable YAML: the text
+    ("softmax(temperature=nan)", "softmax: temperature must be a finite number, got nan"),
+    ("ucb(c=inf)", "ucb: c must be a finite number, got inf"),
 ])
 def test_bad_input_names_the_flag(text, message):
     with pytest.raises(ConfigError) as err:
@@ -101,3 +111,36 @@ def test_interrupted_bench_keeps_the_finished_runs(tmp_path):
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results.run.unique()) == [0, 1] and len(results) == 2 * 2
     assert not (tmp_path / "summary.csv").exists()
+
+
+@pytest.mark.parametrize("kwargs, field, message", [
+    ({"budgets": "100,100"}, "--budgets", "100 is listed twice"),
+    ({"budgets": [100, 200, 100]}, "--budgets", "100 is listed twice"),
+    ({"workers": 0}, "--workers", "must be at least 1, got 0"),
+    ({"workers": -1}, "--workers", "must be at least 1, got -1"),
+])
+def test_run_bench_rejects_repeated_budgets_and_no_workers(tmp_path, kwargs, field, message):
+    # campaign: a repeated budget pooled its runs into one summary row (runs=4 of 2, pairing
+    # broken); --workers 0 or -1 was silently read as "all cores" or "one"
+    args = {"env": synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4, seed=2),
+            "algorithms": "psst", "budgets": "100", "runs": 2, "workers": 1,
+            "out": tmp_path / "b", **kwargs}
+    with pytest.raises(ConfigError) as err:
+        run_bench(**args)
+    assert (err.value.field, err.value.detail) == (field, message)
+    assert not (tmp_path / "b").exists()
+
+
+def test_run_bench_from_python_takes_algorithm_names_and_checks_budgets(tmp_path):
+    # campaign: run_bench(algorithms=["psst"]) raised AttributeError, budgets=["a"] ValueError
+    env = synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4, seed=2)
+    outcome = run_bench(env, ["psst", "ucb(c=0.2)"], [50], runs=2, workers=1,
+                        out=tmp_path / "b")
+    assert sorted(set(outcome.results.algorithm)) == ["psst", "ucb(c=0.2)"]
+    with pytest.raises(ConfigError) as err:
+        run_bench(env, ["psst"], ["a"], runs=2, workers=1, out=tmp_path / "c")
+    assert err.value.field == "--budgets"
+    with pytest.raises(ConfigError) as err:
+        run_bench(env, ["psst(rho=2)"], [50], runs=2, workers=1, out=tmp_path / "c")
+    assert err.value.field == "--algorithms"
+    assert not (tmp_path / "c").exists()
