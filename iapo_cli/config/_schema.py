@@ -118,7 +118,8 @@ class ReplayBackendConfig(_Backend):
     path: str = Field(min_length=1)
     """The .replay.npz file (relative to the config file)."""
     n_max: int | None = Field(None, ge=1, le=256)
-    """Largest N to use, at most the recorded one (null: the recorded one)."""
+    """Largest N to use (null: the recorded samples per prompt and query). It may exceed
+    them: a pull draws N of the recorded completions with replacement."""
 
 
 BACKEND_CONFIGS: dict[str, type[_Backend]] = {

@@ -70,6 +70,7 @@ class Evaluation:
     spent: int  # completions requested (live)
     budget: int | None
     usage: dict | None
+    strategy: str = "majority_vote"  # the strategy the values are for
 
     def score(self, name: str) -> ChoiceScore | None:
         return next((s for s in self.scores if s.choice.name == name), None)
@@ -112,6 +113,7 @@ class Evaluation:
         return {
             "run_dir": str(self.run_dir),
             "method": self.method,
+            "strategy": self.strategy,
             "test_queries": self.test_queries,
             "policy_acr": self.policy.acr,
             "policy_acr_sem": self.policy.acr_sem,
@@ -302,7 +304,8 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     scores = [score_choice(values, problem.scales, probabilities, c) for c in choices]
     evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
                             problem.backend.prompt_ids, len(test), scores, skipped, spent,
-                            budget if method == "sampled" else None, _usage(resolved))
+                            budget if method == "sampled" else None, _usage(resolved),
+                            problem.backend.strategy.name)
     return evaluation
 
 

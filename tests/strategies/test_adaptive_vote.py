@@ -89,6 +89,7 @@ def test_optimize_and_evaluate_exactly_on_a_synthetic_backend(tmp_path):
     assert len(shared) and (eight[shared] < 8 * one[shared]).all()
     result = evaluate(tmp_path / "run")
     assert result.method == "exact" and 0 < result.policy.acr <= 1
+    assert result.as_dict()["strategy"] == "adaptive_vote"
     # the exact cost at N is what the rule draws, so the same arm is cheaper than voting
     env = outcome.resolved.env
     draws = env.backend.exact_draws()
