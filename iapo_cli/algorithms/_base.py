@@ -141,6 +141,7 @@ class Policy:
     estimate: np.ndarray  # (C,)
     samples: np.ndarray  # (C,)
     agnostic: np.ndarray | None = None  # (C,) IA utility of the chosen prompt (reported only)
+    fallback: np.ndarray | None = None  # (C,) the algorithm's pick had no data: best estimated
 
     def frame(self) -> pd.DataFrame:
         out = _pandas().DataFrame({
@@ -152,6 +153,8 @@ class Policy:
         })
         if self.agnostic is not None:
             out["agnostic_utility"] = self.agnostic
+        if self.fallback is not None and self.fallback.any():  # only then: files unchanged
+            out["fallback"] = self.fallback.astype(bool)
         return out
 
 
@@ -251,12 +254,19 @@ class Trainer:
             self.observer(round_, rounds, self.spent, self.budget)
 
     def policy(self, candidates: np.ndarray | None = None) -> Policy:
-        """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all)."""
-        util = self.grid_utility()
-        if candidates is not None:
-            util = np.where(candidates, util, np.nan)
-        score = np.where(np.isnan(util), -np.inf, util)
+        """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all).
+
+        A policy never rests on an arm without data: a context whose candidates have no
+        estimate takes its best estimated arm of the whole grid instead, and says so in
+        ``Policy.fallback``. Only a run stopped before its first pull has no estimate at
+        all (its estimates are NaN; the budget checks before training rule it out for a
+        finished run)."""
+        full = self.grid_utility()
+        util = full if candidates is None else np.where(candidates, full, np.nan)
         n_ctx, n_prompts, n_scales = util.shape
+        fallback = np.isnan(util).reshape(n_ctx, -1).all(axis=1)
+        util = np.where(fallback[:, None, None], full, util)
+        score = np.where(np.isnan(util), -np.inf, util)
         best = score.reshape(n_ctx, -1).argmax(axis=1)
         prompt, scale_idx = np.divmod(best, n_scales)
         ctx = np.arange(n_ctx)
@@ -268,6 +278,7 @@ class Trainer:
             estimate=util[ctx, prompt, scale_idx],
             samples=self.grid_samples()[prompt, scale_idx],
             agnostic=self.stats.agnostic()[ctx, prompt],
+            fallback=fallback,
         )
 
     def result(self, policy: Policy) -> TrainingResult:

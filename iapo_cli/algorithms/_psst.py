@@ -59,7 +59,10 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         keep = keep_counts(count, rounds - r, schedule)
         if unseen and not last:
             keep = count
-        kept = keep_best(trainer.grid_utility(), active, np.maximum(keep, 1))
+        util = trainer.grid_utility()
+        if last:  # the final pick is among arms with data
+            util = np.where(np.isnan(util), -np.inf, util)
+        kept = keep_best(util, active, np.maximum(keep, 1))
         trainer.end_round(active, kept)
         active = kept
         trainer.notify(notify_offset + r + 1, total)
@@ -175,6 +178,8 @@ class PSST(Algorithm):
         n_ctx, n_prompts, n_scales = active.shape
         first = int(problem.scales[0])
         per = int(self.rho * budget) // (n_prompts * first)
+        if per == 0 and n_prompts * first <= trainer.remaining:
+            per = 1  # never cut prompts blind: each is sampled once before any is dropped
         if per > 0:
             queries = trainer.queries.draw(per)
             trainer.pull_many([(p, queries, first) for p in range(n_prompts)])

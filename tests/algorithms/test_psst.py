@@ -75,3 +75,37 @@ def test_keep_best_prefers_higher_estimates_and_unsampled_arms():
     active = np.ones_like(util, dtype=bool)
     kept = keep_best(util, active, np.array([2]))
     assert kept.tolist() == [[[False, True], [True, False]]]
+
+
+def test_small_budgets_never_give_a_data_free_policy():
+    """Issue 10: at budgets too small for screening's share (rho * T < prompts), PSST cut
+    prompts blind and deployed arms without a single pull (estimate NaN, p0 at N=1)."""
+    from iapo_cli.backends import synthetic
+
+    env = synthetic("bernoulli-mv", prompts=8, queries=60, n_max=8, seed=2)
+    problem = Problem(env.backend, np.arange(48), np.arange(1, 9), env.contexts)
+    for budget in range(16, 41, 4):
+        for seed in range(6):
+            for algorithm in (PSST(), PSST(screen="always")):
+                result = algorithm.fit(problem, budget, np.random.default_rng(seed))
+                policy = result.policy
+                assert np.isfinite(policy.estimate).all(), (budget, seed)
+                assert (policy.samples > 0).all(), (budget, seed)
+                assert result.spent <= budget
+
+
+def test_a_pick_without_data_falls_back_to_the_best_estimated_arm():
+    from iapo_cli.algorithms import Trainer
+    from iapo_cli.backends import synthetic
+
+    env = synthetic("bernoulli-mv", prompts=4, queries=30, n_max=4, seed=1)
+    problem = Problem(env.backend, np.arange(24), np.arange(1, 5), env.contexts)
+    trainer = Trainer(problem, 100, np.random.default_rng(0))
+    trainer.pull_many([(p, np.arange(5), 2) for p in range(4)])  # data at N <= 2 only
+    only_n4 = np.zeros((len(env.contexts), 4, 4), bool)
+    only_n4[:, 0, 3] = True  # the algorithm's pick: prompt 0 at N=4, never pulled
+    policy = trainer.policy(only_n4)
+    assert policy.fallback.all() and (policy.scale <= 2).all()
+    assert np.isfinite(policy.estimate).all() and (policy.samples == 5).all()
+    assert policy.frame()["fallback"].all()
+    assert "fallback" not in trainer.policy().frame()  # files unchanged when not needed
