@@ -11,6 +11,7 @@ fails; algorithms never build one themselves.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import types
@@ -84,18 +85,29 @@ def _main_type(allowed: tuple) -> type:
     return next(t for t in allowed if t is not type(None))
 
 
+@functools.cache
+def _typed_parameters(cls: type) -> tuple[tuple[str, tuple], ...]:
+    """(name, allowed types) of each constructor parameter annotated with int, float or
+    str, each optionally ``| None``; read once per class (studies check every run)."""
+    init = cls.__init__
+    hints = typing.get_type_hints(init)
+    out = []
+    for name in inspect.signature(init).parameters:
+        hint = hints.get(name)
+        if hint is None:
+            continue
+        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        if all(t in _WANTED or t is type(None) for t in allowed):
+            out.append((name, allowed))  # other types are left to _check
+    return tuple(out)
+
+
 def _check_types(algorithm: Algorithm) -> None:
     """Each constructor parameter's stored value against its annotation (int, float, str,
     each optionally ``| None``): a ValueError naming the first that does not fit."""
-    init = type(algorithm).__init__
-    hints = typing.get_type_hints(init)
-    for name in inspect.signature(init).parameters:
-        hint = hints.get(name)
-        if hint is None or not hasattr(algorithm, name):
+    for name, allowed in _typed_parameters(type(algorithm)):
+        if not hasattr(algorithm, name):
             continue
-        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-        if not all(t in _WANTED or t is type(None) for t in allowed):
-            continue  # a type this check does not know: left to _check
         value = getattr(algorithm, name)
         problem = _type_problem(value, allowed)
         if problem:

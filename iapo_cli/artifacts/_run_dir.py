@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import yaml
@@ -129,6 +129,14 @@ class _Directory:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+    @classmethod
+    def make(cls, path: str | Path) -> Self:
+        """The directory at ``path``, created if needed (``optimize --out``, ``bench
+        --out``; a file in the way is a ConfigError naming ``--out``)."""
+        made = cls(path)
+        make_directory(made.path, "--out")
+        return made
 
     def file(self, name: str) -> Path:
         """The path of one of this directory's files."""
@@ -248,14 +256,6 @@ class RunDir(_Directory):
                 i += 1
                 path = base.with_name(f"{base.name}-{i}")
 
-    @classmethod
-    def make(cls, path: str | Path) -> RunDir:
-        """The directory at ``path``, created if needed (``optimize --out``; a file in the
-        way is a ConfigError naming ``--out``)."""
-        run_dir = cls(path)
-        make_directory(run_dir.path, "--out")
-        return run_dir
-
     # --- writing ---------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
         self._write_text(self.CONFIG, yaml.safe_dump(config, sort_keys=False))
@@ -361,14 +361,6 @@ class StudyDir(_Directory):
     REPORT = "report.md"
     FIGURES = ("acr_vs_budget.png", "regret_vs_budget.png")
     MARKER = SUMMARY
-
-    @classmethod
-    def make(cls, path: str | Path) -> StudyDir:
-        """The directory at ``path``, created if needed (``bench --out``; a file in the
-        way is a ConfigError naming ``--out``)."""
-        study = cls(path)
-        make_directory(study.path, "--out")
-        return study
 
     def write_results(self, frame: pd.DataFrame) -> None:
         write_table(self.file(self.RESULTS), frame)

@@ -126,7 +126,5 @@ def combine(task: np.ndarray, cost_per_completion: np.ndarray, cost_weights: np.
     """Utility over k for a strategy that draws exactly k completions, from task utility
     (..., C, n) and the mean cost of one completion (..., n) or (..., 1):
     ``task - w_cost * k * cost``."""
-    n = task.shape[-1]
-    k = np.arange(1, n + 1, dtype=float)
-    penalty = cost_weights[:, None] * k[None, :]  # (C, n)
-    return task - np.asarray(cost_per_completion)[..., None, :] * penalty
+    k = np.arange(1, task.shape[-1] + 1, dtype=float)
+    return utility(task, np.asarray(cost_per_completion) * k, cost_weights)
