@@ -71,6 +71,38 @@ class Evaluation:
     budget: int | None
     usage: dict | None
     strategy: str = "majority_vote"  # the strategy the values are for
+    run_status: str = "complete"  # summary.json's status of the trained run
+    run_spent: int | None = None  # training completions the run spent (summary.json)
+    run_budget: int | None = None  # and its budget
+
+    @property
+    def partial(self) -> bool:
+        """The run did not finish (interrupted, failed, or still marked running): its
+        policy rests on part of its budget."""
+        return self.run_status != "complete"
+
+    def partial_note(self) -> str | None:
+        """One sentence saying the run is partial (None for a complete run)."""
+        if not self.partial:
+            return None
+        spent = ("" if self.run_spent is None or self.run_budget is None else
+                 f", {self.run_spent} of {self.run_budget} training completions spent")
+        return (f"the run is {self.run_status}, not complete (summary.json{spent}): its "
+                "policy rests on part of the budget")
+
+    def min_acr_failure(self, min_acr: float | None, allow_partial: bool = False
+                        ) -> str | None:
+        """Why the policy fails ``--min-acr`` (None when it passes or no minimum is set):
+        its test ACR is below ``min_acr``, or the run is partial and ``allow_partial`` is
+        not given (a CI gate must not pass a policy trained on part of its budget)."""
+        if min_acr is None:
+            return None
+        if self.policy.acr < min_acr:
+            return f"policy ACR {self.policy.acr:.4f} is below --min-acr {min_acr:g}"
+        if self.partial and not allow_partial:
+            return (f"{self.partial_note()}; --min-acr fails a partial run unless "
+                    "--allow-partial is given")
+        return None
 
     def score(self, name: str) -> ChoiceScore | None:
         return next((s for s in self.scores if s.choice.name == name), None)
@@ -105,7 +137,10 @@ class Evaluation:
                          "gain_captured": self.gain(s.choice.name)})
         return pd.DataFrame(rows)
 
-    def as_dict(self, min_acr: float | None = None) -> dict:
+    def as_dict(self, min_acr: float | None = None, allow_partial: bool = False) -> dict:
+        """evaluation.json's data. ``meets_min_acr`` agrees with ``evaluate --min-acr``'s
+        exit code: false when the ACR is below ``min_acr`` or when the run is partial and
+        ``allow_partial`` is not set."""
         def clean(v: float) -> float | None:
             return None if not np.isfinite(v) else float(v)
 
@@ -114,11 +149,18 @@ class Evaluation:
             "run_dir": str(self.run_dir),
             "method": self.method,
             "strategy": self.strategy,
+            "run_status": self.run_status,
+            "partial": self.partial,
+            "partial_note": self.partial_note(),
+            "run_spent": self.run_spent,
+            "run_budget": self.run_budget,
             "test_queries": self.test_queries,
             "policy_acr": self.policy.acr,
             "policy_acr_sem": self.policy.acr_sem,
             "min_acr": min_acr,
-            "meets_min_acr": None if min_acr is None else bool(self.policy.acr >= min_acr),
+            "allow_partial": allow_partial,
+            "meets_min_acr": None if min_acr is None else
+            self.min_acr_failure(min_acr, allow_partial) is None,
             "gain_captured": clean(self.gain(POLICY)),
             "gain_captured_means": "(policy - inference-agnostic) / (oracle - inference-agnostic)",
             "comparisons": [{
@@ -243,6 +285,7 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     run_dir = Path(run_dir)
     files = RunDir(run_dir, flag="RUN_DIR")
     resolved, split, policy_file = reopen_run(files)
+    summary = files.read_summary()
     problem = resolved.problem
     test = np.asarray(split.get("test", []), dtype=np.int64)
     if test.size == 0:
@@ -305,14 +348,26 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
                             problem.backend.prompt_ids, len(test), scores, skipped, spent,
                             budget if method == "sampled" else None, _usage(resolved),
-                            problem.backend.strategy.name)
+                            problem.backend.strategy.name, *_run_state(summary))
     return evaluation
 
 
-def write_evaluation(evaluation: Evaluation, min_acr: float | None = None) -> dict:
-    """evaluation.json and evaluation.csv in the run directory; returns the JSON data."""
+def _run_state(summary: dict) -> tuple[str, int | None, int | None]:
+    """(status, spent, budget) of the trained run from its summary.json; a summary without
+    a status (none is written so) counts as not complete."""
+    status = summary.get("status")
+    spent, budget = summary.get("spent"), summary.get("budget")
+    return (str(status) if status else "unknown",
+            spent if isinstance(spent, int) else None,
+            budget if isinstance(budget, int) else None)
+
+
+def write_evaluation(evaluation: Evaluation, min_acr: float | None = None,
+                     allow_partial: bool = False) -> dict:
+    """evaluation.json and evaluation.csv in the run directory; returns the JSON data
+    (``Evaluation.as_dict``)."""
     if min_acr is not None and not math.isfinite(min_acr):
         raise ConfigError(f"must be a finite number, got {min_acr}", field="--min-acr")
-    data = evaluation.as_dict(min_acr)
+    data = evaluation.as_dict(min_acr, allow_partial)
     RunDir(evaluation.run_dir).write_evaluation(data, evaluation.frame())
     return data
