@@ -140,7 +140,7 @@ class Policy:
     scale: np.ndarray  # (C,) N
     estimate: np.ndarray  # (C,)
     samples: np.ndarray  # (C,)
-    agnostic: np.ndarray | None = None  # (C,) IA utility of the chosen prompt (reported only)
+    agnostic: np.ndarray | None = None  # (C,) the chosen prompt's task utility at N=1 (no cost)
     fallback: np.ndarray | None = None  # (C,) the algorithm's pick had no data: best estimated
 
     def frame(self) -> pd.DataFrame:
@@ -152,7 +152,7 @@ class Policy:
             "samples": self.samples.astype(int),
         })
         if self.agnostic is not None:
-            out["agnostic_utility"] = self.agnostic
+            out["task_utility_n1"] = self.agnostic  # not comparable: cost left out
         if self.fallback is not None and self.fallback.any():  # only then: files unchanged
             out["fallback"] = self.fallback.astype(bool)
         return out

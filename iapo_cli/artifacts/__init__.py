@@ -2,6 +2,7 @@
 names are spelled). Writes are atomic (temp file, then rename)."""
 
 from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger
+from ._records import agnostic_choice, estimates_table, policy_table, trimmed_rounds
 from ._run_dir import (
     RUN_FILES,
     RunDir,
@@ -18,6 +19,10 @@ __all__ = [
     "read_ledger",
     "RUN_FILES",
     "RunDir",
+    "agnostic_choice",
+    "estimates_table",
+    "policy_table",
+    "trimmed_rounds",
     "StudyDir",
     "policy_records",
     "write_json",

@@ -332,7 +332,8 @@ class RunDir(_Directory):
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.ESTIMATES, columns,
-                                ("n", "utility", "task_utility", "cost", "samples"))
+                                ("n", "utility", "task_utility", "cost", "samples",
+                                 "trimmed_in_round"))
 
     def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.TRIMMING_LOG, columns,

@@ -24,32 +24,128 @@ def pyplot():
     return plt
 
 
-def _grid(count: int, width: float = 4.2, height: float = 3.2):
+# Ten well-separated colours (matplotlib's tab10) and ten markers. Series i takes colour
+# i % 10 and marker (i + i // 10) % 10, so the first 100 series have distinct (colour,
+# marker) pairs and the first 10 differ in both; past 100 the line style changes too.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "h")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def series_styles(names) -> dict[str, dict]:
+    """Per name (in the order given, duplicates once): ``color``, ``marker`` and
+    ``linestyle`` keyword arguments for matplotlib, distinct (colour, marker) pairs for up
+    to 100 names."""
+    out: dict[str, dict] = {}
+    for name in names:
+        name = str(name)
+        if name in out:
+            continue
+        i = len(out)
+        out[name] = {"color": PALETTE[i % len(PALETTE)],
+                     "marker": MARKERS[(i + i // len(PALETTE)) % len(MARKERS)],
+                     "linestyle": LINESTYLES[(i // (len(PALETTE) * len(MARKERS)))
+                                             % len(LINESTYLES)]}
+    return out
+
+
+def _grid(count: int):
+    """Facets for ``count`` panels: up to 3 columns (4 beyond 9 panels, 5 beyond 16, 6
+    beyond 25), panels smaller as there are more."""
     plt = pyplot()
-    cols = min(3, count)
+    cols = min(count, 3 if count <= 9 else 4 if count <= 16 else 5 if count <= 25 else 6)
     rows = math.ceil(count / cols)
+    width, height = (4.2, 3.2) if count <= 9 else (3.4, 2.7)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     for ax in axes.ravel()[count:]:
         ax.set_visible(False)
     return fig, list(axes.ravel()[:count])
 
 
+def _legend_outside(fig, handles: list, title: str | None = None) -> None:
+    """One legend for the whole figure, right of every panel (never over one); long
+    legends take several columns. Save with ``bbox_inches='tight'`` to keep it."""
+    fig.tight_layout()
+    ncol = max(1, math.ceil(len(handles) / 28))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7,
+               ncol=ncol, title=title, title_fontsize=8, frameon=False)
+
+
+def _integer_ticks(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _proxy(label: str, **style):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], label=label, **style)
+
+
+def _last_round(log_rounds: pd.Series | None) -> float:
+    return np.nan if log_rounds is None or not log_rounds.notna().any() else log_rounds.max()
+
+
 def utility_vs_n(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str]):
-    """Per context, the estimated utility against N of every prompt; the chosen arm is a
-    star. ``estimates``: context, prompt, n, utility; ``policy``: context, prompt, n."""
+    """Per context (a facet each), the estimated utility against N of every prompt (one
+    colour and marker per prompt, the same in every facet); the chosen arm is a star.
+
+    ``estimates``: context, prompt, n, utility and optionally ``trimmed_in_round``
+    (estimates.csv): arms trimmed before the last round have hollow markers (filled: still
+    in the race in the last round), and those estimated above the chosen arm are labelled
+    with the round that cut them (``r0``: the first round), since their estimate rests on
+    the data of that round. ``policy``: context, prompt, n (policy.csv). The legend is
+    outside the panels; N ticks are integers."""
     fig, axes = _grid(len(contexts))
     chosen = policy.set_index("context")
+    styles = series_styles(estimates.prompt)
+    trims = "trimmed_in_round" in estimates.columns
+    hollow_drawn = False
     for ax, name in zip(axes, contexts, strict=True):
         part = estimates[estimates.context == name]
+        last = _last_round(part.trimmed_in_round if trims else None)
+        pick = chosen.loc[name]
+        above = np.inf if _missing(pick.get("estimated_utility")) else float(
+            pick.get("estimated_utility"))
         for prompt, rows in part.groupby("prompt", sort=False):
             rows = rows.dropna(subset=["utility"]).sort_values("n")
-            if len(rows):
-                ax.plot(rows.n, rows.utility, marker=".", linewidth=1, label=str(prompt))
-        _mark_chosen(ax, part, chosen.loc[name], "n", "utility")
+            if not len(rows):
+                continue
+            style = styles[str(prompt)]
+            cut = (rows.trimmed_in_round.to_numpy(dtype=float) if trims
+                   else np.full(len(rows), np.nan))
+            early = ~np.isnan(cut) & (cut < last)
+            ax.plot(rows.n, rows.utility, linewidth=1, label=str(prompt),
+                    markevery=list(np.nonzero(~early)[0]), markersize=4, **style)
+            if early.any():
+                hollow_drawn = True
+                ax.plot(rows.n[early], rows.utility[early], linestyle="none",
+                        marker=style["marker"], markersize=4, markerfacecolor="white",
+                        markeredgecolor=style["color"], label=f"_{prompt} trimmed")
+                for x, y, r in zip(rows.n[early], rows.utility[early], cut[early],
+                                   strict=True):
+                    if y > above:
+                        ax.annotate(f"r{int(r)}", (x, y), textcoords="offset points",
+                                    xytext=(3, 3), fontsize=6, color=style["color"])
+        _mark_chosen(ax, part, pick, "n", "utility")
         _dress(ax, name, "N (completions per query)", "estimated utility")
-    axes[0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+        _integer_ticks(ax.xaxis)
+    handles = [_proxy(prompt, markersize=5, **style) for prompt, style in styles.items()]
+    handles.append(_proxy("chosen arm", marker="*", markersize=10, color="black",
+                          linestyle="none"))
+    if hollow_drawn:
+        handles.append(_proxy("hollow: trimmed before the last round\n(rK: cut in round K, "
+                              "shown above the chosen arm)", marker="o", markersize=5,
+                              markerfacecolor="white", markeredgecolor="black",
+                              linestyle="none"))
+    _legend_outside(fig, handles, "prompt")
     return fig
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _mark_chosen(ax, arms: pd.DataFrame, pick, x: str, y: str) -> None:
@@ -57,13 +153,14 @@ def _mark_chosen(ax, arms: pd.DataFrame, pick, x: str, y: str) -> None:
     arm = arms[(arms.prompt == pick.prompt) & (arms.n == pick.n)].dropna(subset=[x, y])
     if len(arm):
         ax.plot(arm[x].iloc[:1], arm[y].iloc[:1], marker="*", markersize=16, color="black",
-                linestyle="none", label=f"chosen: {pick.prompt} @N={pick.n}")
+                linestyle="none", label=f"chosen: {pick.prompt} @N={pick.n}", zorder=5)
 
 
 def _dress(ax, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
 
 
@@ -80,42 +177,68 @@ def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def utility_vs_cost(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str]):
-    """Per context, every arm's estimated task utility against its expected cost per query
-    (N x cost of one completion); the frontier is drawn and the chosen arm starred."""
+    """Per context (a facet each), every arm's estimated task utility against its expected
+    cost per query (one colour and marker per prompt, as in ``utility_vs_n``); the frontier
+    (no arm cheaper and better) is a black step line and the chosen arm a star. The legend
+    is outside the panels."""
     fig, axes = _grid(len(contexts))
     chosen = policy.set_index("context")
+    styles = series_styles(estimates.prompt)
     for ax, name in zip(axes, contexts, strict=True):
         part = estimates[estimates.context == name].dropna(subset=["task_utility", "cost"])
-        ax.scatter(part.cost, part.task_utility, s=8, alpha=0.4, label="arms")
+        for prompt, rows in part.groupby("prompt", sort=False):
+            style = styles[str(prompt)]
+            ax.scatter(rows.cost, rows.task_utility, s=12, alpha=0.7, color=style["color"],
+                       marker=style["marker"], label=str(prompt))
         if len(part):
             front = pareto_front(part.cost.to_numpy(), part.task_utility.to_numpy())
             rows = part.iloc[front]
-            ax.plot(rows.cost, rows.task_utility, drawstyle="steps-post", color="tab:red",
-                    linewidth=1.2, label="frontier")
+            ax.plot(rows.cost, rows.task_utility, drawstyle="steps-post", color="black",
+                    linewidth=1, label="frontier")
         _mark_chosen(ax, part, chosen.loc[name], "cost", "task_utility")
         _dress(ax, name, "expected cost per query", "estimated task utility")
-    axes[0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles = [_proxy(prompt, linestyle="none", color=style["color"], marker=style["marker"],
+                      markersize=5) for prompt, style in styles.items()]
+    handles += [_proxy("frontier", color="black", linewidth=1, drawstyle="steps-post"),
+                _proxy("chosen arm", marker="*", markersize=10, color="black",
+                       linestyle="none")]
+    _legend_outside(fig, handles, "prompt")
     return fig
+
+
+def dodge(count: int, spread: float = 0.6) -> np.ndarray:
+    """(count,) horizontal offsets that set ``count`` series side by side within
+    ``spread`` around each integer x (0 for a single series)."""
+    if count <= 1:
+        return np.zeros(max(count, 0))
+    return (np.arange(count) - (count - 1) / 2) * spread / (count - 1)
 
 
 def trimming(log: pd.DataFrame, contexts: list[str]):
     """Arms still in the race at the start of every round, per context (log scale), and
-    how many distinct prompts they span."""
+    how many distinct prompts they span; the last point is what the last round kept.
+
+    Contexts are set side by side around each round (``dodge``) with their own colour and
+    marker, so contexts with identical counts stay visible; rounds are integer ticks and
+    the legend is outside the panels."""
     plt = pyplot()
-    fig, (arms_ax, prompts_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for name in contexts:
+    fig, (arms_ax, prompts_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = series_styles(contexts)
+    offsets = dodge(len(contexts))
+    for name, offset in zip(contexts, offsets, strict=True):
         part = log[log.context == name]
+        if not len(part):
+            continue
+        kept_flags = part.kept.astype(bool)
         counts = part.groupby("round").size()
         prompts = part.groupby("round").prompt.nunique()
-        rounds = list(counts.index)
-        final = part[part["round"] == part["round"].max()]
-        kept = int(final.kept.sum())
-        arms_ax.plot([*rounds, rounds[-1] + 1], [*counts.to_numpy(), kept], marker="o",
-                     label=name)
-        kept_prompts = final[final.kept].prompt.nunique()
-        prompts_ax.plot([*rounds, rounds[-1] + 1], [*prompts.to_numpy(), kept_prompts],
-                        marker="o", label=name)
+        rounds = np.array([*counts.index, counts.index[-1] + 1], dtype=float) + offset
+        final = part["round"] == part["round"].max()
+        style = {**styles[str(name)], "markersize": 4, "linewidth": 1}
+        arms_ax.plot(rounds, [*counts.to_numpy(), int((final & kept_flags).sum())],
+                     label=str(name), **style)
+        prompts_ax.plot(rounds, [*prompts.to_numpy(), part[final & kept_flags].prompt.nunique()],
+                        label=str(name), **style)
     arms_ax.set_yscale("log")
     arms_ax.set_xlabel("round (the last point: the chosen arm)")
     arms_ax.set_ylabel("(prompt, N) arms considered")
@@ -123,9 +246,10 @@ def trimming(log: pd.DataFrame, contexts: list[str]):
     prompts_ax.set_ylabel("distinct prompts considered")
     for ax in (arms_ax, prompts_ax):
         ax.grid(alpha=0.3)
-    if len(contexts) <= 10:
-        arms_ax.legend(fontsize=7)
-    fig.tight_layout()
+        _integer_ticks(ax.xaxis)
+    _integer_ticks(prompts_ax.yaxis)  # counts
+    handles = [_proxy(name, markersize=5, **style) for name, style in styles.items()]
+    _legend_outside(fig, handles, "context (side by side in each round)")
     return fig
 
 
@@ -133,13 +257,15 @@ def _against_budget(summary: pd.DataFrame, column: str, ylabel: str, log_y: bool
                     errors: str | None = None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    styles = series_styles(summary.algorithm)
     for algo, part in summary.groupby("algorithm", sort=False):
         part = part.sort_values("budget")
+        style = styles[str(algo)]
         if errors:
-            ax.errorbar(part.budget, part[column], yerr=part[errors], marker="o", capsize=3,
-                        label=str(algo))
+            ax.errorbar(part.budget, part[column], yerr=part[errors], capsize=3,
+                        label=str(algo), **style)
         else:
-            ax.plot(part.budget, part[column], marker="o", label=str(algo))
+            ax.plot(part.budget, part[column], label=str(algo), **style)
     ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")

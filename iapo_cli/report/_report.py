@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..artifacts import RunDir, StudyDir
+from ..artifacts import RunDir, StudyDir, trimmed_rounds
 from ..errors import ConfigError
 from . import _figures as figures
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+MAX_PANELS = 36
+"""Contexts shown in a run's per-context figures (one facet each); beyond 36 facets a
+figure stops being readable, and report.md says how many it leaves out."""
 
 
 @dataclass
@@ -39,7 +44,7 @@ def markdown_table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legends outside the panels
     figures.pyplot().close(fig)
     return path
 
@@ -59,9 +64,11 @@ def run_report(run_dir: Path | RunDir) -> Report:
     estimates = files.read_estimates(["context", "prompt", "n", "utility", "task_utility",
                                       "cost"])
     log = files.read_trimming_log(["round", "context", "prompt", "n", "kept"])
+    if "trimmed_in_round" not in estimates.columns:  # a run written before the column
+        estimates["trimmed_in_round"] = trimmed_rounds(estimates, log)
     summary = files.read_summary()
     evaluation = files.read_evaluation()
-    shown = contexts[:12]  # beyond a dozen panels a figure stops being readable
+    shown = contexts[:MAX_PANELS]
     by_n, by_cost, trimmed = (files.file(name) for name in RunDir.FIGURES)
     made = [
         _save(figures.utility_vs_n(estimates, policy, shown), by_n),
@@ -70,7 +77,8 @@ def run_report(run_dir: Path | RunDir) -> Report:
     if len(log):
         made.append(_save(figures.trimming(log, contexts), trimmed))
     cols = [c for c in ("context", "prompt", "n", "estimated_utility", "samples",
-                        "agnostic_utility") if c in policy.columns]
+                        "agnostic_prompt", "agnostic_utility", "fallback")
+            if c in policy.columns]
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
             f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
             f"({summary.get('strategy')}), spent {summary.get('spent')} of "
@@ -80,15 +88,19 @@ def run_report(run_dir: Path | RunDir) -> Report:
     if len(shown) < len(contexts):
         text += [f"The figures show the first {len(shown)} of {len(contexts)} contexts.", ""]
     text += ["## Estimated utility against N", "",
-             "Training estimates per prompt (lines) and the chosen arm (star). Arms trimmed "
-             "early have fewer samples behind them.", "", f"![utility vs N]({by_n.name})",
+             "Training estimates per prompt (one colour and marker each) and the chosen arm "
+             "(star). Hollow markers are arms trimmed before the last round; their estimates "
+             "rest on the few samples of the rounds they took part in, so one can lie above "
+             "the chosen arm (labelled rK: cut in round K; the column trimmed_in_round of "
+             "estimates.csv).", "", f"![utility vs N]({by_n.name})",
              "", "## Utility against cost", "",
              "Every arm's estimated task utility against its expected cost per query; the "
-             "red steps are the frontier (no arm is both cheaper and better).", "",
+             "black steps are the frontier (no arm is both cheaper and better).", "",
              f"![utility vs cost]({by_cost.name})", ""]
     if len(log):
         text += ["## Trimming", "", "How many arms (and prompts) each context still "
-                 "considered at every round.", "", f"![trimming]({trimmed.name})", ""]
+                 "considered at every round (contexts side by side within a round).", "",
+                 f"![trimming]({trimmed.name})", ""]
     if evaluation is not None:
         data = evaluation
         rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
-from ..artifacts import RunDir, ledger_totals, policy_records
+from ..artifacts import RunDir, estimates_table, ledger_totals, policy_records, policy_table
 from ..config import COST, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
 from ..llm import LLMError, Usage
@@ -95,9 +95,11 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
                              "attempt": attempt, "usage": usage})
         return usage
     policy = result.policy if result is not None else trainer.policy()
-    files.write_trimming_log(trainer.log.frame())
-    files.write_estimates(trainer.arm_estimates())
-    frame = policy.frame()
+    log = trainer.log.frame()
+    estimates = trainer.arm_estimates()
+    files.write_trimming_log(log)
+    files.write_estimates(estimates_table(estimates, log))
+    frame = policy_table(policy.frame(), estimates)
     files.write_policy({
         "status": status,
         "strategy": problem.backend.strategy.name,

@@ -3,11 +3,20 @@
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 
+from iapo_cli.artifacts import trimmed_rounds
 from iapo_cli.backends import synthetic
 from iapo_cli.errors import ConfigError
 from iapo_cli.evaluation import AlgorithmSpec, run_study, summarize
-from iapo_cli.report import pareto_front, regret_vs_budget, utility_vs_n, write_report
+from iapo_cli.report import (
+    pareto_front,
+    regret_vs_budget,
+    trimming,
+    utility_vs_cost,
+    utility_vs_n,
+    write_report,
+)
 from iapo_cli.run import optimize
 from tests.conftest import SMALL_SYNTHETIC, write_config
 
@@ -36,7 +45,8 @@ def test_utility_curves_carry_the_estimates(run_dir):
     fig = utility_vs_n(estimates, policy, ["free", "costly"])
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.lines}
-    rows = estimates[(estimates.context == "free") & (estimates.prompt == "p0")].dropna()
+    rows = estimates[(estimates.context == "free") & (estimates.prompt == "p0")].dropna(
+        subset=["utility"])  # trimmed_in_round is empty for the surviving arm
     assert np.allclose(lines["p0"].get_xdata(), rows.n)
     assert np.allclose(lines["p0"].get_ydata(), rows.utility)
     chosen = policy.set_index("context").loc["free"]
@@ -44,6 +54,20 @@ def test_utility_curves_carry_the_estimates(run_dir):
     assert list(star.get_xdata()) == [chosen.n]
     assert np.isclose(star.get_ydata()[0], chosen.estimated_utility)
     assert ax.get_xlabel().startswith("N")
+
+
+def test_a_run_without_trimmed_in_round_is_reported_from_its_log(run_dir, tmp_path):
+    # runs written before the column: the report derives it from trimming_log.csv
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    estimates = pd.read_csv(old / "estimates.csv")
+    expected = estimates.pop("trimmed_in_round")
+    estimates.to_csv(old / "estimates.csv", index=False)
+    log = pd.read_csv(old / "trimming_log.csv")
+    assert np.allclose(trimmed_rounds(estimates, log), expected, equal_nan=True)
+    assert len(write_report(old).figures) == 3
 
 
 def test_pareto_front():
@@ -75,3 +99,131 @@ def test_study_report(tmp_path):
 def test_neither_run_nor_study(tmp_path):
     with pytest.raises(ConfigError, match="is neither a run directory"):
         write_report(tmp_path)
+
+
+def many_frames(contexts: int = 27, prompts: int = 20, scales=(1, 2, 4, 8), seed: int = 0):
+    """estimates, policy and trimming-log frames as a run with ``contexts`` x ``prompts``
+    writes them: every context trims alike (identical counts), round 0 keeps the first
+    half of the prompts, round 1 a quarter, round 2 the arm (p0, N max); the last prompt's
+    N=1 arm, cut in round 0, is estimated above the chosen arm."""
+    rng = np.random.default_rng(seed)
+    names = [f"heavy-user-{c:02d}" for c in range(contexts)]
+    ids = [f"p{p}" for p in range(prompts)]
+    arms = pd.DataFrame([(c, p, n) for c in names for p in ids for n in scales],
+                        columns=["context", "prompt", "n"])
+    rounds = []
+    for r, keep in enumerate((prompts // 2, prompts // 4, 0)):
+        alive = ids[: (prompts // 2, prompts // 4, 1)[r - 1]] if r else ids
+        part = arms[arms.prompt.isin(alive)].assign(round=r)
+        part["kept"] = part.prompt.isin(ids[:keep]) if r < 2 else (
+            (part.prompt == "p0") & (part.n == scales[-1]))
+        rounds.append(part)
+    log = pd.concat(rounds, ignore_index=True)
+    estimates = arms.assign(utility=rng.uniform(0.2, 0.6, len(arms)),
+                            task_utility=rng.uniform(0.2, 0.6, len(arms)),
+                            cost=arms.n * 0.01, samples=8)
+    chosen = (estimates.prompt == "p0") & (estimates.n == scales[-1])
+    estimates.loc[chosen, "utility"] = 0.7
+    estimates.loc[(estimates.prompt == ids[-1]) & (estimates.n == 1), "utility"] = 0.9
+    estimates["trimmed_in_round"] = trimmed_rounds(estimates, log)
+    policy = pd.DataFrame({"context": names, "prompt": "p0", "n": scales[-1],
+                           "estimated_utility": 0.7})
+    return names, estimates, policy, log
+
+
+def _pairs(handles) -> list[tuple]:
+    return [(to_hex(h.get_color()), h.get_marker()) for h in handles]
+
+
+def _legend_clear_of_panels(fig) -> None:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert len(fig.legends) == 1
+    box = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        if ax.get_visible():
+            assert ax.get_legend() is None
+            assert not box.overlaps(ax.get_window_extent(renderer))
+
+
+def _integer_ticks(axis) -> None:
+    ticks = axis.get_majorticklocs()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+@pytest.fixture(scope="module")
+def many():
+    return many_frames()
+
+
+def test_utility_vs_n_scales_to_27_contexts_and_20_prompts(many, tmp_path):
+    names, estimates, policy, _ = many
+    fig = utility_vs_n(estimates, policy, names)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == names  # a facet per context, none left out
+    ids = [f"p{p}" for p in range(20)]
+    styles = None
+    for ax in panels:
+        lines = {line.get_label(): line for line in ax.lines}
+        pairs = [(to_hex(lines[p].get_color()), lines[p].get_marker()) for p in ids]
+        assert len(set(pairs)) == 20  # no two prompts look alike
+        assert styles in (None, pairs)  # and a prompt looks the same in every facet
+        styles = pairs
+        _integer_ticks(ax.xaxis)
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()][:20] == ids
+    assert len(set(_pairs(legend.legend_handles[:20]))) == 20
+    _legend_clear_of_panels(fig)
+    fig.savefig(tmp_path / "n.png")
+    assert (tmp_path / "n.png").stat().st_size > 5000
+
+
+def test_utility_vs_n_marks_trimmed_arms(many):
+    # the issue: arms above the chosen one carried no mark that they were cut early
+    names, estimates, policy, _ = many
+    fig = utility_vs_n(estimates, policy, names[:1])
+    ax = fig.axes[0]
+    hollow = {line.get_label(): line for line in ax.lines
+              if line.get_label().endswith(" trimmed")}
+    part = estimates[estimates.context == names[0]]
+    early = part[part.trimmed_in_round < 2]  # cut before the last round (2)
+    assert sorted(hollow) == sorted(f"_{p} trimmed" for p in early.prompt.unique())
+    for label, line in hollow.items():
+        rows = early[early.prompt == label[1:].removesuffix(" trimmed")].sort_values("n")
+        assert np.allclose(line.get_xdata(), rows.n)
+        assert line.get_markerfacecolor() == "white" and line.get_linestyle() == "None"
+    # the arm estimated above the chosen one says which round cut it
+    assert [t.get_text() for t in ax.texts] == ["r0"]
+    assert ax.texts[0].xy == (1, 0.9)
+    # finalists keep filled markers on their line: p0's line marks every N
+    p0 = next(line for line in ax.lines if line.get_label() == "p0")
+    assert list(p0.get_markevery()) == [0, 1, 2, 3]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(t.startswith("hollow: trimmed before the last round") for t in texts)
+
+
+def test_utility_vs_cost_scales(many):
+    names, estimates, policy, _ = many
+    fig = utility_vs_cost(estimates, policy, names)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == names
+    legend = fig.legends[0]
+    assert len(set(_pairs(legend.legend_handles[:20]))) == 20
+    _legend_clear_of_panels(fig)
+
+
+def test_trimming_shows_every_context_with_identical_counts(many):
+    names, _, _, log = many
+    fig = trimming(log, names)
+    arms_ax, prompts_ax = fig.axes
+    lines = [line for line in arms_ax.lines if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == names
+    counts = [tuple(line.get_ydata()) for line in lines]
+    assert len(set(counts)) == 1  # identical counts (80, 40, 20, 1) in every context ...
+    assert counts[0] == (80, 40, 20, 1)
+    xs = [tuple(np.round(line.get_xdata(), 9)) for line in lines]
+    assert len(set(xs)) == 27  # ... yet each context is drawn at its own place
+    assert all(np.allclose(np.round(x), [0, 1, 2, 3]) for x in xs)  # beside its round
+    assert len(set(_pairs(lines))) == 27
+    for ax in (arms_ax, prompts_ax):
+        _integer_ticks(ax.xaxis)
+    _legend_clear_of_panels(fig)
