@@ -81,3 +81,26 @@ def test_live_budget_too_small_and_oracle_when_affordable(live_run):
     full = evaluate(run, budget=10_000)
     assert full.score(ORACLE) is not None and not full.skipped
     assert full.spent == 3 * 8 * full.test_queries  # every prompt at N_max
+
+
+def test_an_interrupted_run_is_evaluated_as_partial(tmp_path):
+    from iapo_cli.run import Interrupted
+
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+
+    def stop(round_, rounds, spent, budget):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        optimize(config, tmp_path / "run", observer=stop)
+    result = evaluate(tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert result.partial and result.run_status == "interrupted"
+    assert (result.run_spent, result.run_budget) == (summary["spent"], 600)
+    assert result.min_acr_failure(None) is None
+    assert result.min_acr_failure(-1.0).endswith("unless --allow-partial is given")
+    assert result.min_acr_failure(-1.0, allow_partial=True) is None
+    data = write_evaluation(result, min_acr=-1.0)
+    assert data["meets_min_acr"] is False and data["partial"] is True
+    complete = evaluate(optimize(config, tmp_path / "full").run_dir)
+    assert not complete.partial and complete.min_acr_failure(-1.0) is None
