@@ -57,16 +57,28 @@ def _grid(count: int):
     cols = min(count, 3 if count <= 9 else 4 if count <= 16 else 5 if count <= 25 else 6)
     rows = math.ceil(count / cols)
     width, height = (4.2, 3.2) if count <= 9 else (3.4, 2.7)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig_w, fig_h = width * cols, height * rows
+    fig, axes = plt.subplots(rows, cols, figsize=(fig_w, fig_h), squeeze=False)
+    # fixed spacing in inches instead of tight_layout, which costs seconds with many
+    # panels: room for tick labels, axis labels and titles between panels
+    gap_w, gap_h = 0.75, 0.85
+    left, right, bottom, top = 0.6, 0.1, 0.5, 0.35
+    axes_w = (fig_w - left - right - gap_w * (cols - 1)) / cols
+    axes_h = (fig_h - bottom - top - gap_h * (rows - 1)) / rows
+    fig.subplots_adjust(left=left / fig_w, right=1 - right / fig_w, bottom=bottom / fig_h,
+                        top=1 - top / fig_h, wspace=gap_w / axes_w, hspace=gap_h / axes_h)
     for ax in axes.ravel()[count:]:
         ax.set_visible(False)
     return fig, list(axes.ravel()[:count])
 
 
-def _legend_outside(fig, handles: list, title: str | None = None) -> None:
+def _legend_outside(fig, handles: list, title: str | None = None, tight: bool = False
+                    ) -> None:
     """One legend for the whole figure, right of every panel (never over one); long
-    legends take several columns. Save with ``bbox_inches='tight'`` to keep it."""
-    fig.tight_layout()
+    legends take several columns. Save with ``bbox_inches='tight'`` to keep it.
+    ``tight``: lay the panels out with tight_layout first (few panels only: it is slow)."""
+    if tight:
+        fig.tight_layout()
     ncol = max(1, math.ceil(len(handles) / 28))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7,
                ncol=ncol, title=title, title_fontsize=8, frameon=False)
@@ -84,10 +96,6 @@ def _proxy(label: str, **style):
     return Line2D([], [], label=label, **style)
 
 
-def _last_round(log_rounds: pd.Series | None) -> float:
-    return np.nan if log_rounds is None or not log_rounds.notna().any() else log_rounds.max()
-
-
 def utility_vs_n(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str]):
     """Per context (a facet each), the estimated utility against N of every prompt (one
     colour and marker per prompt, the same in every facet); the chosen arm is a star.
@@ -103,29 +111,32 @@ def utility_vs_n(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[s
     styles = series_styles(estimates.prompt)
     trims = "trimmed_in_round" in estimates.columns
     hollow_drawn = False
+    # one pass of pandas over all arms (grouping per panel costs seconds at 27 x 20)
+    drawn = estimates.dropna(subset=["utility"]).sort_values("n", kind="stable")
+    series = {(str(c), str(p)): (rows.n.to_numpy(), rows.utility.to_numpy(dtype=float),
+                    rows.trimmed_in_round.to_numpy(dtype=float) if trims
+                    else np.full(len(rows), np.nan))
+              for (c, p), rows in drawn.groupby(["context", "prompt"], sort=False)}
+    last_rounds = (estimates.groupby("context").trimmed_in_round.max() if trims else None)
     for ax, name in zip(axes, contexts, strict=True):
         part = estimates[estimates.context == name]
-        last = _last_round(part.trimmed_in_round if trims else None)
+        last = np.nan if last_rounds is None else last_rounds.get(name, np.nan)
         pick = chosen.loc[name]
         above = np.inf if _missing(pick.get("estimated_utility")) else float(
             pick.get("estimated_utility"))
-        for prompt, rows in part.groupby("prompt", sort=False):
-            rows = rows.dropna(subset=["utility"]).sort_values("n")
-            if not len(rows):
+        for prompt, style in styles.items():
+            if (str(name), prompt) not in series:
                 continue
-            style = styles[str(prompt)]
-            cut = (rows.trimmed_in_round.to_numpy(dtype=float) if trims
-                   else np.full(len(rows), np.nan))
+            n, utility, cut = series[str(name), prompt]
             early = ~np.isnan(cut) & (cut < last)
-            ax.plot(rows.n, rows.utility, linewidth=1, label=str(prompt),
+            ax.plot(n, utility, linewidth=1, label=prompt,
                     markevery=list(np.nonzero(~early)[0]), markersize=4, **style)
             if early.any():
                 hollow_drawn = True
-                ax.plot(rows.n[early], rows.utility[early], linestyle="none",
+                ax.plot(n[early], utility[early], linestyle="none",
                         marker=style["marker"], markersize=4, markerfacecolor="white",
                         markeredgecolor=style["color"], label=f"_{prompt} trimmed")
-                for x, y, r in zip(rows.n[early], rows.utility[early], cut[early],
-                                   strict=True):
+                for x, y, r in zip(n[early], utility[early], cut[early], strict=True):
                     if y > above:
                         ax.annotate(f"r{int(r)}", (x, y), textcoords="offset points",
                                     xytext=(3, 3), fontsize=6, color=style["color"])
@@ -184,12 +195,16 @@ def utility_vs_cost(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: lis
     fig, axes = _grid(len(contexts))
     chosen = policy.set_index("context")
     styles = series_styles(estimates.prompt)
+    known = estimates.dropna(subset=["task_utility", "cost"])
+    points = {(str(c), str(p)): (rows.cost.to_numpy(), rows.task_utility.to_numpy())
+              for (c, p), rows in known.groupby(["context", "prompt"], sort=False)}
     for ax, name in zip(axes, contexts, strict=True):
-        part = estimates[estimates.context == name].dropna(subset=["task_utility", "cost"])
-        for prompt, rows in part.groupby("prompt", sort=False):
-            style = styles[str(prompt)]
-            ax.scatter(rows.cost, rows.task_utility, s=12, alpha=0.7, color=style["color"],
-                       marker=style["marker"], label=str(prompt))
+        part = known[known.context == name]
+        for prompt, style in styles.items():
+            if (str(name), prompt) in points:
+                cost, task = points[str(name), prompt]
+                ax.scatter(cost, task, s=12, alpha=0.7, color=style["color"],
+                           marker=style["marker"], label=prompt)
         if len(part):
             front = pareto_front(part.cost.to_numpy(), part.task_utility.to_numpy())
             rows = part.iloc[front]
@@ -249,7 +264,7 @@ def trimming(log: pd.DataFrame, contexts: list[str]):
         _integer_ticks(ax.xaxis)
     _integer_ticks(prompts_ax.yaxis)  # counts
     handles = [_proxy(name, markersize=5, **style) for name, style in styles.items()]
-    _legend_outside(fig, handles, "context (side by side in each round)")
+    _legend_outside(fig, handles, "context (side by side in each round)", tight=True)
     return fig
 
 

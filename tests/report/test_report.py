@@ -136,8 +136,7 @@ def _pairs(handles) -> list[tuple]:
 
 
 def _legend_clear_of_panels(fig) -> None:
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # positions only: no need to draw every panel
     assert len(fig.legends) == 1
     box = fig.legends[0].get_window_extent(renderer)
     for ax in fig.axes:
