@@ -239,6 +239,10 @@ class DatasetConfig(_Strict):
     """The field holding the gold answer (majority voting needs it)."""
     id_field: str | None = None
     """The field naming each row (null: the row number)."""
+    duplicates: Literal["error", "drop", "keep"] = "error"
+    """Rows that repeat an earlier row in every field the templates use (the model would
+    see the same question): 'error' refuses the dataset, naming them; 'drop' uses the first
+    of each only; 'keep' uses every row, each with samples of its own."""
 
 
 class AnswerConfig(_Strict):
