@@ -148,7 +148,7 @@ def build_live(config: Config, source: str) -> Environment:
     arms = _prompt_arms(config, dataset, source)
     shown = sorted({name for arm in arms for name in arm.template.fields})
     dataset = handle_duplicates(dataset, shown, config.dataset.duplicates, source)
-    cache = CompletionCache(Path(spec.cache_dir).expanduser())
+    cache = CompletionCache(config_path(source, spec.cache_dir).resolve())
     settings = spec.client_fields()
     client = _client(settings, cache)
     judges: list[LLMClient] = []
