@@ -24,7 +24,8 @@ def _twice(path, count=20):
 
 @pytest.fixture
 def twice(tmp_path, loopback, api_key):
-    config = live_config(tmp_path / "live.yaml", loopback.url, _twice(tmp_path / "d.jsonl"))
+    config = live_config(tmp_path / "live.yaml", loopback.url, _twice(tmp_path / "d.jsonl"),
+                         budget=300)
     text = config.read_text()
     assert "id_field: id}" in text
     config.write_text(text.replace("id_field: id}", "id_field: id, duplicates: keep}"))
@@ -34,9 +35,9 @@ def twice(tmp_path, loopback, api_key):
 def test_a_run_with_duplicate_questions_reproduces_from_its_own_cache(twice, tmp_path):
     config, server = twice
     first = optimize(config, out=tmp_path / "run1")
-    assert server.completions == 600
+    assert server.completions == 300
     again = optimize(config, out=tmp_path / "run2")
-    assert server.completions == 600  # nothing fresh
+    assert server.completions == 300  # nothing fresh
     assert again.usage["this_attempt"]["completion"]["fresh"] == 0
     estimates = [pd.read_csv(tmp_path / run / "estimates.csv") for run in ("run1", "run2")]
     pd.testing.assert_frame_equal(*estimates)  # before: estimates of repeated rows differed

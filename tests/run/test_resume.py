@@ -34,7 +34,7 @@ def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_k
         assert second.url != first.url
         first.__exit__(None, None, None)  # the old endpoint is gone
         text = config.read_text().replace(first.url, second.url)
-        for old, new in (("concurrency: 4", "concurrency: 2"), ("max_retries: 2",
+        for old, new in (("concurrency: 4", "concurrency: 8"), ("max_retries: 2",
                          "max_retries: 4"), ("timeout: 5", "timeout: 9"),
                          ("retry_base_delay: 0.01", "retry_base_delay: 0.02\n  max_n: 4")):
             assert old in text
