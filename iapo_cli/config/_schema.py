@@ -99,7 +99,7 @@ class LiveBackendConfig(LiveClientConfig):
     n_max: int | None = Field(None, ge=1, le=256)
     """Largest N, the number of samples per query (null: 16)."""
     cache_dir: str = ".iapo-cache"
-    """The completion cache's directory (relative to the config file). ``--resume`` uses
+    """The completion cache's directory (relative to the config file). --resume uses
     the run's own (summary.json: cache_dir) unless this value was changed."""
 
     @model_validator(mode="after")
@@ -297,7 +297,7 @@ class Config(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     """How queries split into training and test."""
     output: str = "runs"
-    """Where run directories (and ``iapo record``'s default replay file) are made
+    """Where run directories (and iapo record's default replay file) are made
     (relative to the config file)."""
 
     def stored(self) -> dict:
