@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,9 +37,10 @@ def completion_cost(completion: Completion, measure: str) -> float:
 class LiveBackend:
     """Pulls (prompt, queries, N) become chat requests; sample slots are handed out per
     (prompt, query) in pull order, so a rerun with the same seed asks for the same slots
-    and is served from the cache. The strategy turns the completions into a pull
-    (``CompletionSource``: this backend extracts answers with ``extractor`` and scores with
-    the objectives' ``scorers``).
+    and is served from the cache. Rows whose messages are equal (the same question) get
+    distinct sample groups (``group``), so every query's samples are its own. The strategy
+    turns the completions into a pull (``CompletionSource``: this backend extracts answers
+    with ``extractor`` and scores with the objectives' ``scorers``).
     """
 
     def __init__(self, client: LLMClient, dataset: Dataset, prompts: Sequence[PromptArm],
@@ -55,6 +57,7 @@ class LiveBackend:
         self.strategy = strategy
         self.clients = (client, *judges)  # every client whose usage the run accounts for
         self.next_slot = np.zeros((len(prompts), len(dataset)), dtype=np.int64)
+        self._groups: dict[int, np.ndarray] = {}  # per prompt, made on first use
         self.progress: Callable[[int], None] | None = None
 
     def messages(self, prompt: int, query: int) -> list[dict]:
@@ -62,6 +65,26 @@ class LiveBackend:
         user = arm.template.render(self.dataset.rows[query])
         system = [{"role": "system", "content": arm.system}] if arm.system else []
         return [*system, {"role": "user", "content": user}]
+
+    def group(self, prompt: int, query: int) -> int:
+        """The sample group of ``query`` under ``prompt``: k when k earlier rows (in dataset
+        order) render to the same messages, else 0 (0 adds nothing to cache keys)."""
+        groups = self._groups.get(prompt)
+        if groups is None:
+            seen: dict[str, int] = {}
+            groups = np.zeros(self.n_queries, dtype=np.int64)
+            for x in range(self.n_queries):
+                text = json.dumps(self.messages(prompt, x), sort_keys=True)
+                groups[x] = seen.get(text, 0)
+                seen[text] = int(groups[x]) + 1
+            self._groups[prompt] = groups
+        return int(groups[query])
+
+    def request(self, prompt: int, query: int, slots: Sequence[int]) -> ChatRequest:
+        """The chat request for ``slots`` of ``query`` under ``prompt``."""
+        return ChatRequest(self.messages(prompt, query),
+                           dict(self.prompts[prompt].decoding or {}), slots,
+                           self.group(prompt, query))
 
     def target(self, query: int) -> str | None:
         return self.dataset.rows[query].get(self.target_field) if self.target_field else None
@@ -72,8 +95,7 @@ class LiveBackend:
         return range(start, start + n)
 
     def requests(self, pulls) -> list[ChatRequest]:
-        return [ChatRequest(self.messages(p, int(x)), dict(self.prompts[p].decoding or {}),
-                            self.take_slots(p, int(x), n))
+        return [self.request(p, int(x), self.take_slots(p, int(x), n))
                 for p, queries, n in pulls for x in queries]
 
     def sample(self, prompt: int, queries: np.ndarray, n: int, rng: np.random.Generator
@@ -112,9 +134,8 @@ class LiveBackend:
     def record(self, queries: np.ndarray, samples: int) -> list[list[list[Completion]]]:
         """``samples`` completions (slots 0..M-1) for every prompt on every query:
         [prompt][query] -> completions."""
-        requests = [ChatRequest(self.messages(p, int(x)), dict(arm.decoding or {}),
-                                range(samples))
-                    for p, arm in enumerate(self.prompts) for x in queries]
+        requests = [self.request(p, int(x), range(samples))
+                    for p in range(len(self.prompts)) for x in queries]
         replies = self.client.complete(requests, progress=self.progress)
         width = len(queries)
         return [replies[p * width : (p + 1) * width] for p in range(len(self.prompts))]

@@ -99,7 +99,8 @@ class LiveBackendConfig(LiveClientConfig):
     n_max: int | None = Field(None, ge=1, le=256)
     """Largest N, the number of samples per query (null: 16)."""
     cache_dir: str = ".iapo-cache"
-    """The completion cache's directory (relative to the working directory)."""
+    """The completion cache's directory (relative to the config file). --resume uses
+    the run's own (summary.json: cache_dir) unless this value was changed."""
 
     @model_validator(mode="after")
     def _no_secrets(self) -> LiveBackendConfig:
@@ -239,6 +240,10 @@ class DatasetConfig(_Strict):
     """The field holding the gold answer (majority voting needs it)."""
     id_field: str | None = None
     """The field naming each row (null: the row number)."""
+    duplicates: Literal["error", "drop", "keep"] = "error"
+    """Rows that repeat an earlier row in every field the templates use (the model would
+    see the same question): 'error' refuses the dataset, naming them; 'drop' uses the first
+    of each only; 'keep' uses every row, each with samples of its own."""
 
 
 class AnswerConfig(_Strict):
@@ -292,7 +297,8 @@ class Config(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     """How queries split into training and test."""
     output: str = "runs"
-    """Where run directories are made (relative to the working directory)."""
+    """Where run directories (and iapo record's default replay file) are made
+    (relative to the config file)."""
 
     def stored(self) -> dict:
         """Every setting with its default filled in, as plain data that validates again

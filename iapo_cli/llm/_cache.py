@@ -11,14 +11,19 @@ import diskcache
 _KEY_VERSION = "iapo-completion-v1"
 
 
-def request_fingerprint(model: str, messages: list[dict], decoding: dict) -> str:
-    """Hash of everything that changes a completion: model, messages, decoding settings.
+def request_fingerprint(model: str, messages: list[dict], decoding: dict, *,
+                        group: int = 0) -> str:
+    """Hash of everything that changes a completion: model, messages, decoding settings,
+    and the request's sample ``group`` when it is not 0 (so keys of group 0 are those of
+    requests made before groups existed).
 
     The endpoint URL, API keys and transport settings (timeouts, headers) are not part of it:
     they do not change what the model writes, and keys must never reach the disk.
     """
-    blob = json.dumps({"v": _KEY_VERSION, "model": model, "messages": messages,
-                       "decoding": decoding}, sort_keys=True, ensure_ascii=False)
+    key = {"v": _KEY_VERSION, "model": model, "messages": messages, "decoding": decoding}
+    if group:
+        key["group"] = int(group)
+    blob = json.dumps(key, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

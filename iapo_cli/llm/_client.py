@@ -43,11 +43,13 @@ class ClientSettings:
 @dataclass(frozen=True)
 class ChatRequest:
     """One chat request whose samples at ``slots`` are wanted (slot i is the i-th i.i.d.
-    sample of this exact request)."""
+    sample of this exact request). ``group`` keeps the samples of equal requests apart
+    (e.g. two dataset rows with the same question): each group has slots of its own."""
 
     messages: list[dict]
     decoding: dict
     slots: Sequence[int]
+    group: int = 0
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class LLMClient:
         hits = 0
         for i, request in enumerate(requests):
             fingerprint = request_fingerprint(self.settings.model, request.messages,
-                                              request.decoding)
+                                              request.decoding, group=request.group)
             missing = []
             for j, slot in enumerate(request.slots):
                 record = self.cache.get(slot_key(fingerprint, slot))

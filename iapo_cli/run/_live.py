@@ -15,7 +15,7 @@ from ..config import Config, PromptConfig
 from ..errors import ConfigError
 from ..llm import ClientSettings, CompletionCache, LLMClient
 from ..strategies import STRATEGIES, VOTES
-from ..tasks import AnswerExtractor, Template, build_scorer, load_dataset
+from ..tasks import AnswerExtractor, Template, build_scorer, handle_duplicates, load_dataset
 from ._backends import config_path, register_backend
 
 if TYPE_CHECKING:
@@ -146,7 +146,9 @@ def build_live(config: Config, source: str) -> Environment:
     _require_inputs(config, source)
     dataset = _dataset(config, source)
     arms = _prompt_arms(config, dataset, source)
-    cache = CompletionCache(Path(spec.cache_dir).expanduser())
+    shown = sorted({name for arm in arms for name in arm.template.fields})
+    dataset = handle_duplicates(dataset, shown, config.dataset.duplicates, source)
+    cache = CompletionCache(config_path(source, spec.cache_dir).resolve())
     settings = spec.client_fields()
     client = _client(settings, cache)
     judges: list[LLMClient] = []

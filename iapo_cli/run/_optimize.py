@@ -11,10 +11,11 @@ import numpy as np
 from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
 from ..artifacts import RunDir, estimates_table, ledger_totals, policy_records, policy_table
-from ..config import COST, config_from_mapping, load_config
+from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
 from ..llm import LLMError, Usage
 from ..tasks import ScoringError
+from ._backends import config_path as config_relative
 from ._resolve import ResolvedRun, resolve
 
 
@@ -74,6 +75,12 @@ def client_usage(resolved: ResolvedRun) -> dict[str, dict] | None:
     return {kind: u.as_dict() for kind, u in merged.items()}
 
 
+def _cache_dir(resolved: ResolvedRun) -> str | None:
+    """The absolute completion cache directory of a live run (None offline)."""
+    clients = getattr(resolved.problem.backend, "clients", None)
+    return str(clients[0].cache.directory) if clients else None
+
+
 def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
     """This attempt's client counters, and the ledger's totals over every attempt."""
     usage = client_usage(resolved)
@@ -90,8 +97,10 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     files = RunDir(run_dir)
     problem = resolved.problem
     usage = _usage(resolved, files, attempt)
-    if trainer is None:  # nothing trained yet: only the status and the accounting
-        files.write_summary({"status": status, "name": resolved.config.name,
+    where = {"config_path": str(Path(resolved.source).resolve()),
+             "cache_dir": _cache_dir(resolved)}
+    if trainer is None:  # nothing trained yet: the status, where things are, the accounting
+        files.write_summary({"status": status, "name": resolved.config.name, **where,
                              "attempt": attempt, "usage": usage})
         return usage
     policy = result.policy if result is not None else trainer.policy()
@@ -108,7 +117,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     files.write_summary({
         "status": status,
         "name": resolved.config.name,
-        "config_path": str(Path(resolved.source).resolve()),
+        **where,
         "iapo_version": __version__,
         "algorithm": resolved.config.algorithm.name,
         "algorithm_params": resolved.config.algorithm.params,
@@ -134,25 +143,88 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     return usage
 
 
-def _resolved_config(resolved: ResolvedRun) -> dict:
-    return {**resolved.config.stored(), "budget": resolved.budget,
-            "seed": resolved.seed}
+def _resolved_config(resolved: ResolvedRun, config: Config | None = None) -> dict:
+    """``config`` (default: the resolved run's) as stored in config.yaml, with the run's
+    budget and seed."""
+    config = resolved.config if config is None else config
+    return {**config.stored(), "budget": resolved.budget, "seed": resolved.seed}
 
 
-def _reopen(resolved: ResolvedRun, run_dir: Path) -> int:
-    """Check that ``run_dir`` holds this very run; the attempt number to use."""
+RESUMABLE_CHANGES = frozenset({
+    *(f"backend.{name}" for name in ("api_base", "timeout", "concurrency", "max_retries",
+                                     "retry_base_delay", "retry_max_delay", "supports_n",
+                                     "max_n", "cache_dir")),
+    "output",
+})
+"""Settings that may change on ``--resume``: how and where requests are sent, and where the
+cache and new runs live. None of them changes a completion (the cache is slot-keyed and
+its keys hold no endpoint), so the resumed run pays nothing twice."""
+
+
+def first_difference(old: object, new: object, path: str = "",
+                     ignore: frozenset[str] = frozenset()) -> str | None:
+    """The dotted path (``backend.model``, ``prompts[2].template``) of the first place where
+    the plain data ``old`` and ``new`` differ, skipping the paths in ``ignore``; None when
+    they are equal. Mappings are walked in ``new``'s key order, then keys only ``old``
+    has; a list of another length differs at its first extra index."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            where = f"{path}.{key}" if path else str(key)
+            if where in ignore:
+                continue
+            if key not in old or key not in new:
+                return where
+            found = first_difference(old[key], new[key], where, ignore)
+            if found is not None:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
+            found = first_difference(a, b, f"{path}[{i}]", ignore)
+            if found is not None:
+                return found
+        return None if len(old) == len(new) else f"{path}[{min(len(old), len(new))}]"
+    return None if old == new else path
+
+
+def _with_run_cache(config: Config, files: RunDir) -> Config:
+    """``config`` with the cache directory the run being resumed used (summary.json's
+    ``cache_dir``, absolute), so that the run finds its own cache from any working
+    directory and config location; unchanged when the run recorded none or when
+    ``backend.cache_dir`` was changed since (the user moved the cache). Missing files are
+    left for ``_reopen`` to report."""
+    if config.backend.kind != "live" or not (files.has(RunDir.SUMMARY)
+                                            and files.has(RunDir.CONFIG)):
+        return config
+    recorded = files.read_summary().get("cache_dir")
+    stored = files.read_config().get("backend")
+    default = LiveBackendConfig.model_fields["cache_dir"].default
+    if not isinstance(recorded, str) or not isinstance(stored, dict) or \
+            stored.get("cache_dir", default) != config.backend.cache_dir:
+        return config
+    return config.model_copy(update={
+        "backend": config.backend.model_copy(update={"cache_dir": recorded})})
+
+
+def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
+    """Check that ``run_dir`` holds this very run (only ``RESUMABLE_CHANGES`` may differ)
+    and store ``config`` (the user's, as given for the resume) as its config; the attempt
+    number to use."""
     files = RunDir(run_dir, flag="--resume")
     stored = files.read_config()
     # through the schema (it holds the resolved budget and seed), so that a config stored
     # before a field was added compares equal when the field has its default
     previous = config_from_mapping(stored, str(files.file(RunDir.CONFIG))).stored()
-    current = _resolved_config(resolved)
-    changed = sorted(k for k in set(previous) | set(current)
-                     if previous.get(k) != current.get(k))
-    if changed:
-        raise ConfigError(f"differs from the run being resumed in '{changed[0]}' (resume "
-                          f"needs the same config, budget and seed)", source=resolved.source)
-    return files.last_attempt() + 1
+    current = _resolved_config(resolved, config)
+    changed = first_difference(previous, current, ignore=RESUMABLE_CHANGES)
+    if changed is not None:
+        raise ConfigError(f"differs from the run being resumed in '{changed}' (resume needs "
+                          f"the same config, budget and seed; only the endpoint, timeouts, "
+                          f"retries, concurrency, batching, cache_dir and output may change)",
+                          source=resolved.source)
+    attempt = files.last_attempt() + 1
+    files.write_config(current)  # e.g. the new endpoint, for evaluate
+    return attempt
 
 
 def optimize(config_path: str | Path, out: str | Path | None = None, budget: int | None = None,
@@ -165,14 +237,18 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
     the files are written from what was done (status "interrupted") and ``Interrupted`` is
     raised; a live failure writes status "failed" and raises ``RunFailed``.
     """
-    resolved = validate(config_path, budget, seed)
-    config = resolved.config
+    given = load_config(config_path)
+    config = given
+    if resume is not None:  # before the backend is built: it opens the run's own cache
+        config = _with_run_cache(given, RunDir(resume, flag="--resume"))
+    resolved = resolve(config, str(config_path), budget, seed)
     if resume is not None:
         run_dir = Path(resume)
-        attempt = _reopen(resolved, run_dir)
+        attempt = _reopen(resolved, run_dir, given)
     else:
         files = RunDir.make(out) if out is not None else RunDir.create(
-            config.output, config.name, source=resolved.source)
+            config_relative(resolved.source, config.output), config.name,
+            source=resolved.source)
         run_dir = files.path
         attempt = 1
         files.write_config(_resolved_config(resolved))

@@ -11,6 +11,7 @@ import numpy as np
 from .. import errors
 from ..backends import completion_cost, write_replay
 from ..errors import ConfigError
+from ._backends import config_path as config_relative
 from ._optimize import validate
 
 
@@ -52,7 +53,8 @@ def record(config_path: str | Path, samples: int, out: str | Path | None = None,
                           field="backend.kind")
     if samples < 1:
         raise ConfigError("must be at least 1", field="--samples")
-    path = Path(out) if out is not None else Path(config.output) / f"{config.name}.replay.npz"
+    path = Path(out) if out is not None else (config_relative(resolved.source, config.output)
+                                              / f"{config.name}.replay.npz")
     _check_writable(path, "--out" if out is not None else "output",
                     None if out is not None else resolved.source)
     backend = resolved.problem.backend

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,45 @@ def load_dataset(path: str | Path, id_field: str | None = None, source: str | No
     else:
         ids = tuple(str(i) for i in range(len(rows)))
     return Dataset(tuple(rows), ids, fields)
+
+
+DUPLICATE_POLICIES = ("error", "drop", "keep")
+
+
+def handle_duplicates(dataset: Dataset, fields: Sequence[str], policy: str,
+                      source: str | None = None) -> Dataset:
+    """``dataset`` after applying ``policy`` to rows that repeat an earlier row in every one
+    of ``fields`` (the fields the prompts show the model): ``keep`` returns it unchanged,
+    ``drop`` keeps the first row of each repeated question (ids stay attached to their
+    rows), ``error`` raises a ConfigError (field ``dataset.duplicates``) naming how many
+    rows repeat and the first of them. Dropping below 5 rows is a ConfigError too."""
+    if policy not in DUPLICATE_POLICIES:
+        raise ValueError(f"unknown duplicates policy {policy!r}")
+    first: dict[tuple, int] = {}
+    repeats: list[tuple[int, int]] = []  # (row, the earlier row it repeats)
+    for i, row in enumerate(dataset.rows):
+        key = tuple(row.get(name) for name in fields)
+        if key in first:
+            repeats.append((i, first[key]))
+        else:
+            first[key] = i
+    if not repeats or policy == "keep":
+        return dataset
+    shown = ", ".join(fields) or "no field at all"
+    if policy == "error":
+        row, earlier = repeats[0]
+        raise ConfigError(
+            f"{len(repeats)} of {len(dataset)} rows repeat an earlier row in what the prompts "
+            f"show ({shown}), e.g. row {dataset.ids[row]!r} repeats {dataset.ids[earlier]!r}; "
+            f"set it to drop (use the first of each) or keep (each row its own samples)",
+            source=source, field="dataset.duplicates")
+    kept = sorted(first.values())
+    if len(kept) < 5:
+        raise ConfigError(f"{len(kept)} distinct rows remain in what the prompts show "
+                          f"({shown}); at least 5 are needed", source=source,
+                          field="dataset.duplicates")
+    return Dataset(tuple(dataset.rows[i] for i in kept), tuple(dataset.ids[i] for i in kept),
+                   dataset.fields)
 
 
 def _text(value) -> str:

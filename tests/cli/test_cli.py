@@ -5,6 +5,7 @@ test of ``python -m iapo_cli``."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,9 +59,12 @@ def test_optimize_end_to_end(tmp_path):
 
 
 def test_quickstart_config_runs(tmp_path, monkeypatch):
-    # the simulated model (its own transport): no key, no network; the cache lands in cwd
-    monkeypatch.chdir(tmp_path)
-    proc = iapo("optimize", ROOT / "configs" / "quickstart.yaml", "--out", tmp_path / "q")
+    # the simulated model (its own transport): no key, no network; the cache lands where
+    # the config says, relative to the config file (here a copy, so that the repository's
+    # cache stays out of the test), not in the working directory
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path / "configs" / "data")
+    proc = iapo("optimize", tmp_path / "configs" / "quickstart.yaml", "--out", tmp_path / "q")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "q" / "policy.csv").is_file()
     summary = json.loads((tmp_path / "q" / "summary.json").read_text())

@@ -44,3 +44,40 @@ def test_braces_in_data_never_break_formatting():
 def test_bad_templates(text, message):
     with pytest.raises(ValueError, match=message):
         Template(text)
+
+
+def _questions(*texts: str):
+    from iapo_cli.tasks import Dataset
+
+    rows = tuple({"q": t, "a": str(i), "id": f"r{i}"} for i, t in enumerate(texts))
+    return Dataset(rows, tuple(r["id"] for r in rows), frozenset({"q", "a", "id"}))
+
+
+def test_duplicate_rows_keep_drop_or_error():
+    from iapo_cli.tasks import handle_duplicates
+
+    data = _questions("x", "y", "x", "z", "w", "y", "v", "x")
+    assert handle_duplicates(data, ["q"], "keep") is data
+    kept = handle_duplicates(data, ["q"], "drop")
+    assert kept.ids == ("r0", "r1", "r3", "r4", "r6")  # the first of each, in order
+    assert [r["a"] for r in kept.rows] == ["0", "1", "3", "4", "6"]
+    with pytest.raises(ConfigError) as info:
+        handle_duplicates(data, ["q"], "error", source="c.yaml")
+    assert str(info.value) == (
+        "c.yaml: dataset.duplicates: 3 of 8 rows repeat an earlier row in what the prompts "
+        "show (q), e.g. row 'r2' repeats 'r0'; set it to drop (use the first of each) or keep "
+        "(each row its own samples)")
+    # rows differ when any field the prompts show differs
+    assert handle_duplicates(data, ["q", "a"], "error") is data
+
+
+def test_duplicate_rows_without_duplicates_or_too_few_left():
+    from iapo_cli.tasks import handle_duplicates
+
+    unique = _questions("a", "b", "c", "d", "e")
+    for policy in ("keep", "drop", "error"):
+        assert handle_duplicates(unique, ["q"], policy) is unique
+    with pytest.raises(ConfigError, match="dataset.duplicates: 2 distinct rows remain"):
+        handle_duplicates(_questions("a", "b", "a", "b", "a"), ["q"], "drop")
+    with pytest.raises(ConfigError, match=r"show \(no field at all\)"):
+        handle_duplicates(unique, [], "error")  # a template without fields: all the same
