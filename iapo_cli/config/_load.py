@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError, ConfigProblem
-from ._schema import BACKEND_CONFIGS, Config
+from ._schema import BACKEND_CONFIGS, Config, check_budget
 
 
 def _field_path(loc: tuple) -> str:
@@ -73,6 +73,11 @@ def _problem(error: dict, source: str) -> ConfigProblem:
     loc = _config_loc(error["loc"])
     if error["type"] == "literal_error" and loc == ("scales",):
         error = {**error, "msg": "must be 'max' or a list of integers"}
+    if error["type"] == "less_than_equal" and loc == ("budget",):
+        try:
+            check_budget(error["input"])
+        except ValueError as exc:  # says why the limit is 2**53
+            error = {**error, "msg": str(exc)}
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")  # the discriminator is a key of the backend
     return ConfigProblem(source, _field_path(loc) or None, _message(error))
@@ -91,6 +96,58 @@ def _problems(errors: list[dict], source: str) -> list[ConfigProblem]:
     first = max(errors, key=lambda e: len(e["loc"]))
     rest = [e for e in deepest.values() if e is not first]
     return [_problem(e, source) for e in [first, *rest]]
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, field: str, line: int, first: int):
+        self.field, self.line, self.first = field, line, first
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a mapping naming a key twice is refused (plain YAML
+    keeps the last value silently): ``_DuplicateKey`` with the key's dotted path and both
+    lines."""
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _check_unique(node, (), set())
+        return node
+
+
+def _check_unique(node: yaml.Node, loc: tuple, seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: checked where its anchor is
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in first:
+                    raise _DuplicateKey(_field_path((*loc, key)),
+                                        key_node.start_mark.line + 1, first[key])
+                first[key] = key_node.start_mark.line + 1
+            _check_unique(value_node, (*loc, key) if key is not None else loc, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique(item, (*loc, i), seen)
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """``text`` as YAML data (safe types only); malformed YAML and a key given twice in one
+    mapping are ConfigErrors naming ``source``, the line and (for a repeated key) the key."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"line {exc.line}: the key is given twice (first on line "
+                          f"{exc.first}); YAML would silently keep the last",
+                          source=source, field=exc.field) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{where}malformed YAML ({problem})", source=source) from None
 
 
 def config_from_mapping(data: object, source: str) -> Config:
@@ -112,14 +169,7 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise ConfigError("file not found", source=source)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no key
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read ({type(exc).__name__})", source=source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise ConfigError(f"{where}malformed YAML ({problem})", source=source) from None
-    return config_from_mapping(data, source)
+    return config_from_mapping(parse_yaml(text, source), source)

@@ -47,6 +47,11 @@ def _dataset(config: Config, source: str) -> Dataset:
     if data.target_field is not None and data.target_field not in dataset.fields:
         raise ConfigError(f"'{data.target_field}' is not a field of every row",
                           source=source, field="dataset.target_field")
+    if data.target_field is not None:  # a row without its gold answer scores as all wrong
+        for row_id, row in zip(dataset.ids, dataset.rows, strict=True):
+            if not row[data.target_field].strip():
+                raise ConfigError(f"row {row_id} has no gold answer (null or empty)",
+                                  source=source, field="dataset.target_field")
     return dataset
 
 
