@@ -333,7 +333,16 @@ class RunDir(_Directory):
                             "a YAML mapping", ())
 
     def read_summary(self) -> dict:
-        return self._read_json(self.SUMMARY)
+        """summary.json; ``config_path`` and ``status`` are texts and ``attempt`` an
+        integer where given."""
+        summary = self._read_json(self.SUMMARY)
+        for key, kind, what in (("config_path", str, "a string"), ("status", str, "a string"),
+                                ("attempt", int, "an integer")):
+            value = summary.get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise ConfigError(f"'{key}' must be {what}, got {value!r}",
+                                  source=str(self.file(self.SUMMARY)))
+        return summary
 
     def read_split(self) -> dict:
         """split.json: ``train`` and ``test``, each a list of query indices (ints >= 0)."""
@@ -366,7 +375,23 @@ class RunDir(_Directory):
         """evaluation.json, or None before ``iapo evaluate`` has run."""
         if not self.has(self.EVALUATION):
             return None
-        return self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
+        data = self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
+        source = str(self.file(self.EVALUATION))
+        comparisons = data["comparisons"]
+        if not isinstance(comparisons, list) or not all(isinstance(c, dict)
+                                                        for c in comparisons):
+            raise ConfigError("'comparisons' must be a list of JSON objects", source=source)
+        for i, item in enumerate(comparisons):
+            for key in ("name", "acr", "acr_sem", "regret", "gain_captured"):
+                if key not in item:
+                    raise ConfigError(f"comparisons[{i}] lacks the key '{key}'", source=source)
+                value = item[key]
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if key != "name" and not number and not (value is None and key in (
+                        "regret", "gain_captured")):
+                    raise ConfigError(f"comparisons[{i}].{key} must be a number, got "
+                                      f"{value!r}", source=source)
+        return data
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.ESTIMATES, columns,

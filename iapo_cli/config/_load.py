@@ -103,9 +103,9 @@ class _DuplicateKey(Exception):
         self.field, self.line, self.first = field, line, first
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a mapping naming a key twice is refused (plain YAML
-    keeps the last value silently): ``_DuplicateKey`` with the key's dotted path and both
+class _UniqueKeys:
+    """A mixin for YAML's safe loaders: a mapping naming a key twice is refused (plain YAML
+    keeps the last value silently) with ``_DuplicateKey``: the key's dotted path and both
     lines."""
 
     def get_single_node(self):
@@ -113,6 +113,16 @@ class UniqueKeyLoader(yaml.SafeLoader):
         if node is not None:
             _check_unique(node, (), set())
         return node
+
+
+class UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """The safe loader (pure Python, whose messages iapo reports) refusing repeated keys."""
+
+
+# libyaml's parser is ~10x faster; where it refuses a text, the pure-Python loader reads it
+# again, so what is accepted and every message stay the pure-Python loader's
+_FastLoader = type("_FastLoader", (_UniqueKeys, yaml.CSafeLoader), {}) if hasattr(
+    yaml, "CSafeLoader") else UniqueKeyLoader
 
 
 def _check_unique(node: yaml.Node, loc: tuple, seen: set[int]) -> None:
@@ -138,7 +148,10 @@ def parse_yaml(text: str, source: str) -> object:
     """``text`` as YAML data (safe types only); malformed YAML and a key given twice in one
     mapping are ConfigErrors naming ``source``, the line and (for a repeated key) the key."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (a SafeLoader)
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506  (a safe loader)
+        except yaml.YAMLError:
+            return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (its message)
     except _DuplicateKey as exc:
         raise ConfigError(f"line {exc.line}: the key is given twice (first on line "
                           f"{exc.first}); YAML would silently keep the last",

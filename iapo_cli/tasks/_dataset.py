@@ -80,8 +80,9 @@ def load_dataset(path: str | Path, id_field: str | None = None, source: str | No
 
 
 def _csv_rows(text: str, path: Path, where: str) -> list[dict]:
-    """The rows of a CSV text with a header; quoted fields may span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """The rows of a CSV text with a header; quoted fields may span lines. Strict: an
+    unclosed quote is an error, not a field that swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
