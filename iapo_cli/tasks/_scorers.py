@@ -207,8 +207,8 @@ class PythonScorer(Scorer):
         self.name, self.range = f"python:{target}", value_range
 
     def score(self, samples):
-        """One finite number per sample; anything else the user's function does (raise,
-        return NaN, a string or None, call ``sys.exit``) is a ScoringError (a runtime
+        """One finite number (or a bool, 0/1) per sample; anything else the user's function
+        does (raise, return NaN, a string or None, call ``sys.exit``) is a ScoringError (a runtime
         failure: the run stops with status failed, its completions cached)."""
         out = np.zeros(len(samples))
         for i, s in enumerate(samples):
@@ -217,7 +217,7 @@ class PythonScorer(Scorer):
             except (Exception, SystemExit) as exc:  # the user's code; sys.exit is no exit
                 raise ScoringError(f"{self.name} failed: {type(exc).__name__}: {exc}"
                                    ) from None
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            if not isinstance(value, int | float | np.number | np.bool_):  # bool: 0 or 1
                 raise ScoringError(f"{self.name} returned {type(value).__name__} "
                                    f"{str(value)[:40]!r}, not a number")
             if not math.isfinite(value):

@@ -420,8 +420,10 @@ def test_a_bad_config_value(data, tmp_path, base, path, value, field, message):
     for module in ("scorers.py", "exits_on_import.py"):  # python scorers: next to the config
         shutil.copy(data / module, tmp_path / module)
     before = snapshot(tmp_path)
-    assert_bad_input(run_cli("optimize", config), config, field, message)
+    result = run_cli("optimize", config)
+    assert_bad_input(result, config, field, message)
     assert snapshot(tmp_path) == before  # no run directory, no cache
+    assert KEY not in result[2] and TOKEN not in result[2]  # a secret is named, not shown
 
 
 def test_the_bases_are_valid(data, tmp_path):
@@ -901,3 +903,22 @@ def test_a_failing_scorer_fails_the_run_and_loses_nothing(data, tmp_path, functi
         assert len(cache) == paid  # every completion paid for is kept for --resume
     finally:
         cache.close()
+
+
+def test_the_readme_counts_these_cases():
+    """The README's exit-code section says how many bad inputs are pinned here."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme.split())
+    counts = {
+        "config values": len(CONFIG_CASES),
+        "environment files": len(ENV_CASES) + 2,  # + the two files that are no archive
+        "config texts": len(TEXT_CASES) + 3,  # + unreadable, missing, a directory
+        "datasets": len(DATASET_CASES),
+        "command lines": len(FLAG_CASES),
+        "run-directory files": len(list(_run_file_cases())) + len(MISSING_CASES),
+    }
+    total = sum(counts.values())
+    assert f"`tests/cli/test_bad_inputs.py`: {total} cases," in text
+    for what, count in counts.items():
+        assert f"{count} {what}" in text, what
+    assert f"plus {len(SCORER_FAILURES)} runtime failures" in text
