@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError, ConfigProblem
-from ._schema import BACKEND_CONFIGS, Config, check_budget
+from ._schema import BACKEND_CONFIGS, Config
 
 
 def _field_path(loc: tuple) -> str:
@@ -73,11 +73,6 @@ def _problem(error: dict, source: str) -> ConfigProblem:
     loc = _config_loc(error["loc"])
     if error["type"] == "literal_error" and loc == ("scales",):
         error = {**error, "msg": "must be 'max' or a list of integers"}
-    if error["type"] == "less_than_equal" and loc == ("budget",):
-        try:
-            check_budget(error["input"])
-        except ValueError as exc:  # says why the limit is 2**53
-            error = {**error, "msg": str(exc)}
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")  # the discriminator is a key of the backend
     return ConfigProblem(source, _field_path(loc) or None, _message(error))

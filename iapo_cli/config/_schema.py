@@ -314,9 +314,8 @@ class Config(_Strict):
     """The N values to choose among: 'max' (1..n_max) or a list of integers."""
     contexts: list[ContextConfig] | ContextGrid | None = None
     """The user contexts, as a list or a grid (null: the backend's own)."""
-    budget: int = Field(gt=0, le=MAX_BUDGET)
-    """Completions training may draw in total (at most 2**53, where float64 arithmetic
-    stops being exact)."""
+    budget: int = Field(gt=0)
+    """Completions training may draw in total."""  # at most MAX_BUDGET (_budget)
     algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     """The training algorithm."""
     seed: int = Field(0, ge=0)
@@ -344,6 +343,11 @@ class Config(_Strict):
                 raise ValueError(f"duplicate prompt id '{prompt.id}'")
             seen.add(prompt.id)
         return value
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: int) -> int:
+        return check_budget(value)
 
     @field_validator("strategy")
     @classmethod
