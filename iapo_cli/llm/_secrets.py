@@ -14,7 +14,7 @@ _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 
 _SECRET_WORDS = frozenset({
     "key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
-    "credentials", "authorization", "auth", "bearer", "cookie", "signature", "privatekey",
+    "credentials", "authorization", "bearer", "cookie", "privatekey",
 })
 """Words of a setting's name that say it holds a secret. 'token' counts only in the
 singular: 'max_tokens' is a count, 'access_token' a secret."""

@@ -15,7 +15,8 @@ def test_secret_names(name):
 
 @pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens", "max_new_tokens",
                                   "top_k", "keywords", "temperature", "api_version", "stop",
-                                  "extra_headers", "monkey", "tokenizer", "num_tokens"])
+                                  "extra_headers", "monkey", "tokenizer", "num_tokens",
+                                  "auth_mode", "signature_version"])
 def test_benign_names(name):
     # issue 10, item 15: `max_tokens: 64` was refused as "looks like a secret"
     assert not secret_name(name)
