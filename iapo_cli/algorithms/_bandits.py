@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ._base import Policy, Trainer, keep_best
-from ._budget import round_room, spend_leftover, split_budget
+from ._budget import check_rounds, round_room, spend_leftover, split_budget
 from ._contract import Algorithm
 
 
@@ -188,8 +188,7 @@ class SequentialHalving(Algorithm):
         self.rounds = rounds
 
     def _check(self) -> None:
-        if self.rounds is not None and self.rounds < 1:
-            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+        check_rounds(self.rounds)
 
     def run(self, trainer: Trainer) -> Policy:
         problem, budget, rng = trainer.problem, trainer.budget, trainer.rng

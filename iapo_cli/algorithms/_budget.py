@@ -9,6 +9,18 @@ import numpy as np
 
 KEEP_SCHEDULES = ("geometric", "halving")
 
+MAX_ROUNDS = 64
+"""The most trimming rounds an algorithm may be given: 64 halvings bring 2**64 arms down to
+one, so more rounds cannot trim anything more (and would only allocate and loop)."""
+
+
+def check_rounds(rounds: int | None) -> None:
+    """A ValueError unless ``rounds`` is None (the default) or 1..MAX_ROUNDS."""
+    if rounds is not None and not 1 <= rounds <= MAX_ROUNDS:
+        bound = "at least 1" if rounds < 1 else f"at most {MAX_ROUNDS} ({MAX_ROUNDS} " \
+            f"halvings bring 2**{MAX_ROUNDS} arms down to one)"
+        raise ValueError(f"rounds must be {bound}, got {rounds}")
+
 
 def split_budget(total: int, parts: int) -> list[int]:
     """``total`` in ``parts`` integer shares that differ by at most one."""

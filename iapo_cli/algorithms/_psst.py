@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ._base import Policy, Problem, Trainer, keep_best
-from ._budget import KEEP_SCHEDULES, keep_counts, round_room, split_budget
+from ._budget import KEEP_SCHEDULES, check_rounds, keep_counts, round_room, split_budget
 from ._contract import Algorithm
 
 
@@ -151,8 +151,7 @@ class PSST(Algorithm):
             raise ValueError(f"rho must lie in (0, 1), got {self.rho}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
-        if self.rounds is not None and self.rounds < 1:
-            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+        check_rounds(self.rounds)
 
     def wants_screen(self, problem: Problem, budget: int) -> bool:
         if self.screen != "auto":

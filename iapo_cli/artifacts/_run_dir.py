@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,20 @@ def make_directory(path: Path, field: str | None, source: str | None = None) -> 
                           field=field) from None
 
 
+def check_writable(directory: Path, field: str | None, source: str | None = None) -> None:
+    """A ConfigError naming ``field`` unless a file can be created in the existing
+    ``directory`` (a probe file is made and removed at once: permission bits say nothing
+    to root, and /proc or a read-only mount refuse what the bits allow)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".iapo-probe-", dir=directory)
+    except OSError as exc:
+        raise ConfigError(f"cannot write into {directory} "
+                          f"({exc.strerror or type(exc).__name__})", source=source,
+                          field=field) from None
+    os.close(handle)
+    os.unlink(probe)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -133,9 +148,11 @@ class _Directory:
     @classmethod
     def make(cls, path: str | Path) -> Self:
         """The directory at ``path``, created if needed (``optimize --out``, ``bench
-        --out``; a file in the way is a ConfigError naming ``--out``)."""
+        --out``; a file in the way or a directory that takes no files is a ConfigError
+        naming ``--out``)."""
         made = cls(path)
         make_directory(made.path, "--out")
+        check_writable(made.path, "--out")
         return made
 
     def file(self, name: str) -> Path:
@@ -239,6 +256,22 @@ class RunDir(_Directory):
     """What an offline ``optimize`` writes."""
 
     @classmethod
+    def make(cls, path: str | Path) -> Self:
+        """A fresh run directory at ``path`` (``optimize --out``): created if needed, or an
+        existing empty directory. A directory that holds anything (an earlier run: its
+        evaluation.json and figures would mix with this run's) is a ConfigError naming
+        ``--out``, as is a path that cannot become a writable directory."""
+        path = Path(path)
+        if path.is_dir() and any(path.iterdir()):
+            held = sorted(p.name for p in path.iterdir())
+            shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+            hint = (" (continue an interrupted or failed run with --resume)"
+                    if (path / cls.CONFIG).is_file() else "")
+            raise ConfigError(f"{path} is not empty (it holds {shown}); give a new or empty "
+                              f"directory{hint}", field="--out")
+        return super().make(path)
+
+    @classmethod
     def create(cls, output: str | Path, name: str, now: datetime | None = None,
                source: str | None = None) -> RunDir:
         """``<output>/<name>-<UTC timestamp>/``, made fresh (a suffix avoids collisions).
@@ -246,6 +279,7 @@ class RunDir(_Directory):
         ``output`` (in ``source``)."""
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         make_directory(Path(output), "output", source)
+        check_writable(Path(output), "output", source)
         base = Path(output) / f"{name}-{stamp}"
         path, i = base, 1
         while True:
@@ -255,6 +289,10 @@ class RunDir(_Directory):
             except FileExistsError:
                 i += 1
                 path = base.with_name(f"{base.name}-{i}")
+            except OSError as exc:
+                raise ConfigError(f"cannot create the directory {path} "
+                                  f"({exc.strerror or type(exc).__name__})", source=source,
+                                  field="output") from None
 
     # --- writing ---------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
@@ -295,7 +333,16 @@ class RunDir(_Directory):
                             "a YAML mapping", ())
 
     def read_summary(self) -> dict:
-        return self._read_json(self.SUMMARY)
+        """summary.json; ``config_path`` and ``status`` are texts and ``attempt`` an
+        integer where given."""
+        summary = self._read_json(self.SUMMARY)
+        for key, kind, what in (("config_path", str, "a string"), ("status", str, "a string"),
+                                ("attempt", int, "an integer")):
+            value = summary.get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise ConfigError(f"'{key}' must be {what}, got {value!r}",
+                                  source=str(self.file(self.SUMMARY)))
+        return summary
 
     def read_split(self) -> dict:
         """split.json: ``train`` and ``test``, each a list of query indices (ints >= 0)."""
@@ -328,7 +375,23 @@ class RunDir(_Directory):
         """evaluation.json, or None before ``iapo evaluate`` has run."""
         if not self.has(self.EVALUATION):
             return None
-        return self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
+        data = self._read_json(self.EVALUATION, ("comparisons", "test_queries", "method"))
+        source = str(self.file(self.EVALUATION))
+        comparisons = data["comparisons"]
+        if not isinstance(comparisons, list) or not all(isinstance(c, dict)
+                                                        for c in comparisons):
+            raise ConfigError("'comparisons' must be a list of JSON objects", source=source)
+        for i, item in enumerate(comparisons):
+            for key in ("name", "acr", "acr_sem", "regret", "gain_captured"):
+                if key not in item:
+                    raise ConfigError(f"comparisons[{i}] lacks the key '{key}'", source=source)
+                value = item[key]
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if key != "name" and not number and not (value is None and key in (
+                        "regret", "gain_captured")):
+                    raise ConfigError(f"comparisons[{i}].{key} must be a number, got "
+                                      f"{value!r}", source=source)
+        return data
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.ESTIMATES, columns,

@@ -9,6 +9,7 @@ not pay for numpy, pandas or scipy.
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import traceback
@@ -56,14 +57,33 @@ def _fail(message: str) -> None:
         err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
+@functools.cache
+def _command():
+    """The click command typer builds from ``app`` (reading every command's signature,
+    ~20 ms), built once per process: tests invoke the CLI hundreds of times."""
+    return typer.main.get_command(app)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error (a bad flag value, a missing argument, an unknown option) as
+    one line: '--budget: input should be a valid integer (see 'iapo optimize --help')'."""
+    param, message = getattr(exc, "param", None), exc.format_message()
+    if type(exc).__name__ == "BadParameter" and param is not None and param.opts:
+        inner = str(getattr(exc, "message", "") or message)
+        message = f"{param.opts[0]}: {inner[:1].lower()}{inner[1:]}"
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "iapo"
+    return f"{message.rstrip('.')} (see '{path} --help')"
+
+
 def invoke(args: Sequence[str] | None = None) -> int:
     """Run the command line on ``args`` (default: ``sys.argv[1:]``) in this process and
     return its exit code; errors are printed to stderr as one line. ``main`` and the tests
     both go through here."""
     _options["debug"] = False
     try:
-        result = app(args=None if args is None else [str(a) for a in args], prog_name="iapo",
-                     standalone_mode=False)
+        result = _command().main(args=None if args is None else [str(a) for a in args],
+                                 prog_name="iapo", standalone_mode=False)
     except IapoError as exc:
         _fail(str(exc))
         return exc.exit_code
@@ -73,7 +93,11 @@ def invoke(args: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # typer vendors click: its usage errors carry show() and exit_code (2)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
+            if exc.exit_code == 2 and hasattr(exc, "format_message") and \
+                    type(exc).__name__ != "NoArgsIsHelpError":
+                _fail(_usage_line(exc))  # bad input: one line like every other
+            else:
+                exc.show()
             return exc.exit_code
         if type(exc).__name__ == "Abort":  # click's name for Ctrl-C outside our commands
             return 130

@@ -5,6 +5,7 @@ from ._load import config_from_mapping, load_config
 from ._schema import (
     BACKEND_CONFIGS,
     COST,
+    MAX_BUDGET,
     AlgorithmConfig,
     BackendConfig,
     CategoricalBackendConfig,
@@ -18,11 +19,13 @@ from ._schema import (
     PromptConfig,
     ReplayBackendConfig,
     SyntheticBackendConfig,
+    check_budget,
 )
 
 __all__ = [
     "BACKEND_CONFIGS",
     "COST",
+    "MAX_BUDGET",
     "AlgorithmConfig",
     "BackendConfig",
     "CategoricalBackendConfig",
@@ -38,6 +41,7 @@ __all__ = [
     "ReplayBackendConfig",
     "SectionDoc",
     "SyntheticBackendConfig",
+    "check_budget",
     "config_from_mapping",
     "describe_fields",
     "load_config",

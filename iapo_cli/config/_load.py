@@ -93,6 +93,71 @@ def _problems(errors: list[dict], source: str) -> list[ConfigProblem]:
     return [_problem(e, source) for e in [first, *rest]]
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, field: str, line: int, first: int):
+        self.field, self.line, self.first = field, line, first
+
+
+class _UniqueKeys:
+    """A mixin for YAML's safe loaders: a mapping naming a key twice is refused (plain YAML
+    keeps the last value silently) with ``_DuplicateKey``: the key's dotted path and both
+    lines."""
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _check_unique(node, (), set())
+        return node
+
+
+class UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """The safe loader (pure Python, whose messages iapo reports) refusing repeated keys."""
+
+
+# libyaml's parser is ~10x faster; where it refuses a text, the pure-Python loader reads it
+# again, so what is accepted and every message stay the pure-Python loader's
+_FastLoader = type("_FastLoader", (_UniqueKeys, yaml.CSafeLoader), {}) if hasattr(
+    yaml, "CSafeLoader") else UniqueKeyLoader
+
+
+def _check_unique(node: yaml.Node, loc: tuple, seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: checked where its anchor is
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in first:
+                    raise _DuplicateKey(_field_path((*loc, key)),
+                                        key_node.start_mark.line + 1, first[key])
+                first[key] = key_node.start_mark.line + 1
+            _check_unique(value_node, (*loc, key) if key is not None else loc, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique(item, (*loc, i), seen)
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """``text`` as YAML data (safe types only); malformed YAML and a key given twice in one
+    mapping are ConfigErrors naming ``source``, the line and (for a repeated key) the key."""
+    try:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506  (a safe loader)
+        except yaml.YAMLError:
+            return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  (its message)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"line {exc.line}: the key is given twice (first on line "
+                          f"{exc.first}); YAML would silently keep the last",
+                          source=source, field=exc.field) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{where}malformed YAML ({problem})", source=source) from None
+
+
 def config_from_mapping(data: object, source: str) -> Config:
     """Validate already-parsed data; every problem found goes into one ConfigError."""
     if not isinstance(data, dict):
@@ -112,14 +177,7 @@ def load_config(path: str | Path) -> Config:
     if not path.is_file():
         raise ConfigError("file not found", source=source)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no key
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read ({type(exc).__name__})", source=source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise ConfigError(f"{where}malformed YAML ({problem})", source=source) from None
-    return config_from_mapping(data, source)
+    return config_from_mapping(parse_yaml(text, source), source)

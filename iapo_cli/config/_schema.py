@@ -13,6 +13,20 @@ from ..tasks import DEFAULT_PATTERN
 
 COST = "cost"  # the cost objective's reserved name in context weights
 
+MAX_BUDGET = 2**53
+"""The largest budget: budget arithmetic (shares such as 0.2·T) runs in float64, which holds
+every integer only up to 2**53, so beyond it "never more than T" could not be kept."""
+
+
+def check_budget(value: int) -> int:
+    """``value`` if it is a budget iapo can keep (1..MAX_BUDGET), else a ValueError."""
+    if value <= 0:
+        raise ValueError("must be > 0")
+    if value > MAX_BUDGET:
+        raise ValueError(f"must be at most 2**53 = {MAX_BUDGET} (budget arithmetic is exact "
+                         f"only up to there), got {value}")
+    return value
+
 
 class _Strict(BaseModel):
     # NaN and infinity are never meaningful here (weights, delays, scales): refused
@@ -104,10 +118,7 @@ class LiveBackendConfig(LiveClientConfig):
 
     @model_validator(mode="after")
     def _no_secrets(self) -> LiveBackendConfig:
-        secret = [k for k in self.params if _looks_secret(k)]
-        if secret:
-            raise ValueError(f"'params.{secret[0]}' looks like a secret: put API keys in the "
-                             f"environment (e.g. OPENAI_API_KEY), never in a config file")
+        _refuse_secrets({"params": self.params, "api_base": self.api_base})
         return self
 
 
@@ -137,9 +148,19 @@ BackendConfig = Annotated[
 """Where completions come from: one model per ``kind``."""
 
 
-def _looks_secret(key: str) -> bool:
-    key = key.lower()
-    return any(word in key for word in ("key", "token", "secret", "password"))
+def _refuse_secrets(settings: dict[str, Any]) -> None:
+    """A ValueError naming the first setting (walked recursively) that holds a secret, by
+    its name (api_key, X-Key, access_token; not max_tokens) or by its value's shape (sk-…,
+    Bearer …, a long high-entropy token). The message never quotes the value."""
+    from ..llm._secrets import find_secret  # only when a config has such settings
+
+    found = find_secret(settings, "")
+    if found is None:
+        return
+    where, how = found
+    what = "looks like a secret" if how == "name" else "holds a key-shaped value"
+    raise ValueError(f"'{where}' {what}: put API keys in the environment (e.g. "
+                     f"OPENAI_API_KEY), never in a config file")
 
 
 # -- the rest of the experiment --------------------------------------------------------------
@@ -156,6 +177,11 @@ class PromptConfig(_Strict):
     decoding: dict[str, Any] = Field(default_factory=dict)
     """Decoding settings for this arm, e.g. temperature (live backends; not n or model)."""
 
+    @model_validator(mode="after")
+    def _no_secrets(self) -> PromptConfig:
+        _refuse_secrets({"decoding": self.decoding})
+        return self
+
 
 class ObjectiveConfig(_Strict):
     """A task objective. Live Best-of-N runs score it with ``scorer`` (see
@@ -170,6 +196,11 @@ class ObjectiveConfig(_Strict):
     """Settings passed to the scorer."""
     range: tuple[float, float] | None = None
     """[low, high] of the scores (null: the scorer's declared range)."""
+
+    @model_validator(mode="after")
+    def _no_secrets(self) -> ObjectiveConfig:
+        _refuse_secrets({"params": self.params})  # a judge's settings reach a provider
+        return self
 
     @field_validator("range")
     @classmethod
@@ -289,7 +320,7 @@ class Config(_Strict):
     contexts: list[ContextConfig] | ContextGrid | None = None
     """The user contexts, as a list or a grid (null: the backend's own)."""
     budget: int = Field(gt=0)
-    """Completions training may draw in total."""
+    """Completions training may draw in total."""  # at most MAX_BUDGET (_budget)
     algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     """The training algorithm."""
     seed: int = Field(0, ge=0)
@@ -318,6 +349,11 @@ class Config(_Strict):
                 raise ValueError(f"duplicate prompt id '{prompt.id}'")
             seen.add(prompt.id)
         return value
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: int) -> int:
+        return check_budget(value)
 
     @field_validator("strategy")
     @classmethod

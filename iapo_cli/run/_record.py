@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import errors
+from ..artifacts import check_writable
 from ..backends import completion_cost, write_replay
 from ..errors import ConfigError
 from ._backends import config_path as config_relative
@@ -38,6 +39,7 @@ def _check_writable(path: Path, field: str, source: str | None) -> None:
             if not parent.is_dir():
                 raise ConfigError(f"cannot create the directory {path.parent} ({parent} is "
                                   f"a file)", source=source, field=field)
+            check_writable(parent, field, source)  # e.g. /proc, a read-only mount
             return
 
 

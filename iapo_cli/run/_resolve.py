@@ -9,7 +9,7 @@ import numpy as np
 
 from ..algorithms import Problem, make_algorithm
 from ..backends import Contexts, Environment
-from ..config import COST, Config
+from ..config import COST, Config, check_budget
 from ..errors import ConfigError
 from ..evaluation import split_queries
 from ..strategies import strategy_like
@@ -46,7 +46,9 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
     objectives = _objective_names(config, env, source)
     known = (*objectives, COST)
 
-    def weights_row(weights: dict[str, float], where: str) -> tuple[list[float], float]:
+    def weights_row(weights: dict[str, float], where: str, names: bool = False
+                    ) -> tuple[list[float], float]:
+        """The row of task weights and the cost weight (``names``: check the keys only)."""
         for key in weights:
             if key not in known:
                 raise ConfigError(f"unknown objective '{key}' (objectives: {', '.join(known)})",
@@ -54,7 +56,14 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
         if weights.get(COST, 0.0) < 0:
             raise ConfigError("the cost weight must be >= 0 (it multiplies O_cost = -cost)",
                               source=source, field=f"{where}.{COST}")
-        return [weights.get(o, 0.0) for o in objectives], weights.get(COST, 0.0)
+        row = [weights.get(o, 0.0) for o in objectives]
+        if not names and not any(row) and not weights.get(COST, 0.0):
+            # every arm would be worth exactly 0: a policy would mean nothing
+            combo = ",".join(f"{k}={v:g}" for k, v in weights.items())
+            what = f"the combination {combo} has" if where == "contexts.grid" else "has"
+            raise ConfigError(f"{what} every weight 0, so every arm is worth 0; give an "
+                              f"objective or cost a weight", source=source, field=where)
+        return row, weights.get(COST, 0.0)
 
     if isinstance(config.contexts, list):
         rows = [weights_row(c.weights, f"contexts[{i}].weights")
@@ -67,7 +76,7 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
                               field="contexts")
     else:
         keys = list(config.contexts.grid)
-        weights_row(dict.fromkeys(keys, 0.0), "contexts.grid")
+        weights_row(dict.fromkeys(keys, 0.0), "contexts.grid", names=True)
         combos = list(itertools.product(*(config.contexts.grid[k] for k in keys)))
         rows = [weights_row(dict(zip(keys, combo, strict=True)), "contexts.grid")
                 for combo in combos]
@@ -112,8 +121,10 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     contexts = build_contexts(config, env, source)
     budget = config.budget if budget is None else budget
     field = "budget" if budget == config.budget else "--budget"
-    if budget <= 0:
-        raise ConfigError("must be > 0", source=source, field=field)
+    try:
+        check_budget(budget)
+    except ValueError as exc:
+        raise ConfigError(str(exc), source=source, field=field) from None
     cheapest = n_prompts * int(scales[0])
     if budget < cheapest:
         raise ConfigError(f"{budget} is smaller than one pull at N={scales[0]} per prompt "
@@ -126,5 +137,9 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     except ConfigError as exc:
         raise ConfigError(exc.detail, source=source, field="algorithm") from None
     train, test = split_queries(backend.n_queries, seed, 0, config.split.test_fraction)
+    if len(train) == 0 or len(test) == 0:  # training needs queries, evaluate needs a test
+        part = "training" if len(train) == 0 else "test"
+        raise ConfigError(f"{config.split.test_fraction:g} of {backend.n_queries} queries leaves "
+                          f"the {part} split empty", source=source, field="split.test_fraction")
     problem = Problem(backend, train, scales, contexts)
     return ResolvedRun(config, source, env, problem, test, algorithm, int(budget), int(seed))

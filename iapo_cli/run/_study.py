@@ -13,6 +13,7 @@ from .. import errors
 from ..algorithms import AlgorithmParameterError
 from ..artifacts import StudyDir
 from ..backends import Environment, load_environment, synthetic
+from ..config import MAX_BUDGET
 from ..errors import ConfigError
 from ..evaluation import AlgorithmSpec, StudyInterrupted, run_study, summarize
 
@@ -180,6 +181,9 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
                           field="--out")
     if not budget_list or min(budget_list) <= 0:
         raise ConfigError("needs at least one value, all > 0", field="--budgets")
+    if max(budget_list) > MAX_BUDGET:
+        raise ConfigError(f"{max(budget_list)} is above 2**53 = {MAX_BUDGET} (budget "
+                          f"arithmetic is exact only up to there)", field="--budgets")
     repeated = sorted({b for b in budget_list if budget_list.count(b) > 1})
     if repeated:  # its runs would pool into one summary row and break the pairing
         raise ConfigError(f"{repeated[0]} is listed twice", field="--budgets")

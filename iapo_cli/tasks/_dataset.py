@@ -4,6 +4,7 @@ interpreting the data."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import string
 from collections.abc import Sequence
@@ -26,20 +27,26 @@ class Dataset:
 def load_dataset(path: str | Path, id_field: str | None = None, source: str | None = None
                  ) -> Dataset:
     """Rows of a ``.jsonl`` (one JSON object per line) or ``.csv`` (header row) file.
-    Values are kept as strings (JSON numbers are written back as text)."""
+    Values are kept as strings (JSON numbers are written back as text).
+
+    Both are read as UTF-8 with or without a byte-order mark. JSONL lines end at ``\n``
+    only (a U+2028 inside a string is text); CSV is read by the csv module, so a quoted
+    field may hold newlines; a CSV row with more or fewer fields than the header, or a
+    header naming a field twice, is a ConfigError naming the line."""
     path = Path(path)
     where = source or str(path)
     if not path.is_file():
         raise ConfigError(f"file not found: {path}", source=where, field="dataset.path")
     suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path} ({type(exc).__name__})", source=where,
                           field="dataset.path") from None
     rows: list[dict] = []
     if suffix in (".jsonl", ".ndjson"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        # not str.splitlines: it also splits at U+2028, U+0085 and others JSON keeps in text
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -52,8 +59,7 @@ def load_dataset(path: str | Path, id_field: str | None = None, source: str | No
                                   source=where, field="dataset.path")
             rows.append({str(k): _text(v) for k, v in row.items()})
     elif suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        rows = [{k: v for k, v in row.items() if k is not None} for row in reader]
+        rows = _csv_rows(text, path, where)
     else:
         raise ConfigError(f"{path}: use a .jsonl or .csv file", source=where,
                           field="dataset.path")
@@ -111,6 +117,33 @@ def handle_duplicates(dataset: Dataset, fields: Sequence[str], policy: str,
                           field="dataset.duplicates")
     return Dataset(tuple(dataset.rows[i] for i in kept), tuple(dataset.ids[i] for i in kept),
                    dataset.fields)
+
+
+def _csv_rows(text: str, path: Path, where: str) -> list[dict]:
+    """The rows of a CSV text with a header; quoted fields may span lines. Strict: an
+    unclosed quote is an error, not a field that swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"{path} line 1: the header names '{repeated[0]}' twice",
+                              source=where, field="dataset.path")
+        rows = []
+        for values in reader:
+            if not values:  # a blank line
+                continue
+            if len(values) != len(header):
+                raise ConfigError(f"{path} line {reader.line_num}: {len(values)} fields, the "
+                                  f"header has {len(header)}", source=where,
+                                  field="dataset.path")
+            rows.append(dict(zip(header, values, strict=True)))
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: not CSV ({exc})", source=where,
+                          field="dataset.path") from None
+    return rows
 
 
 def _text(value) -> str:

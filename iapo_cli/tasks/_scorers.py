@@ -198,7 +198,7 @@ class PythonScorer(Scorer):
             sys.path.insert(0, str(base_dir))
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # the user's module: any import failure is bad input
+        except (Exception, SystemExit) as exc:  # the user's module: any failure is bad input
             raise ValueError(f"cannot import '{module_name}' ({type(exc).__name__}: {exc})"
                              ) from None
         self.function: Callable = getattr(module, function, None)
@@ -207,13 +207,22 @@ class PythonScorer(Scorer):
         self.name, self.range = f"python:{target}", value_range
 
     def score(self, samples):
+        """One finite number (or a bool, 0/1) per sample; anything else the user's function
+        does (raise, return NaN, a string or None, call ``sys.exit``) is a ScoringError (a runtime
+        failure: the run stops with status failed, its completions cached)."""
         out = np.zeros(len(samples))
         for i, s in enumerate(samples):
             try:
-                out[i] = float(self.function(s.text, s.row))
-            except Exception as exc:  # the user's code
+                value = self.function(s.text, s.row)
+            except (Exception, SystemExit) as exc:  # the user's code; sys.exit is no exit
                 raise ScoringError(f"{self.name} failed: {type(exc).__name__}: {exc}"
                                    ) from None
+            if not isinstance(value, int | float | np.number | np.bool_):  # bool: 0 or 1
+                raise ScoringError(f"{self.name} returned {type(value).__name__} "
+                                   f"{str(value)[:40]!r}, not a number")
+            if not math.isfinite(value):
+                raise ScoringError(f"{self.name} returned {value}, not a finite number")
+            out[i] = float(value)
         return out
 
 

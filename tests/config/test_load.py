@@ -153,3 +153,20 @@ def test_a_union_reports_one_problem_per_field(tmp_path):
 def test_backend_messages(tmp_path, backend, message):
     text = SMALL_SYNTHETIC.replace(SMALL_SYNTHETIC.splitlines()[1], f"backend: {backend}")
     assert errors_of(tmp_path, text) == [message]
+
+
+def test_a_key_given_twice_is_refused_with_its_lines(tmp_path):
+    # issue 10: YAML kept the last of two `budget:` lines silently
+    text = SMALL_SYNTHETIC + "budget: 900\n"
+    assert error_of(tmp_path, text) == ("budget: line 8: the key is given twice (first on "
+                                        "line 6); YAML would silently keep the last")
+    nested = SMALL_SYNTHETIC.replace("seed: 3}", "seed: 3, seed: 4}")
+    assert error_of(tmp_path, nested).startswith("backend.seed: line 2: the key is given "
+                                                 "twice (first on line 2)")
+
+
+def test_a_byte_order_mark_and_anchors_are_read(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(SMALL_SYNTHETIC.replace("seed: 1", "seed: &s 1\nsplit: {test_fraction: "
+                                            "0.25}"), encoding="utf-8-sig")
+    assert validate(path).config.seed == 1

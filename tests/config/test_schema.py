@@ -118,3 +118,17 @@ def test_odd_backends_read_as_the_user_wrote_them(backend, field, message):
     with pytest.raises(ConfigError) as err:
         config_from_mapping(config(backend), "c.yaml")
     assert (err.value.field, err.value.detail) == (field, message)
+
+
+def test_benign_params_pass_and_nested_secrets_do_not():
+    # issue 10: `max_tokens: 64` was refused ("token"), a key under extra_headers passed
+    ok = {**BACKENDS["live"], "params": {"max_tokens": 64, "extra_headers": {"X-Trace": "a"},
+                                         "api_version": "2024-02-01"}}
+    assert config_from_mapping(config(ok), "c.yaml").backend.params["max_tokens"] == 64
+    key = "sk-proj-AbCdEf0123456789XyZ"
+    for params, where in [({"extra_headers": {"X-Key": key}}, "'params.extra_headers.X-Key'"),
+                          ({"extra_body": {"note": key}}, "'params.extra_body.note'")]:
+        with pytest.raises(ConfigError) as err:
+            config_from_mapping(config({**BACKENDS["live"], "params": params}), "c.yaml")
+        assert str(err.value).startswith(f"c.yaml: backend: {where} ")
+        assert key not in str(err.value)

@@ -81,3 +81,38 @@ def test_duplicate_rows_without_duplicates_or_too_few_left():
         handle_duplicates(_questions("a", "b", "a", "b", "a"), ["q"], "drop")
     with pytest.raises(ConfigError, match=r"show \(no field at all\)"):
         handle_duplicates(unique, [], "error")  # a template without fields: all the same
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_field(tmp_path):
+    # issue 10: a CSV saved by Excel read "'id' is not a field" though it was
+    path = tmp_path / "d.csv"
+    path.write_text("id,q,a\n" + "".join(f"r{i},x{i},{i}\n" for i in range(5)),
+                    encoding="utf-8-sig")
+    data = load_dataset(path, id_field="id")
+    assert data.ids[0] == "r0" and data.fields == frozenset({"id", "q", "a"})
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": f"r{i}"}) + "\n" for i in range(5)),
+                     encoding="utf-8-sig")
+    assert load_dataset(jsonl, id_field="id").ids[0] == "r0"
+
+
+def test_quoted_csv_fields_keep_their_newlines(tmp_path):
+    # issue 10: csv.DictReader over str.splitlines() dropped the newline inside quotes
+    path = tmp_path / "d.csv"
+    path.write_text('q,a\n"line one\nline two",1\n' + "".join(f"x{i},{i}\n" for i in range(4)),
+                    encoding="utf-8", newline="")
+    data = load_dataset(path)
+    assert len(data) == 5 and data.rows[0]["q"] == "line one\nline two"
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b'q,a\r\n"a\r\nb",1\r\n' + b"".join(b"x,%d\r\n" % i for i in range(4)))
+    assert load_dataset(crlf).rows[0] == {"q": "a\nb", "a": "1"}  # read as text: \r\n is \n
+
+
+def test_jsonl_lines_end_at_newline_only(tmp_path):
+    # issue 10: str.splitlines() also split at U+2028 inside a JSON string
+    path = tmp_path / "d.jsonl"
+    rows = [{"q": f"first\u2028second {i}\x85", "a": i} for i in range(5)]
+    path.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows)
+                     .encode("utf-8"))
+    data = load_dataset(path)
+    assert len(data) == 5 and data.rows[1]["q"] == "first\u2028second 1\x85"

@@ -77,3 +77,22 @@ def test_llm_judge_rates_through_the_cached_client(loopback, tmp_path, api_key):
     assert scorer.score(samples).tolist() == ratings.tolist()
     assert loopback.requests == 2  # cached
     assert clients[0].usage["judge"].cached == 2
+
+
+def test_a_python_scorer_must_return_a_finite_number(tmp_path):
+    # issue 10: NaN passed silently into the estimates; sys.exit(3) escaped as exit 3
+    (tmp_path / "odd.py").write_text(
+        "import sys\nimport numpy as np\n"
+        "def np32(text, row): return np.float32(0.5)\n"
+        "def flag(text, row): return text == 'a'\n"
+        "def nan(text, row): return float('nan')\n"
+        "def word(text, row): return '0.5'\n"
+        "def leave(text, row): sys.exit(3)\n")
+    build_odd = lambda fn: build(f"python:odd:{fn}", value_range=(0, 1), base=tmp_path)  # noqa: E731
+    assert build_odd("np32").score([sample("a")]).tolist() == [0.5]
+    assert build_odd("flag").score([sample("a"), sample("b")]).tolist() == [1.0, 0.0]
+    for fn, message in [("nan", "returned nan, not a finite number"),
+                        ("word", "returned str '0.5', not a number"),
+                        ("leave", "failed: SystemExit: 3")]:
+        with pytest.raises(ScoringError, match=message):
+            build_odd(fn).score([sample("a")])
