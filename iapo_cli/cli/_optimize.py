@@ -40,6 +40,8 @@ def optimize_command(
     usage = outcome.usage
     if usage:
         console.print(usage_line(usage))
+        for note in usage.get("notes") or []:
+            console.print(f"note: {note}")
     console.print(f"run directory: {outcome.run_dir}")
 
 
@@ -52,6 +54,10 @@ def usage_line(usage: dict) -> str:
             f"{done.get('prompt_tokens', 0)} prompt + {done.get('completion_tokens', 0)} "
             f"completion tokens billed")
     text += f", ${money:.4f}" if money is not None else ", price unknown"
+    unreceived = sum(k["completions"]
+                     for k in (usage.get("possibly_billed_not_received") or {}).values())
+    if unreceived:
+        text += f"; {unreceived} completions possibly billed, not received"
     if "judge" in usage["this_attempt"]:
         text += f"; judge: {usage['this_attempt']['judge']['requests']} requests"
     return text

@@ -25,8 +25,22 @@ _CLIENT_KEYS = ("n", "stream", "model", "messages", "api_key", "api_base")
 """Request keys the client sets itself; a prompt's decoding settings may not."""
 
 
-def _client(settings: dict, cache: CompletionCache) -> LLMClient:
-    return LLMClient(ClientSettings(**settings), cache)
+def _client(settings: dict, cache: CompletionCache, source: str, field: str) -> LLMClient:
+    """A client for ``settings``, refused (exit 2, before any request) when the environment
+    lacks what its transport needs: the variable named by ``api_key_env``, else the
+    provider's key (an ``api_base`` server needs none). ``field`` names the config field the
+    model comes from; messages name variables, never their values."""
+    client = LLMClient(ClientSettings(**settings), cache)
+    missing = client.missing_environment()
+    if missing and settings.get("api_key_env"):
+        raise ConfigError(f"the environment variable {settings['api_key_env']} (the API key "
+                          f"of {settings['model']}) is not set", source=source,
+                          field="backend.api_key_env")
+    if missing:
+        raise ConfigError(f"{settings['model']} needs {' and '.join(missing)} in the "
+                          f"environment, which is not set (or name the key's variable in "
+                          f"backend.api_key_env)", source=source, field=field)
+    return client
 
 
 def _require_inputs(config: Config, source: str) -> None:
@@ -97,14 +111,18 @@ def _majority_vote_extractor(config: Config, source: str) -> AnswerExtractor:
     return extractor
 
 
-def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
-                 ) -> Callable[[dict], LLMClient]:
+def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient],
+                 source: str, field: str) -> Callable[[dict], LLMClient]:
     """What a judge scorer calls to get its client: the run's model settings without the
-    provider extras (``params``, ``supports_n``, ``api_base``) unless ``overrides`` give
-    them; every client made is appended to ``judges`` (for accounting)."""
+    provider extras (``params``, ``supports_n``, ``api_base``; ``api_key_env`` unless the
+    judge is the run's own model) unless ``overrides`` give them; every client made is
+    appended to ``judges`` (for accounting). ``field`` names the judge's settings."""
     def judge(overrides: dict) -> LLMClient:
+        same_model = overrides.get("model", settings["model"]) == settings["model"]
         judge_client = _client({**settings, "params": {}, "supports_n": None,
-                                "api_base": None, **overrides}, cache)
+                                "api_base": None,
+                                "api_key_env": settings["api_key_env"] if same_model else None,
+                                **overrides}, cache, source, field)
         judges.append(judge_client)
         return judge_client
 
@@ -112,8 +130,10 @@ def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
 
 
 def _best_of_n_scorers(config: Config, source: str, extractor: AnswerExtractor | None,
-                       judge: Callable[[dict], LLMClient]) -> list[tuple[str, object]]:
-    """(objective name, scorer) per configured objective, in order."""
+                       judge: Callable[[str], Callable[[dict], LLMClient]]
+                       ) -> list[tuple[str, object]]:
+    """(objective name, scorer) per configured objective, in order; ``judge(field)`` makes
+    the judge-client maker of the objective at ``field``."""
     if not config.objectives:
         raise ConfigError("Best-of-N needs objectives, each with a scorer", source=source,
                           field="objectives")
@@ -124,7 +144,8 @@ def _best_of_n_scorers(config: Config, source: str, extractor: AnswerExtractor |
                               field=f"objectives[{i}].scorer")
         try:
             scorer = build_scorer(objective.scorer, objective.params, objective.range,
-                                  extractor, Path(source).parent.resolve(), judge)
+                                  extractor, Path(source).parent.resolve(),
+                                  judge(f"objectives[{i}].params.model"))
         except ValueError as exc:
             raise ConfigError(str(exc), source=source,
                               field=f"objectives[{i}].scorer") from None
@@ -148,7 +169,7 @@ def build_live(config: Config, source: str) -> Environment:
     arms = _prompt_arms(config, dataset, source)
     cache = CompletionCache(Path(spec.cache_dir).expanduser())
     settings = spec.client_fields()
-    client = _client(settings, cache)
+    client = _client(settings, cache, source, "backend.model")
     judges: list[LLMClient] = []
     strategy_cls = STRATEGIES[config.strategy or "majority_vote"]
     if strategy_cls.pull_kind == VOTES:
@@ -156,8 +177,9 @@ def build_live(config: Config, source: str) -> Environment:
         strategy = strategy_cls()
     else:
         extractor = _answer_extractor(config, source) if config.answer else None
-        scorers = _best_of_n_scorers(config, source, extractor,
-                                     _judge_maker(settings, cache, judges))
+        scorers = _best_of_n_scorers(
+            config, source, extractor,
+            lambda field: _judge_maker(settings, cache, judges, source, field))
         strategy = strategy_cls(tuple(name for name, _ in scorers))
     _check_price(config, client, source)
     target = config.dataset.target_field

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
-from ..artifacts import RunDir, ledger_totals, policy_records
+from ..artifacts import RunDir, ledger_totals, policy_records, unreceived_totals
 from ..config import COST, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
 from ..llm import LLMError, Usage
@@ -75,12 +75,16 @@ def client_usage(resolved: ResolvedRun) -> dict[str, dict] | None:
 
 
 def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
-    """This attempt's client counters, and the ledger's totals over every attempt."""
+    """This attempt's client counters; the ledger's totals over every attempt, received
+    and (apart) possibly billed but never received; and the clients' notes."""
     usage = client_usage(resolved)
     if usage is None:
         return None
+    entries = files.read_ledger()
+    notes = [note for client in resolved.problem.backend.clients for note in client.notes]
     return {"model": resolved.config.backend.model, "attempt": attempt,
-            "this_attempt": usage, "all_attempts": ledger_totals(files.read_ledger())}
+            "this_attempt": usage, "all_attempts": ledger_totals(entries),
+            "possibly_billed_not_received": unreceived_totals(entries), "notes": notes}
 
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
