@@ -66,10 +66,11 @@ def usage_line(usage: dict) -> str:
 def validate_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
 ) -> None:
-    """Run every check on a config without drawing a completion."""
+    """Run every check on a config without drawing a completion (a key missing from the
+    environment is a warning here; optimize, evaluate and record refuse to start)."""
     from ..run import validate
 
-    resolved = validate(config)
+    resolved = validate(config, require_keys=False)
     problem = resolved.problem
     console.print(
         f"{config}: ok — {len(problem.backend.prompt_ids)} prompts, "
@@ -77,3 +78,6 @@ def validate_command(
         f"budget {resolved.budget}, {problem.backend.strategy.name}, "
         f"algorithm {resolved.config.algorithm.name}"
     )
+    for field, problem_text in resolved.env.info.get("missing_environment", ()):
+        console.print(f"warning: {config}: {field}: {problem_text}; optimize, evaluate and "
+                      f"record refuse to start until it is set", soft_wrap=True)

@@ -75,8 +75,6 @@ class LiveClientConfig(_Backend):
     """Seconds before the first retry; doubled (with jitter) for each further one."""
     retry_max_delay: float = Field(60.0, ge=0)
     """Seconds one backoff wait between retries may take at most."""
-    retry_after_max: float = Field(600.0, ge=0)
-    """Seconds a provider's Retry-After is honoured up to (a longer one waits this long)."""
     supports_n: bool | None = None
     """Whether one request may ask for n completions (null: ask LiteLLM)."""
     max_n: int = Field(64, ge=1)
@@ -85,6 +83,29 @@ class LiveClientConfig(_Backend):
     """Passed to LiteLLM as is (e.g. max_tokens, stop, api_version, extra_headers); part of
     cache keys except transport settings (timeouts, headers, api_version, organization);
     never API keys."""
+
+    def client_fields(self) -> dict[str, Any]:
+        """The client's settings by name (every field this class declares beyond ``kind``),
+        with ``params`` copied."""
+        names = [n for n in LiveClientConfig.model_fields if n not in _Backend.model_fields]
+        out = {name: getattr(self, name) for name in names}
+        out["params"] = dict(out["params"])
+        return out
+
+
+class LiveBackendConfig(LiveClientConfig):
+    """A model through LiteLLM: the client's settings plus the run's use of them, and two
+    more client settings declared here (``client_extras``: the key's variable and the
+    Retry-After cap)."""
+
+    kind: Literal["live"]
+    """Always 'live'."""
+    n_max: int | None = Field(None, ge=1, le=256)
+    """Largest N, the number of samples per query (null: 16)."""
+    cache_dir: str = ".iapo-cache"
+    """The completion cache's directory (relative to the working directory)."""
+    retry_after_max: float = Field(600.0, ge=0)
+    """Seconds a provider's Retry-After is honoured up to (a longer one waits this long)."""
     api_key_env: str | None = None
     """The environment variable holding the API key (null: the provider's usual one, e.g.
     OPENAI_API_KEY; an api_base server needs none). Only the name is written anywhere."""
@@ -98,24 +119,10 @@ class LiveClientConfig(_Backend):
                              "not hold the key itself")
         return value
 
-    def client_fields(self) -> dict[str, Any]:
-        """The client's settings by name (every field this class declares beyond ``kind``),
-        with ``params`` copied."""
-        names = [n for n in LiveClientConfig.model_fields if n not in _Backend.model_fields]
-        out = {name: getattr(self, name) for name in names}
-        out["params"] = dict(out["params"])
-        return out
-
-
-class LiveBackendConfig(LiveClientConfig):
-    """A model through LiteLLM: the client's settings plus the run's use of them."""
-
-    kind: Literal["live"]
-    """Always 'live'."""
-    n_max: int | None = Field(None, ge=1, le=256)
-    """Largest N, the number of samples per query (null: 16)."""
-    cache_dir: str = ".iapo-cache"
-    """The completion cache's directory (relative to the working directory)."""
+    def client_extras(self) -> dict[str, Any]:
+        """The client settings declared here rather than in ``LiveClientConfig``:
+        ``retry_after_max`` and ``api_key_env``."""
+        return {"retry_after_max": self.retry_after_max, "api_key_env": self.api_key_env}
 
     @model_validator(mode="after")
     def _no_secrets(self) -> LiveBackendConfig:

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from ..errors import IapoError
 from ._cache import (
@@ -37,10 +38,7 @@ class ClientSettings:
     settings such as ``api_version``, ``extra_headers`` or ``max_tokens``); those that can
     change a completion (all but ``TRANSPORT_PARAMS``) are part of cache keys.
 
-    ``retry_after_max``: the longest wait a provider's ``Retry-After`` may impose (None: the
-    same cap as every other wait, ``retry_max_delay``). ``api_key_env``: the name of the
-    environment variable holding the key (None: the provider's usual one); its value is read
-    when a request is sent and never stored."""
+    ``retry_after_max`` and ``api_key_env`` are None here; ``LiveSettings`` sets them."""
 
     model: str
     api_base: str | None = None
@@ -52,6 +50,18 @@ class ClientSettings:
     supports_n: bool | None = None  # None: ask the transport
     max_n: int = 64
     params: dict = field(default_factory=dict)
+    retry_after_max: ClassVar[float | None] = None
+    api_key_env: ClassVar[str | None] = None
+
+
+@dataclass(frozen=True)
+class LiveSettings(ClientSettings):
+    """``ClientSettings`` plus two a live config gives: ``retry_after_max``, the longest
+    wait a provider's ``Retry-After`` may impose (None: the cap of every other wait,
+    ``retry_max_delay``), and ``api_key_env``, the name of the environment variable holding
+    the key (None: the provider's usual one; its value is read when a request is sent and
+    never stored)."""
+
     retry_after_max: float | None = None
     api_key_env: str | None = None
 

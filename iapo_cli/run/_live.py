@@ -13,7 +13,7 @@ from .. import sim  # noqa: F401  (registers the iapo-sim transport for _client)
 from ..backends import Contexts, Environment, LiveBackend, PromptArm
 from ..config import Config, PromptConfig
 from ..errors import ConfigError
-from ..llm import ClientSettings, CompletionCache, LLMClient
+from ..llm import CompletionCache, LiveSettings, LLMClient
 from ..strategies import STRATEGIES, VOTES
 from ..tasks import AnswerExtractor, Template, build_scorer, load_dataset
 from ._backends import config_path, register_backend
@@ -25,21 +25,28 @@ _CLIENT_KEYS = ("n", "stream", "model", "messages", "api_key", "api_base")
 """Request keys the client sets itself; a prompt's decoding settings may not."""
 
 
-def _client(settings: dict, cache: CompletionCache, source: str, field: str) -> LLMClient:
-    """A client for ``settings``, refused (exit 2, before any request) when the environment
-    lacks what its transport needs: the variable named by ``api_key_env``, else the
-    provider's key (an ``api_base`` server needs none). ``field`` names the config field the
-    model comes from; messages name variables, never their values."""
-    client = LLMClient(ClientSettings(**settings), cache)
-    missing = client.missing_environment()
-    if missing and settings.get("api_key_env"):
-        raise ConfigError(f"the environment variable {settings['api_key_env']} (the API key "
-                          f"of {settings['model']}) is not set", source=source,
-                          field="backend.api_key_env")
-    if missing:
-        raise ConfigError(f"{settings['model']} needs {' and '.join(missing)} in the "
-                          f"environment, which is not set (or name the key's variable in "
-                          f"backend.api_key_env)", source=source, field=field)
+MISSING_ENVIRONMENT = "missing_environment"
+"""``Environment.info`` key of a live environment: (config field, what is missing) per
+client whose transport lacks an environment variable (an API key); ``resolve`` refuses to
+run such an environment, ``iapo validate`` warns."""
+
+
+def _client(settings: dict, cache: CompletionCache, field: str,
+            missing: list[tuple[str, str]]) -> LLMClient:
+    """A client for ``settings``; when the environment lacks what its transport needs (the
+    variable named by ``api_key_env``, else the provider's key; an ``api_base`` server
+    needs none), (config field, problem) is appended to ``missing``. ``field`` names the
+    config field the model comes from; problems name variables, never their values."""
+    client = LLMClient(LiveSettings(**settings), cache)
+    lacking = client.missing_environment()
+    if lacking and settings.get("api_key_env"):
+        missing.append(("backend.api_key_env",
+                        f"the environment variable {settings['api_key_env']} (the API key "
+                        f"of {settings['model']}) is not set"))
+    elif lacking:
+        missing.append((field, f"{settings['model']} needs {' and '.join(lacking)} in the "
+                               f"environment, which is not set (or name the key's variable "
+                               f"in backend.api_key_env)"))
     return client
 
 
@@ -112,7 +119,7 @@ def _majority_vote_extractor(config: Config, source: str) -> AnswerExtractor:
 
 
 def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient],
-                 source: str, field: str) -> Callable[[dict], LLMClient]:
+                 missing: list[tuple[str, str]], field: str) -> Callable[[dict], LLMClient]:
     """What a judge scorer calls to get its client: the run's model settings without the
     provider extras (``params``, ``supports_n``, ``api_base``; ``api_key_env`` unless the
     judge is the run's own model) unless ``overrides`` give them; every client made is
@@ -122,7 +129,7 @@ def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
         judge_client = _client({**settings, "params": {}, "supports_n": None,
                                 "api_base": None,
                                 "api_key_env": settings["api_key_env"] if same_model else None,
-                                **overrides}, cache, source, field)
+                                **overrides}, cache, field, missing)
         judges.append(judge_client)
         return judge_client
 
@@ -162,14 +169,16 @@ def _check_price(config: Config, client: LLMClient, source: str) -> None:
 @register_backend("live")
 def build_live(config: Config, source: str) -> Environment:
     """A ``LiveBackend`` for the config: dataset loaded, templates checked against its
-    fields, scorers built, money checked against LiteLLM's prices. No request is sent."""
+    fields, scorers built, money checked against LiteLLM's prices, the environment's keys
+    looked for (``MISSING_ENVIRONMENT``). No request is sent."""
     spec = config.backend
     _require_inputs(config, source)
     dataset = _dataset(config, source)
     arms = _prompt_arms(config, dataset, source)
     cache = CompletionCache(Path(spec.cache_dir).expanduser())
-    settings = spec.client_fields()
-    client = _client(settings, cache, source, "backend.model")
+    settings = {**spec.client_fields(), **spec.client_extras()}
+    missing: list[tuple[str, str]] = []
+    client = _client(settings, cache, "backend.model", missing)
     judges: list[LLMClient] = []
     strategy_cls = STRATEGIES[config.strategy or "majority_vote"]
     if strategy_cls.pull_kind == VOTES:
@@ -179,7 +188,7 @@ def build_live(config: Config, source: str) -> Environment:
         extractor = _answer_extractor(config, source) if config.answer else None
         scorers = _best_of_n_scorers(
             config, source, extractor,
-            lambda field: _judge_maker(settings, cache, judges, source, field))
+            lambda field: _judge_maker(settings, cache, judges, missing, field))
         strategy = strategy_cls(tuple(name for name, _ in scorers))
     _check_price(config, client, source)
     target = config.dataset.target_field
@@ -189,4 +198,5 @@ def build_live(config: Config, source: str) -> Environment:
     objectives = backend.strategy.objectives
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
     return Environment(f"live:{spec.model}", backend, contexts,
-                       {"model": spec.model, "dataset": str(config.dataset.path)})
+                       {"model": spec.model, "dataset": str(config.dataset.path),
+                        MISSING_ENVIRONMENT: missing})

@@ -47,11 +47,12 @@ class RunOutcome:
     usage: dict | None = None
 
 
-def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None
-             ) -> ResolvedRun:
-    """Every check ``optimize`` makes, without drawing a completion."""
+def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None,
+             require_keys: bool = True) -> ResolvedRun:
+    """Every check ``optimize`` makes, without drawing a completion (``require_keys``:
+    see ``resolve``)."""
     config = load_config(config_path)
-    return resolve(config, str(config_path), budget, seed)
+    return resolve(config, str(config_path), budget, seed, require_keys)
 
 
 def _weights(resolved: ResolvedRun) -> list[dict]:

@@ -14,6 +14,7 @@ from iapo_cli.llm import (
     ClientSettings,
     CompletionCache,
     LiteLLMTransport,
+    LiveSettings,
     LLMClient,
     LLMError,
     Reply,
@@ -406,7 +407,7 @@ def test_a_server_ignoring_n_is_noticed_once_and_the_rest_goes_out_concurrently(
 
 
 def test_retry_after_is_honoured_up_to_retry_after_max():
-    settings = ClientSettings("m", retry_max_delay=60.0, retry_after_max=600.0)
+    settings = LiveSettings("m", retry_max_delay=60.0, retry_after_max=600.0)
     assert retry_delay(1, 120.0, settings) == 120.0
     assert retry_delay(1, 3600.0, settings) == 600.0
     assert retry_delay(30, None, settings) == 60.0  # backoff keeps its own cap
@@ -414,8 +415,10 @@ def test_retry_after_is_honoured_up_to_retry_after_max():
 
 def test_the_client_waits_a_retry_after_longer_than_retry_max_delay(tmp_path):
     failures = [TransportError("throttled", retryable=True, status=429, retry_after=0.3)]
-    client = client_over(ScriptedTransport(failures=failures), tmp_path,
-                         retry_max_delay=0.01, retry_after_max=5.0)
+    settings = LiveSettings("test/scripted", retry_base_delay=0.0, retry_max_delay=0.01,
+                            retry_after_max=5.0)
+    client = LLMClient(settings, CompletionCache(tmp_path / "cache"),
+                       transport=ScriptedTransport(failures=failures))
     start = time.perf_counter()
     client.complete([ask("q", range(1))])
     assert time.perf_counter() - start >= 0.3
@@ -516,8 +519,8 @@ def test_the_missing_key_is_named_and_an_api_base_server_gets_a_placeholder(monk
     assert remote.missing_environment() == ["OPENAI_API_KEY"] and remote._api_key() is None
     local = LiteLLMTransport(ClientSettings("openai/x", api_base="http://127.0.0.1:1/v1"))
     assert local.missing_environment() == [] and local._api_key() == PLACEHOLDER_KEY
-    named = LiteLLMTransport(ClientSettings("openai/x", api_base="http://127.0.0.1:1/v1",
-                                            api_key_env="MY_LOCAL_KEY"))
+    named = LiteLLMTransport(LiveSettings("openai/x", api_base="http://127.0.0.1:1/v1",
+                                          api_key_env="MY_LOCAL_KEY"))
     assert named.missing_environment() == ["MY_LOCAL_KEY"]
     monkeypatch.setenv("MY_LOCAL_KEY", SECRET)
     assert named.missing_environment() == [] and named._api_key() == SECRET
