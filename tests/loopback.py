@@ -7,7 +7,9 @@ requests in flight, and plays a script of injected failures (one entry per reque
 ``"429"`` (with ``Retry-After``), ``"500"``, ``"timeout"`` (answers after ``hang`` seconds),
 ``"malformed"`` (a 200 with a body that is not JSON), ``"401"`` (an error that, like a
 careless proxy, echoes the Authorization header) or ``None`` (serve normally). A request
-whose system message mentions "grader" gets a judge's reply, ``Rating: <1..10>``.
+whose system message mentions "grader" gets a judge's reply, ``Rating: <1..10>``. With
+``ignore_n`` it answers every request with one choice, whatever ``n`` asked for (as some
+servers do).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _QUESTION = re.compile(r"(-?\d+)\s*\+\s*(-?\d+)")
 
 class LoopbackServer:
     def __init__(self, seed: int = 0, latency: float = 0.0, hang: float = 2.0,
-                 retry_after: str = "0"):
+                 retry_after: str = "0", ignore_n: bool = False):
         self.seed, self.latency, self.hang, self.retry_after = seed, latency, hang, retry_after
+        self.ignore_n = ignore_n
         self.script: deque = deque()
         self.fail_always: str | None = None
         self._lock = threading.Lock()
@@ -142,7 +145,7 @@ class LoopbackServer:
                 if action == "malformed":
                     self._send(200, b"{not json")
                     return
-                n = int(body.get("n") or 1)
+                n = 1 if server.ignore_n else int(body.get("n") or 1)
                 texts = [server.answer(body, index * 1000 + i) for i in range(n)]
                 prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
                 completion_tokens = sum(len(t.split()) for t in texts)

@@ -1,7 +1,7 @@
 """Files a run or a study writes, behind ``RunDir`` and ``StudyDir`` (the only place their
 names are spelled). Writes are atomic (temp file, then rename)."""
 
-from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger
+from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger, unreceived_totals
 from ._records import agnostic_choice, estimates_table, policy_table, trimmed_rounds
 from ._run_dir import (
     RUN_FILES,
@@ -18,6 +18,7 @@ __all__ = [
     "UsageLedger",
     "ledger_totals",
     "read_ledger",
+    "unreceived_totals",
     "RUN_FILES",
     "RunDir",
     "agnostic_choice",

@@ -1,5 +1,7 @@
 """``usage.jsonl``: one line per paid provider response, appended and flushed as it
-arrives, so accounting survives a killed process and spans resumed attempts."""
+arrives, so accounting survives a killed process and spans resumed attempts; and one line
+per request before it is sent (``event: sent``) and when it fails (``event: failed``), so a
+request that was sent and never answered stays on record as possibly billed."""
 
 from __future__ import annotations
 
@@ -16,7 +18,15 @@ class UsageLedger:
         self.attempt = attempt
 
     def __call__(self, kind: str, usage: dict) -> None:
-        line = json.dumps({"attempt": self.attempt, "kind": kind, **usage}, sort_keys=True)
+        """Record one paid response (its ``usage``: completions, tokens, cost, request)."""
+        self._append({"attempt": self.attempt, "kind": kind, **usage})
+
+    def request(self, kind: str, event: dict) -> None:
+        """Record a request's ``event`` (``sent`` before it goes out, ``failed``)."""
+        self._append({"attempt": self.attempt, "kind": kind, **event})
+
+    def _append(self, entry: dict) -> None:
+        line = json.dumps(entry, sort_keys=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
@@ -37,9 +47,12 @@ def read_ledger(run_dir: Path) -> list[dict]:
 
 
 def ledger_totals(entries: list[dict]) -> dict:
-    """Totals per kind over every attempt: each paid completion counted once."""
+    """Totals per kind over every attempt: each paid completion counted once (request
+    events are left out; see ``unreceived_totals``)."""
     totals: dict[str, dict] = {}
     for entry in entries:
+        if "event" in entry:
+            continue
         kind = totals.setdefault(entry["kind"], {"requests": 0, **dict.fromkeys(_SUMMED, 0),
                                                   "cost": 0.0})
         kind["requests"] += 1
@@ -50,4 +63,20 @@ def ledger_totals(entries: list[dict]) -> dict:
     for kind in totals.values():
         if kind["cost"] is not None:
             kind["cost"] = round(kind["cost"], 8)
+    return totals
+
+
+def unreceived_totals(entries: list[dict]) -> dict:
+    """Per kind, the requests sent and never answered that the provider may have served and
+    billed: no response recorded for them and no failure the provider answered with (the
+    process was killed while they were in flight, or they timed out). ``completions`` counts
+    what they asked for."""
+    settled = {e.get("request") for e in entries
+               if "event" not in e or e["event"] == "failed" and not e.get("maybe_billed")}
+    totals: dict[str, dict] = {}
+    for entry in entries:
+        if entry.get("event") == "sent" and entry.get("request") not in settled:
+            kind = totals.setdefault(entry["kind"], {"requests": 0, "completions": 0})
+            kind["requests"] += 1
+            kind["completions"] += int(entry.get("asked") or 0)
     return totals

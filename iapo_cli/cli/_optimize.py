@@ -40,6 +40,8 @@ def optimize_command(
     usage = outcome.usage
     if usage:
         console.print(usage_line(usage))
+        for note in usage.get("notes") or []:
+            console.print(f"note: {note}")
     console.print(f"run directory: {outcome.run_dir}")
 
 
@@ -52,6 +54,10 @@ def usage_line(usage: dict) -> str:
             f"{done.get('prompt_tokens', 0)} prompt + {done.get('completion_tokens', 0)} "
             f"completion tokens billed")
     text += f", ${money:.4f}" if money is not None else ", price unknown"
+    unreceived = sum(k["completions"]
+                     for k in (usage.get("possibly_billed_not_received") or {}).values())
+    if unreceived:
+        text += f"; {unreceived} completions possibly billed, not received"
     if "judge" in usage["this_attempt"]:
         text += f"; judge: {usage['this_attempt']['judge']['requests']} requests"
     return text
@@ -60,10 +66,11 @@ def usage_line(usage: dict) -> str:
 def validate_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
 ) -> None:
-    """Run every check on a config without drawing a completion."""
+    """Run every check on a config without drawing a completion (a key missing from the
+    environment is a warning here; optimize, evaluate and record refuse to start)."""
     from ..run import validate
 
-    resolved = validate(config)
+    resolved = validate(config, require_keys=False)
     problem = resolved.problem
     console.print(
         f"{config}: ok — {len(problem.backend.prompt_ids)} prompts, "
@@ -71,3 +78,6 @@ def validate_command(
         f"budget {resolved.budget}, {problem.backend.strategy.name}, "
         f"algorithm {resolved.config.algorithm.name}"
     )
+    for field, problem_text in resolved.env.info.get("missing_environment", ()):
+        console.print(f"warning: {config}: {field}: {problem_text}; optimize, evaluate and "
+                      f"record refuse to start until it is set", soft_wrap=True)

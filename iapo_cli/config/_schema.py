@@ -5,6 +5,7 @@ Every field carries its documentation as an attribute docstring (pydantic's
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -87,13 +88,14 @@ class LiveClientConfig(_Backend):
     retry_base_delay: float = Field(1.0, ge=0)
     """Seconds before the first retry; doubled (with jitter) for each further one."""
     retry_max_delay: float = Field(60.0, ge=0)
-    """Seconds one wait between retries may take at most (Retry-After included)."""
+    """Seconds one backoff wait between retries may take at most."""
     supports_n: bool | None = None
     """Whether one request may ask for n completions (null: ask LiteLLM)."""
     max_n: int = Field(64, ge=1)
     """Completions one request asks for at most when n is supported."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Passed to LiteLLM as is (e.g. api_version, extra_headers); not part of cache keys;
+    """Passed to LiteLLM as is (e.g. max_tokens, stop, api_version, extra_headers); part of
+    cache keys except transport settings (timeouts, headers, api_version, organization);
     never API keys."""
 
     def client_fields(self) -> dict[str, Any]:
@@ -106,7 +108,9 @@ class LiveClientConfig(_Backend):
 
 
 class LiveBackendConfig(LiveClientConfig):
-    """A model through LiteLLM: the client's settings plus the run's use of them."""
+    """A model through LiteLLM: the client's settings plus the run's use of them, and two
+    more client settings declared here (``client_extras``: the key's variable and the
+    Retry-After cap)."""
 
     kind: Literal["live"]
     """Always 'live'."""
@@ -115,6 +119,25 @@ class LiveBackendConfig(LiveClientConfig):
     cache_dir: str = ".iapo-cache"
     """The completion cache's directory (relative to the config file). --resume uses
     the run's own (summary.json: cache_dir) unless this value was changed."""
+    retry_after_max: float = Field(600.0, ge=0)
+    """Seconds a provider's Retry-After is honoured up to (a longer one waits this long)."""
+    api_key_env: str | None = None
+    """The environment variable holding the API key (null: the provider's usual one, e.g.
+    OPENAI_API_KEY; an api_base server needs none). Only the name is written anywhere."""
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        # the value is never echoed: a pasted key must not reach an error message
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("must name an environment variable (letters, digits and _), "
+                             "not hold the key itself")
+        return value
+
+    def client_extras(self) -> dict[str, Any]:
+        """The client settings declared here rather than in ``LiveClientConfig``:
+        ``retry_after_max`` and ``api_key_env``."""
+        return {"retry_after_max": self.retry_after_max, "api_key_env": self.api_key_env}
 
     @model_validator(mode="after")
     def _no_secrets(self) -> LiveBackendConfig:
@@ -161,6 +184,9 @@ def _refuse_secrets(settings: dict[str, Any]) -> None:
     what = "looks like a secret" if how == "name" else "holds a key-shaped value"
     raise ValueError(f"'{where}' {what}: put API keys in the environment (e.g. "
                      f"OPENAI_API_KEY), never in a config file")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 # -- the rest of the experiment --------------------------------------------------------------

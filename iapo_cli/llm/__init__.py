@@ -1,11 +1,12 @@
 """The LLM client: transports (LiteLLM by default) behind an own completion cache, with
 retries and accounting."""
 
-from ._cache import CompletionCache, request_fingerprint, slot_key
+from ._cache import TRANSPORT_PARAMS, CompletionCache, request_fingerprint, slot_key
 from ._client import (
     ChatRequest,
     ClientSettings,
     Completion,
+    LiveSettings,
     LLMClient,
     LLMError,
     Usage,
@@ -23,6 +24,7 @@ from ._transport import (
 )
 
 __all__ = [
+    "TRANSPORT_PARAMS",
     "ChatRequest",
     "ClientSettings",
     "Completion",
@@ -30,6 +32,7 @@ __all__ = [
     "LLMClient",
     "LLMError",
     "LiteLLMTransport",
+    "LiveSettings",
     "Reply",
     "Transport",
     "TransportError",

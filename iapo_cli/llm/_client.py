@@ -9,11 +9,20 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from ..errors import IapoError
-from ._cache import CompletionCache, request_fingerprint, slot_key
+from ._cache import (
+    MINE,
+    CompletionCache,
+    new_owner,
+    output_params,
+    request_fingerprint,
+    slot_key,
+)
 from ._secrets import redact
 from ._transport import Reply, Transport, TransportError, make_transport
 
@@ -26,7 +35,10 @@ class LLMError(IapoError):
 @dataclass(frozen=True)
 class ClientSettings:
     """How to reach a model. ``params`` pass through to the transport (for LiteLLM: provider
-    settings such as ``api_version`` or ``extra_headers``); they are not part of cache keys."""
+    settings such as ``api_version``, ``extra_headers`` or ``max_tokens``); those that can
+    change a completion (all but ``TRANSPORT_PARAMS``) are part of cache keys.
+
+    ``retry_after_max`` and ``api_key_env`` are None here; ``LiveSettings`` sets them."""
 
     model: str
     api_base: str | None = None
@@ -38,6 +50,20 @@ class ClientSettings:
     supports_n: bool | None = None  # None: ask the transport
     max_n: int = 64
     params: dict = field(default_factory=dict)
+    retry_after_max: ClassVar[float | None] = None
+    api_key_env: ClassVar[str | None] = None
+
+
+@dataclass(frozen=True)
+class LiveSettings(ClientSettings):
+    """``ClientSettings`` plus two a live config gives: ``retry_after_max``, the longest
+    wait a provider's ``Retry-After`` may impose (None: the cap of every other wait,
+    ``retry_max_delay``), and ``api_key_env``, the name of the environment variable holding
+    the key (None: the provider's usual one; its value is read when a request is sent and
+    never stored)."""
+
+    retry_after_max: float | None = None
+    api_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,18 +121,39 @@ class Usage:
         return out
 
 
-Ledger = Callable[[str, dict], None]  # (kind, one fresh response's usage)
+Ledger = Callable[[str, dict], None]
+"""Told ``(kind, usage)`` of every fresh response: ``completions``, ``prompt_tokens``,
+``completion_tokens``, ``cost``, ``seconds`` and ``request`` (the request's id). A ledger
+that also has a method ``request(kind, event)`` is told of every request before it is sent
+(``{"event": "sent", "request": id, "asked": n}``) and of its failure (``{"event":
+"failed", "request": id, "maybe_billed": bool}``), so that a request sent and never
+answered (the process killed, the answer abandoned on a timeout) stays on record as possibly
+billed."""
 
 
 def retry_delay(attempt: int, retry_after: float | None, settings: ClientSettings) -> float:
     """Seconds to wait before attempt ``attempt + 1``: the provider's ``retry_after`` when it
-    gave one, else exponential backoff with jitter from ``retry_base_delay``; never more
-    than ``retry_max_delay``."""
+    gave one (at most ``retry_after_max``, or ``retry_max_delay`` when that is None), else
+    exponential backoff with jitter from ``retry_base_delay``, at most ``retry_max_delay``."""
     cap = settings.retry_max_delay
     if retry_after is not None:
+        if settings.retry_after_max is not None:
+            cap = settings.retry_after_max
         return min(max(retry_after, 0.0), cap)
     delay = settings.retry_base_delay * 2 ** (attempt - 1)
     return min(delay * random.uniform(0.5, 1.0), cap)
+
+
+def slot_batches(slots: Sequence[int], batch: int) -> list[list[int]]:
+    """``slots`` (ascending) cut into runs of consecutive slots of at most ``batch`` each:
+    one request asks for consecutive samples starting at its first slot."""
+    out: list[list[int]] = []
+    for slot in slots:
+        if out and slot == out[-1][-1] + 1 and len(out[-1]) < batch:
+            out[-1].append(slot)
+        else:
+            out.append([slot])
+    return out
 
 
 def split_reply(reply: Reply, texts: list[str], prices: tuple[float, float] | None
@@ -124,16 +171,17 @@ def split_reply(reply: Reply, texts: list[str], prices: tuple[float, float] | No
     return out
 
 
-_loop: asyncio.AbstractEventLoop | None = None
+_loops = threading.local()
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    """One loop per process: LiteLLM keeps async HTTP clients bound to the loop they
-    were made on, so every client reuses this one."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    return _loop
+    """One loop per thread: LiteLLM keeps async HTTP clients bound to the loop they
+    were made on, so every client of a thread reuses this one (clients in other threads
+    get their own)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    return loop
 
 
 class LLMClient:
@@ -145,7 +193,18 @@ class LLMClient:
     timeouts, 5xx, malformed bodies). Every served completion is in the cache before the
     call returns or fails. ``transport`` defaults to the one registered for the model's
     provider prefix (``make_transport``), LiteLLM otherwise.
+
+    Processes (or clients) sharing a cache never pay twice for a slot: a client claims the
+    slots it is about to pay for (``CompletionCache.reserve``), renews its claims while it
+    works, and waits for (polls) the answer of a slot another live client claimed, taking
+    over the claim when its owner died or let it expire. A stored completion is never
+    overwritten. ``notes`` collects what a run should tell its user (e.g. that the server
+    ignores ``n``), each once.
     """
+
+    claim_ttl = 30.0
+    """Seconds a claim lives without renewal (a crashed owner on another host blocks its
+    slots this long; on this host a dead owner's claims are taken over at once)."""
 
     def __init__(self, settings: ClientSettings, cache: CompletionCache,
                  ledger: Ledger | None = None, transport: Transport | None = None):
@@ -154,8 +213,12 @@ class LLMClient:
         self.ledger = ledger
         self.transport = transport if transport is not None else make_transport(settings)
         self.usage: dict[str, Usage] = {}
+        self.notes: list[str] = []
         self._supports_n = settings.supports_n
+        self._output_params = output_params(settings.params)
         self._prices: tuple[float, float] | None | bool = False  # False: not looked up
+        self._owner = new_owner()
+        self._held: set[str] = set()  # slot keys this client has claimed and not settled
         self._stopping = False
         self._stop: asyncio.Event | None = None
         self._fetches: list[asyncio.Task] = []
@@ -184,6 +247,7 @@ class LLMClient:
             raise
         finally:
             restore()
+            self._release(list(self._held))
             usage.seconds += time.perf_counter() - start
         if signals:
             raise KeyboardInterrupt
@@ -203,10 +267,25 @@ class LLMClient:
         return self._price() is not None
 
     def supports_n(self) -> bool:
-        """The settings' ``supports_n`` when set, else the transport's answer."""
+        """The settings' ``supports_n`` when set, else the transport's answer; False from
+        the moment a server answered one completion to a request for several."""
         if self._supports_n is None:
             self._supports_n = bool(self.transport.supports_n())
         return self._supports_n
+
+    def missing_environment(self) -> list[str]:
+        """The environment variables the transport needs and does not find (names only),
+        when the transport can tell (``missing_environment``); else none."""
+        check = getattr(self.transport, "missing_environment", None)
+        return [] if check is None else list(check())
+
+    def fingerprint(self, request: ChatRequest) -> str:
+        """The request's cache fingerprint: model, messages, and the decoding settings over
+        the output-shaping ``params`` (so empty or transport-only params leave it as it was
+        before params counted)."""
+        return request_fingerprint(self.settings.model, request.messages,
+                                   {**self._output_params, **request.decoding},
+                                   group=request.group)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -216,68 +295,182 @@ class LLMClient:
             self._prices = self.transport.prices()
         return self._prices
 
+    def _hit(self, kind: str, count: int, progress) -> None:
+        """Count ``count`` completions served from the cache."""
+        if count:
+            usage = self.usage[kind]
+            usage.completions += count
+            usage.cached += count
+            if progress is not None:
+                progress(count)
+
+    def _reserve(self, keys: list[str]) -> list[dict | bool]:
+        states = self.cache.reserve(keys, self._owner, self.claim_ttl)
+        self._held.update(k for k, state in zip(keys, states, strict=True) if state is MINE)
+        return states
+
+    def _release(self, keys: list[str]) -> None:
+        self.cache.release(keys, self._owner)
+        self._held.difference_update(keys)
+
     async def _complete(self, requests, kind, progress) -> list[list[Completion]]:
         usage = self.usage[kind]
         if self._price() is None:
             usage.cost = None  # unknown, even when everything comes from the cache
         results: list[list[Completion | None]] = [[None] * len(r.slots) for r in requests]
-        jobs = []
-        batch = self.settings.max_n if self.supports_n() else 1
-        hits = 0
+        fingerprints = [self.fingerprint(r) for r in requests]
+        missing: list[tuple[int, int]] = []  # (request, index of the slot in the request)
         for i, request in enumerate(requests):
-            fingerprint = request_fingerprint(self.settings.model, request.messages,
-                                              request.decoding, group=request.group)
-            missing = []
             for j, slot in enumerate(request.slots):
-                record = self.cache.get(slot_key(fingerprint, slot))
+                record = self.cache.get(slot_key(fingerprints[i], slot))
                 if record is None:
-                    missing.append(j)
+                    missing.append((i, j))
                 else:
                     results[i][j] = Completion(**record, cached=True)
-                    hits += 1
-            for start in range(0, len(missing), batch):
-                jobs.append((i, fingerprint, missing[start : start + batch]))
-        usage.completions += hits
-        usage.cached += hits
-        if progress is not None and hits:
-            progress(hits)
+        states = self._reserve([slot_key(fingerprints[i], requests[i].slots[j])
+                                for i, j in missing]) if missing else []
+        mine: dict[int, list[int]] = {}
+        theirs: dict[int, list[int]] = {}
+        for (i, j), state in zip(missing, states, strict=True):
+            if isinstance(state, dict):  # stored by another process since the first look
+                results[i][j] = Completion(**state, cached=True)
+            else:
+                (mine if state is MINE else theirs).setdefault(i, []).append(j)
+        self._hit(kind, sum(c is not None for row in results for c in row), progress)
+        batch = self.settings.max_n if self.supports_n() else 1
+        jobs = []  # (request, slots to fetch, or to wait for when another client has them)
+        for i, idx in sorted(mine.items()):
+            slots = sorted(requests[i].slots[j] for j in idx)
+            jobs += [(i, part, True) for part in slot_batches(slots, batch)]
+        jobs += [(i, [requests[i].slots[j] for j in idx], False)
+                 for i, idx in sorted(theirs.items())]
         gate = asyncio.Semaphore(self.settings.concurrency)
         self._stop = asyncio.Event()
         self._fetches = [asyncio.ensure_future(
-            self._fetch(gate, requests[i], fp, [requests[i].slots[j] for j in idx], kind,
-                        progress)) for i, fp, idx in jobs]
-        outcomes = await asyncio.gather(*self._fetches, return_exceptions=True)
+            (self._fetch if fetch else self._wait_for)(gate, requests[i], fingerprints[i],
+                                                      slots, kind, progress))
+            for i, slots, fetch in jobs]
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        try:
+            outcomes = await asyncio.gather(*self._fetches, return_exceptions=True)
+        finally:
+            heartbeat.cancel()
         failure = None
-        for (i, _, idx), outcome in zip(jobs, outcomes, strict=True):
+        for (i, slots, _), outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 failure = failure or outcome
                 continue
-            for j, completion in zip(idx, outcome, strict=True):
-                results[i][j] = completion
+            where = {slot: j for j, slot in enumerate(requests[i].slots)}
+            for slot, completion in zip(slots, outcome, strict=True):
+                results[i][where[slot]] = completion
         if failure is not None:  # raised only now: every other request was served and cached
             raise failure
         return results  # type: ignore[return-value]
 
+    async def _heartbeat(self) -> None:
+        """Renew this client's claims while it works (a retry may wait minutes)."""
+        while True:
+            await asyncio.sleep(self.claim_ttl / 4)
+            if self._held:
+                self.cache.renew(list(self._held), self._owner, self.claim_ttl)
+
+    async def _wait_for(self, gate, request: ChatRequest, fingerprint: str, slots: list[int],
+                        kind: str, progress) -> list[Completion]:
+        """The completions at ``slots``, which another live client claimed: polled from the
+        cache until stored; a slot whose claim lapsed (owner gone, expired or released
+        without storing) is claimed and fetched here."""
+        found: dict[int, Completion] = {}
+        pending = list(slots)
+        delay = 0.01
+        while pending:
+            if self._stopping:
+                raise asyncio.CancelledError  # interrupted: stop waiting, send nothing
+            first = slot_key(fingerprint, pending[0])
+            if self.cache.get(first) is None and self.cache.claim_is_live(first):
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                delay = min(2 * delay, 0.25)
+                continue
+            states = self._reserve([slot_key(fingerprint, s) for s in pending])
+            ours, still = [], []
+            for slot, state in zip(pending, states, strict=True):
+                if isinstance(state, dict):
+                    found[slot] = Completion(**state, cached=True)
+                else:
+                    (ours if state is MINE else still).append(slot)
+            self._hit(kind, len(pending) - len(ours) - len(still), progress)
+            batch = self.settings.max_n if self.supports_n() else 1
+            parts = slot_batches(ours, batch)
+            fetched = await asyncio.gather(*(
+                self._fetch(gate, request, fingerprint, part, kind, progress)
+                for part in parts), return_exceptions=True)
+            for part, completions in zip(parts, fetched, strict=True):
+                if isinstance(completions, BaseException):  # the others are cached by now
+                    raise completions
+                found.update(zip(part, completions, strict=True))
+            pending = still
+        return [found[slot] for slot in slots]
+
     async def _fetch(self, gate, request: ChatRequest, fingerprint: str, slots: list[int],
                      kind: str, progress) -> list[Completion]:
+        """Completions for consecutive ``slots`` this client claimed: one request (topped up
+        when the reply is short); once the server is known to ignore ``n``, the slots still
+        missing go out as single requests, concurrently."""
         out: list[Completion] = []
         while len(out) < len(slots):
-            want = len(slots) - len(out)
-            reply = await self._send(gate, request, want, slots[len(out)], kind)
-            texts = reply.texts[:want]
-            self._account(kind, reply, len(texts))
-            for completion in split_reply(reply, texts, self._price()):
-                self.cache.put(slot_key(fingerprint, slots[len(out)]),
-                               {k: v for k, v in asdict(completion).items() if k != "cached"})
-                out.append(completion)
-            if progress is not None:
-                progress(len(texts))
+            rest = slots[len(out):]
+            if len(rest) > 1 and self._supports_n is False:
+                parts = await asyncio.gather(*(
+                    self._fetch_once(gate, request, fingerprint, [slot], kind, progress)
+                    for slot in rest), return_exceptions=True)
+                for part in parts:  # the others are served and cached by now
+                    if isinstance(part, BaseException):
+                        raise part
+                return out + [c for part in parts for c in part]
+            out += await self._fetch_once(gate, request, fingerprint, rest, kind, progress)
         return out
 
+    async def _fetch_once(self, gate, request: ChatRequest, fingerprint: str,
+                          slots: list[int], kind: str, progress) -> list[Completion]:
+        """One request for consecutive ``slots``; the 1..len(slots) completions it gave,
+        stored (a slot another process stored meanwhile keeps that one's sample)."""
+        want = len(slots)
+        reply, request_id = await self._send(gate, request, want, slots[0], kind)
+        texts = reply.texts[:want]
+        if want > 1 and len(texts) == 1 and self._supports_n is not False:
+            self._supports_n = False
+            self.notes.append(f"{self.settings.model}: the server answered 1 completion to a "
+                              f"request for {want} (it ignores n); from now on every "
+                              f"completion is its own request, sent concurrently")
+        self._account(kind, reply, len(texts), request_id)
+        out = []
+        keys = []
+        for slot, completion in zip(slots, split_reply(reply, texts, self._price()),
+                                    strict=False):
+            key = slot_key(fingerprint, slot)
+            record = {k: v for k, v in asdict(completion).items() if k != "cached"}
+            if not self.cache.put(key, record):  # the first sample stored is everybody's
+                stored = self.cache.get(key)
+                completion = Completion(**stored) if stored is not None else completion
+            out.append(completion)
+            keys.append(key)
+        self._release(keys)
+        if progress is not None:
+            progress(len(texts))
+        return out
+
+    def _log_request(self, kind: str, event: dict) -> None:
+        log = getattr(self.ledger, "request", None)
+        if log is not None:
+            log(kind, event)
+
     async def _send(self, gate, request: ChatRequest, n: int, first_slot: int,
-                    kind: str) -> Reply:
+                    kind: str) -> tuple[Reply, str]:
         """One request through the transport, retried while its failure is retryable, the
-        attempts last and the run is not being stopped."""
+        attempts last and the run is not being stopped; the reply and the id under which
+        the ledger knows the attempt that succeeded."""
         settings = self.settings
         usage = self.usage[kind]
         attempt = 0
@@ -287,18 +480,22 @@ class LLMClient:
                 if self._stopping:
                     raise asyncio.CancelledError  # interrupted: send nothing new
                 usage.requests += 1
+                request_id = uuid.uuid4().hex[:16]
+                self._log_request(kind, {"event": "sent", "request": request_id, "asked": n})
                 try:
                     reply = await self.transport.send(request.messages, request.decoding, n,
                                                       first_slot)
                     if not reply.texts:  # the contract says 1..n; retried like a bad body
                         raise TransportError("MalformedResponse: the reply has no completions",
-                                             retryable=True)
+                                             retryable=True, maybe_billed=True)
                     error = None
                 except TransportError as exc:
                     error = exc
             if error is None:
-                return reply
+                return reply, request_id
             usage.failed_requests += 1
+            self._log_request(kind, {"event": "failed", "request": request_id,
+                                     "maybe_billed": bool(error.maybe_billed)})
             if not error.retryable or attempt > settings.max_retries or self._stopping:
                 tries = f"after {attempt} attempts" if error.retryable else "(not retryable)"
                 raise LLMError(redact(f"{settings.model}: request failed {tries}: {error}")
@@ -309,7 +506,7 @@ class LLMClient:
             except TimeoutError:
                 pass
 
-    def _account(self, kind: str, reply: Reply, n: int) -> None:
+    def _account(self, kind: str, reply: Reply, n: int, request_id: str) -> None:
         """Count one fresh reply (``n`` completions used) and tell the ledger."""
         usage = self.usage[kind]
         prompt, completion = reply.prompt_tokens, reply.completion_tokens
@@ -323,7 +520,7 @@ class LLMClient:
         if self.ledger is not None:
             self.ledger(kind, {"completions": n, "prompt_tokens": prompt,
                                "completion_tokens": completion, "cost": cost,
-                               "seconds": round(reply.seconds, 4)})
+                               "seconds": round(reply.seconds, 4), "request": request_id})
 
 
 def _trap_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]

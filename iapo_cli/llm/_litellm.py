@@ -7,15 +7,35 @@ retryable); nothing above this module looks at litellm's exception types.
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
 from ._secrets import redact
-from ._transport import Reply, TransportError
+from ._transport import Reply, TransportError, provider_of
 
 if TYPE_CHECKING:
     from ._client import ClientSettings
+
+
+PLACEHOLDER_KEY = "iapo-no-key"
+"""Sent as the API key to an ``api_base`` server when no key variable is set: LiteLLM's
+OpenAI client refuses to send a request without one, a local server ignores it."""
+
+KEY_VARIABLES: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",), "anthropic": ("ANTHROPIC_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",), "groq": ("GROQ_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",), "openrouter": ("OPENROUTER_API_KEY",),
+    "xai": ("XAI_API_KEY",), "hosted_vllm": (), "lm_studio": (), "llamafile": (),
+}
+"""The environment variables LiteLLM's ``validate_environment`` requires for these
+provider prefixes (a test pins the agreement), known here so that a missing key is reported
+without importing LiteLLM (~3 s); other providers are asked of LiteLLM itself."""
+
+_AUTH_FAILURE = re.compile(r"missing credentials|api_key client option must be set|"
+                           r"no api key|invalid api key|incorrect api key", re.IGNORECASE)
 
 
 @cache
@@ -38,6 +58,47 @@ class LiteLLMTransport:
 
     def __init__(self, settings: ClientSettings):
         self.settings = settings
+        self._provider_missing: list[str] | None = None  # looked up once
+
+    def _missing_for_provider(self) -> list[str]:
+        """The provider's variables that are not set, as LiteLLM's ``validate_environment``
+        says (from ``KEY_VARIABLES`` when the prefix is there)."""
+        if self._provider_missing is None:
+            model, api_base = self.settings.model, self.settings.api_base
+            known = KEY_VARIABLES.get(provider_of(model))
+            if known is not None:
+                self._provider_missing = [v for v in known if not os.environ.get(v)]
+            else:
+                litellm = load_litellm()
+                try:
+                    found = litellm.validate_environment(model=model, api_base=api_base)
+                except Exception:  # a model LiteLLM cannot place: its request will say
+                    found = {}
+                self._provider_missing = list(found.get("missing_keys") or [])
+        return self._provider_missing
+
+    def missing_environment(self) -> list[str]:
+        """Names of the variables a request needs and does not find: ``api_key_env`` when
+        the settings name one, else the provider's (LiteLLM's ``validate_environment``),
+        except the key of an ``api_base`` server, which gets ``PLACEHOLDER_KEY`` instead."""
+        name = self.settings.api_key_env
+        if name:
+            return [] if os.environ.get(name) else [name]
+        missing = self._missing_for_provider()
+        if self.settings.api_base:
+            missing = [v for v in missing if not v.endswith("_API_KEY")]
+        return missing
+
+    def _api_key(self) -> str | None:
+        """The key to pass explicitly: ``api_key_env``'s value, the placeholder for an
+        ``api_base`` server whose provider key is not set, else None (LiteLLM finds it)."""
+        settings = self.settings
+        if settings.api_key_env:
+            return os.environ.get(settings.api_key_env) or None
+        if settings.api_base and any(v.endswith("_API_KEY")
+                                     for v in self._missing_for_provider()):
+            return PLACEHOLDER_KEY
+        return None
 
     async def send(self, messages: list[dict], decoding: dict, n: int,
                    first_slot: int) -> Reply:
@@ -48,13 +109,16 @@ class LiteLLMTransport:
             kwargs["n"] = n
         if settings.api_base:
             kwargs["api_base"] = settings.api_base
+        key = self._api_key()
+        if key is not None:
+            kwargs["api_key"] = key
         start = time.perf_counter()
         try:
             response = await litellm.acompletion(
                 model=settings.model, messages=messages, timeout=settings.timeout,
                 max_retries=0, **kwargs)
         except Exception as exc:  # every provider failure leaves here classified
-            raise classify_error(exc) from None
+            raise classify_error(exc, secrets=(key,) if key else ()) from None
         seconds = time.perf_counter() - start
         choices = getattr(response, "choices", None)
         if not choices:
@@ -84,24 +148,34 @@ class LiteLLMTransport:
             return None
 
 
-def classify_error(error: Exception) -> TransportError:
+def classify_error(error: Exception, secrets: Sequence[str] = ()) -> TransportError:
     """``error`` (raised by LiteLLM or the HTTP stack under it) as a ``TransportError``.
 
     Retryable: status 429 (rate limit), 408 and timeouts, connection errors, status >= 500.
-    Everything else (400, 401, 404, unknown errors) is not. ``retry_after`` comes from the
-    response's ``retry-after`` header, which LiteLLM keeps on ``litellm_response_headers``.
-    The message keeps the error's type name and status for the reader, never a secret.
+    Everything else (400, 401, 404, unknown errors) is not, and neither is an
+    authentication failure whatever its status (401, 403, LiteLLM's AuthenticationError,
+    OpenAI's "Missing credentials" that arrives as a 500): the same key fails again.
+    ``retry_after`` comes from the response's ``retry-after`` header, which LiteLLM keeps on
+    ``litellm_response_headers``. A timeout may have been served and billed
+    (``maybe_billed``). The message keeps the error's type name and status for the reader,
+    never a secret (nor any of ``secrets``).
     """
     litellm = load_litellm()
     raw_status = getattr(error, "status_code", None)
     status = raw_status if isinstance(raw_status, int) else None
-    retryable = (status is not None and (status in (408, 429) or status >= 500)
-                 or isinstance(error, (litellm.Timeout, litellm.APIConnectionError,
-                                       TimeoutError, ConnectionError)))
+    authentication = (status in (401, 403) or _AUTH_FAILURE.search(str(error)) is not None
+                      or isinstance(error, (litellm.AuthenticationError,
+                                            litellm.PermissionDeniedError)))
+    timeout = isinstance(error, (litellm.Timeout, TimeoutError))
+    retryable = not authentication and (
+        status is not None and (status in (408, 429) or status >= 500)
+        or timeout or isinstance(error, (litellm.APIConnectionError, ConnectionError)))
     message = (f"{type(error).__name__}{f' {raw_status}' if raw_status else ''}: "
                f"{_first_line(error)}")
+    for secret in secrets:
+        message = message.replace(secret, "[redacted]")
     return TransportError(redact(message), retryable=retryable, status=status,
-                          retry_after=_retry_after(error))
+                          retry_after=_retry_after(error), maybe_billed=timeout)
 
 
 def _retry_after(error: Exception) -> float | None:

@@ -33,16 +33,19 @@ class TransportError(Exception):
 
     ``retryable``: the same request may succeed later (rate limit, timeout, lost connection,
     5xx, a 200 answer without completions); ``status``: the HTTP status when there is one;
-    ``retry_after``: seconds the provider asked to wait, when it said. The message (``str``)
-    names the failure for a human, one line, and is already scrubbed of secrets.
+    ``retry_after``: seconds the provider asked to wait, when it said; ``maybe_billed``: the
+    provider may have served (and billed) the request though no answer arrived (a timeout,
+    an unreadable 200), as opposed to an error the provider answered with. The message
+    (``str``) names the failure for a human, one line, and is already scrubbed of secrets.
     """
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, maybe_billed: bool = False):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.maybe_billed = maybe_billed
 
 
 class Transport(Protocol):
@@ -65,6 +68,9 @@ class Transport(Protocol):
       sends n requests of one).
     * ``prices``: USD per prompt token and per completion token, or None when unknown
       (then costs are reported as unknown and a money cost measure is refused).
+    * optionally ``missing_environment()``: the names of environment variables the
+      transport needs (an API key) and does not find, so a run can refuse to start (exit 2)
+      instead of failing on its first request. A transport without it needs none.
     """
 
     async def send(self, messages: list[dict], decoding: dict, n: int,

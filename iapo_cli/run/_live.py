@@ -14,7 +14,7 @@ from ..artifacts import check_writable
 from ..backends import Contexts, Environment, LiveBackend, PromptArm
 from ..config import Config, PromptConfig
 from ..errors import ConfigError
-from ..llm import ClientSettings, CompletionCache, LLMClient
+from ..llm import CompletionCache, LiveSettings, LLMClient
 from ..strategies import STRATEGIES, VOTES
 from ..tasks import AnswerExtractor, Template, build_scorer, handle_duplicates, load_dataset
 from ._backends import config_path, register_backend
@@ -26,8 +26,29 @@ _CLIENT_KEYS = ("n", "stream", "model", "messages", "api_key", "api_base")
 """Request keys the client sets itself; a prompt's decoding settings may not."""
 
 
-def _client(settings: dict, cache: CompletionCache) -> LLMClient:
-    return LLMClient(ClientSettings(**settings), cache)
+MISSING_ENVIRONMENT = "missing_environment"
+"""``Environment.info`` key of a live environment: (config field, what is missing) per
+client whose transport lacks an environment variable (an API key); ``resolve`` refuses to
+run such an environment, ``iapo validate`` warns."""
+
+
+def _client(settings: dict, cache: CompletionCache, field: str,
+            missing: list[tuple[str, str]]) -> LLMClient:
+    """A client for ``settings``; when the environment lacks what its transport needs (the
+    variable named by ``api_key_env``, else the provider's key; an ``api_base`` server
+    needs none), (config field, problem) is appended to ``missing``. ``field`` names the
+    config field the model comes from; problems name variables, never their values."""
+    client = LLMClient(LiveSettings(**settings), cache)
+    lacking = client.missing_environment()
+    if lacking and settings.get("api_key_env"):
+        missing.append(("backend.api_key_env",
+                        f"the environment variable {settings['api_key_env']} (the API key "
+                        f"of {settings['model']}) is not set"))
+    elif lacking:
+        missing.append((field, f"{settings['model']} needs {' and '.join(lacking)} in the "
+                               f"environment, which is not set (or name the key's variable "
+                               f"in backend.api_key_env)"))
+    return client
 
 
 def _require_inputs(config: Config, source: str) -> None:
@@ -103,14 +124,18 @@ def _majority_vote_extractor(config: Config, source: str) -> AnswerExtractor:
     return extractor
 
 
-def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
-                 ) -> Callable[[dict], LLMClient]:
+def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient],
+                 missing: list[tuple[str, str]], field: str) -> Callable[[dict], LLMClient]:
     """What a judge scorer calls to get its client: the run's model settings without the
-    provider extras (``params``, ``supports_n``, ``api_base``) unless ``overrides`` give
-    them; every client made is appended to ``judges`` (for accounting)."""
+    provider extras (``params``, ``supports_n``, ``api_base``; ``api_key_env`` unless the
+    judge is the run's own model) unless ``overrides`` give them; every client made is
+    appended to ``judges`` (for accounting). ``field`` names the judge's settings."""
     def judge(overrides: dict) -> LLMClient:
+        same_model = overrides.get("model", settings["model"]) == settings["model"]
         judge_client = _client({**settings, "params": {}, "supports_n": None,
-                                "api_base": None, **overrides}, cache)
+                                "api_base": None,
+                                "api_key_env": settings["api_key_env"] if same_model else None,
+                                **overrides}, cache, field, missing)
         judges.append(judge_client)
         return judge_client
 
@@ -118,8 +143,10 @@ def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
 
 
 def _best_of_n_scorers(config: Config, source: str, extractor: AnswerExtractor | None,
-                       judge: Callable[[dict], LLMClient]) -> list[tuple[str, object]]:
-    """(objective name, scorer) per configured objective, in order."""
+                       judge: Callable[[str], Callable[[dict], LLMClient]]
+                       ) -> list[tuple[str, object]]:
+    """(objective name, scorer) per configured objective, in order; ``judge(field)`` makes
+    the judge-client maker of the objective at ``field``."""
     if not config.objectives:
         raise ConfigError("Best-of-N needs objectives, each with a scorer", source=source,
                           field="objectives")
@@ -130,7 +157,8 @@ def _best_of_n_scorers(config: Config, source: str, extractor: AnswerExtractor |
                               field=f"objectives[{i}].scorer")
         try:
             scorer = build_scorer(objective.scorer, objective.params, objective.range,
-                                  extractor, Path(source).parent.resolve(), judge)
+                                  extractor, Path(source).parent.resolve(),
+                                  judge(f"objectives[{i}].params.model"))
         except ValueError as exc:
             raise ConfigError(str(exc), source=source,
                               field=f"objectives[{i}].scorer") from None
@@ -159,7 +187,8 @@ def _check_cache_dir(path: Path, source: str) -> None:
 @register_backend("live")
 def build_live(config: Config, source: str) -> Environment:
     """A ``LiveBackend`` for the config: dataset loaded, templates checked against its
-    fields, scorers built, money checked against LiteLLM's prices. No request is sent."""
+    fields, scorers built, money checked against LiteLLM's prices, the environment's keys
+    looked for (``MISSING_ENVIRONMENT``). No request is sent."""
     spec = config.backend
     _require_inputs(config, source)
     dataset = _dataset(config, source)
@@ -168,8 +197,9 @@ def build_live(config: Config, source: str) -> Environment:
     dataset = handle_duplicates(dataset, shown, config.dataset.duplicates, source)
     cache = CompletionCache(config_path(source, spec.cache_dir).resolve())
     _check_cache_dir(cache.directory, source)
-    settings = spec.client_fields()
-    client = _client(settings, cache)
+    settings = {**spec.client_fields(), **spec.client_extras()}
+    missing: list[tuple[str, str]] = []
+    client = _client(settings, cache, "backend.model", missing)
     judges: list[LLMClient] = []
     strategy_cls = STRATEGIES[config.strategy or "majority_vote"]
     if strategy_cls.pull_kind == VOTES:
@@ -177,8 +207,9 @@ def build_live(config: Config, source: str) -> Environment:
         strategy = strategy_cls()
     else:
         extractor = _answer_extractor(config, source) if config.answer else None
-        scorers = _best_of_n_scorers(config, source, extractor,
-                                     _judge_maker(settings, cache, judges))
+        scorers = _best_of_n_scorers(
+            config, source, extractor,
+            lambda field: _judge_maker(settings, cache, judges, missing, field))
         strategy = strategy_cls(tuple(name for name, _ in scorers))
     _check_price(config, client, source)
     target = config.dataset.target_field
@@ -188,4 +219,5 @@ def build_live(config: Config, source: str) -> Environment:
     objectives = backend.strategy.objectives
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
     return Environment(f"live:{spec.model}", backend, contexts,
-                       {"model": spec.model, "dataset": str(config.dataset.path)})
+                       {"model": spec.model, "dataset": str(config.dataset.path),
+                        MISSING_ENVIRONMENT: missing})

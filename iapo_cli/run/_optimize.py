@@ -10,10 +10,17 @@ import numpy as np
 
 from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
-from ..artifacts import RunDir, estimates_table, ledger_totals, policy_records, policy_table
+from ..artifacts import (
+    RunDir,
+    estimates_table,
+    ledger_totals,
+    policy_records,
+    policy_table,
+    unreceived_totals,
+)
 from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
-from ..llm import LLMError, Usage
+from ..llm import TRANSPORT_PARAMS, LLMError, Usage
 from ..tasks import ScoringError
 from ._backends import config_path as config_relative
 from ._resolve import ResolvedRun, resolve
@@ -48,11 +55,12 @@ class RunOutcome:
     usage: dict | None = None
 
 
-def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None
-             ) -> ResolvedRun:
-    """Every check ``optimize`` makes, without drawing a completion."""
+def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None,
+             require_keys: bool = True) -> ResolvedRun:
+    """Every check ``optimize`` makes, without drawing a completion (``require_keys``:
+    see ``resolve``)."""
     config = load_config(config_path)
-    return resolve(config, str(config_path), budget, seed)
+    return resolve(config, str(config_path), budget, seed, require_keys)
 
 
 def _weights(resolved: ResolvedRun) -> list[dict]:
@@ -82,12 +90,16 @@ def _cache_dir(resolved: ResolvedRun) -> str | None:
 
 
 def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
-    """This attempt's client counters, and the ledger's totals over every attempt."""
+    """This attempt's client counters; the ledger's totals over every attempt, received
+    and (apart) possibly billed but never received; and the clients' notes."""
     usage = client_usage(resolved)
     if usage is None:
         return None
+    entries = files.read_ledger()
+    notes = [note for client in resolved.problem.backend.clients for note in client.notes]
     return {"model": resolved.config.backend.model, "attempt": attempt,
-            "this_attempt": usage, "all_attempts": ledger_totals(files.read_ledger())}
+            "this_attempt": usage, "all_attempts": ledger_totals(entries),
+            "possibly_billed_not_received": unreceived_totals(entries), "notes": notes}
 
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
@@ -153,12 +165,15 @@ def _resolved_config(resolved: ResolvedRun, config: Config | None = None) -> dic
 RESUMABLE_CHANGES = frozenset({
     *(f"backend.{name}" for name in ("api_base", "timeout", "concurrency", "max_retries",
                                      "retry_base_delay", "retry_max_delay", "supports_n",
-                                     "max_n", "cache_dir")),
+                                     "max_n", "cache_dir", "retry_after_max",
+                                     "api_key_env")),
+    *(f"backend.params.{name}" for name in TRANSPORT_PARAMS),
     "output",
 })
-"""Settings that may change on ``--resume``: how and where requests are sent, and where the
-cache and new runs live. None of them changes a completion (the cache is slot-keyed and
-its keys hold no endpoint), so the resumed run pays nothing twice."""
+"""Settings that may change on ``--resume``: how and where requests are sent (transport-only
+``backend.params`` too), and where the cache and new runs live. None of them changes a
+completion (the cache is slot-keyed and its keys hold no endpoint), so the resumed run pays
+nothing twice."""
 
 
 def first_difference(old: object, new: object, path: str = "",
@@ -220,7 +235,8 @@ def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
     if changed is not None:
         raise ConfigError(f"differs from the run being resumed in '{changed}' (resume needs "
                           f"the same config, budget and seed; only the endpoint, timeouts, "
-                          f"retries, concurrency, batching, cache_dir and output may change)",
+                          f"retries, concurrency, batching, the key variable, transport-only "
+                          f"params, cache_dir and output may change)",
                           source=resolved.source)
     attempt = files.last_attempt() + 1
     files.write_config(current)  # e.g. the new endpoint, for evaluate

@@ -13,7 +13,7 @@ from ..config import COST, Config, check_budget
 from ..errors import ConfigError
 from ..evaluation import split_queries
 from ..strategies import strategy_like
-from . import _live  # noqa: F401  (registers the 'live' builder)
+from . import _live  # registers the 'live' builder
 from ._backends import build_environment
 
 
@@ -91,10 +91,15 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
     )
 
 
-def resolve(config: Config, source: str, budget: int | None = None, seed: int | None = None
-            ) -> ResolvedRun:
-    """Every check that needs the backend; no completion is drawn here."""
+def resolve(config: Config, source: str, budget: int | None = None, seed: int | None = None,
+            require_keys: bool = True) -> ResolvedRun:
+    """Every check that needs the backend; no completion is drawn here. A live model whose
+    key is missing from the environment is refused unless ``require_keys`` is False (then
+    ``env.info[MISSING_ENVIRONMENT]`` lists it)."""
     env = build_environment(config, source)
+    missing = env.info.get(_live.MISSING_ENVIRONMENT)
+    if missing and require_keys:
+        raise ConfigError(missing[0][1], source=source, field=missing[0][0])
     backend = env.backend
     if config.strategy is not None and config.strategy != backend.strategy.name:
         try:  # any strategy of the kind of pull the backend delivers

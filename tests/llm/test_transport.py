@@ -14,6 +14,7 @@ from iapo_cli.llm import (
     ClientSettings,
     CompletionCache,
     LiteLLMTransport,
+    LiveSettings,
     LLMClient,
     LLMError,
     Reply,
@@ -277,3 +278,252 @@ def test_litellm_is_imported_only_by_its_transport():
         if any(line.strip().startswith(("import litellm", "from litellm"))
                for line in path.read_text(encoding="utf-8").splitlines()))
     assert importers == ["iapo_cli/llm/_litellm.py"]
+
+
+# -- two clients on one cache (issue 10, item 4) --------------------------------------------
+
+
+class SlowTransport(ScriptedTransport):
+    """Takes ``delay`` seconds per request and tags each text with its own name, so a
+    test sees whose sample a client was handed."""
+
+    def __init__(self, name: str, delay: float = 0.05, **kwargs):
+        super().__init__(**kwargs)
+        self.name, self.delay = name, delay
+
+    async def send(self, messages, decoding, n, first_slot) -> Reply:
+        await asyncio.sleep(self.delay)
+        reply = await super().send(messages, decoding, n, first_slot)
+        return Reply([f"{t}@{self.name}" for t in reply.texts], reply.prompt_tokens,
+                     reply.completion_tokens, reply.seconds)
+
+
+def test_two_clients_sharing_a_cache_pay_once_per_slot_and_see_the_same_samples(tmp_path):
+    import threading
+
+    requests = [ask(f"q{i}", range(6)) for i in range(12)]
+    transports = [SlowTransport("a"), SlowTransport("b")]
+    clients = [client_over(t, tmp_path, max_n=4, concurrency=3) for t in transports]
+    results: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        results[k] = clients[k].complete(requests)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    paid = sum(n for t in transports for n, _ in t.calls)
+    assert paid == 12 * 6  # every slot paid for exactly once, by one client or the other
+    texts = [[[c.text for c in row] for row in results[k]] for k in (0, 1)]
+    assert texts[0] == texts[1]  # the waiting client was handed the paying one's samples
+    fresh = [c.usage["completion"].fresh for c in clients]
+    cached = [c.usage["completion"].cached for c in clients]
+    assert sum(fresh) == 72 and [f + c for f, c in zip(fresh, cached, strict=True)] == [72, 72]
+    assert len(CompletionCache(tmp_path / "cache")) == 72  # every claim released
+
+
+def test_a_waiting_client_takes_over_a_slot_whose_owner_died(tmp_path):
+    import socket
+
+    from iapo_cli.llm._cache import MINE
+
+    transport = ScriptedTransport()
+    client = client_over(transport, tmp_path)
+    request = ask("q", range(3))
+    keys = [f"{client.fingerprint(request)}:{s}" for s in range(3)]
+    ghost = f"{socket.gethostname()}:999999999:dead"  # no such process
+    assert CompletionCache(tmp_path / "cache").reserve(keys, ghost, 300) == [MINE] * 3
+    start = time.perf_counter()
+    out = client.complete([request])
+    assert time.perf_counter() - start < 2  # not the claim's 300 s expiry
+    assert [c.text for c in out[0]] == ["q#0", "q#1", "q#2"] and transport.calls == [(3, 0)]
+
+
+def test_a_slot_claimed_by_a_live_owner_is_awaited_not_paid(tmp_path):
+    import threading
+
+    from iapo_cli.llm._cache import MINE, new_owner
+
+    transport = ScriptedTransport()
+    client = client_over(transport, tmp_path)
+    request = ask("q", range(2))
+    keys = [f"{client.fingerprint(request)}:{s}" for s in range(2)]
+    other, owner = CompletionCache(tmp_path / "cache"), new_owner()  # this process: alive
+    assert other.reserve(keys, owner, 300) == [MINE, MINE]
+
+    def answer_later() -> None:
+        time.sleep(0.3)
+        for i, key in enumerate(keys):
+            other.put(key, {"text": f"theirs{i}", "prompt_tokens": 1.0,
+                            "completion_tokens": 1.0, "cost": None, "latency": 0.1})
+        other.release(keys, owner)
+
+    thread = threading.Thread(target=answer_later)
+    thread.start()
+    out = client.complete([request])
+    thread.join()
+    assert [c.text for c in out[0]] == ["theirs0", "theirs1"] and transport.calls == []
+    assert client.usage["completion"].cached == 2
+
+
+# -- a server that ignores n (item 17) ------------------------------------------------------
+
+
+class CountingTransport(ScriptedTransport):
+    """Records the largest number of requests in flight."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.in_flight = self.max_in_flight = 0
+
+    async def send(self, messages, decoding, n, first_slot) -> Reply:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.02)
+            return await super().send(messages, decoding, n, first_slot)
+        finally:
+            self.in_flight -= 1
+
+
+def test_a_server_ignoring_n_is_noticed_once_and_the_rest_goes_out_concurrently(tmp_path):
+    transport = CountingTransport(short=1)
+    client = client_over(transport, tmp_path, concurrency=8)
+    out = client.complete([ask("q", range(6))])
+    assert [c.text for c in out[0]] == [f"q#{s}" for s in range(6)]
+    assert transport.calls[0] == (6, 0)
+    assert sorted(transport.calls[1:]) == [(1, s) for s in range(1, 6)]
+    assert transport.max_in_flight == 5  # the five missing slots at once, not one by one
+    assert len(client.notes) == 1 and "ignores n" in client.notes[0]
+    assert not client.supports_n()
+    client.complete([ask("r", range(3))])  # from now on: single requests from the start
+    assert sorted(transport.calls[6:]) == [(1, 0), (1, 1), (1, 2)]
+    assert len(client.notes) == 1
+
+
+# -- Retry-After beyond retry_max_delay (item 13) -------------------------------------------
+
+
+def test_retry_after_is_honoured_up_to_retry_after_max():
+    settings = LiveSettings("m", retry_max_delay=60.0, retry_after_max=600.0)
+    assert retry_delay(1, 120.0, settings) == 120.0
+    assert retry_delay(1, 3600.0, settings) == 600.0
+    assert retry_delay(30, None, settings) == 60.0  # backoff keeps its own cap
+
+
+def test_the_client_waits_a_retry_after_longer_than_retry_max_delay(tmp_path):
+    failures = [TransportError("throttled", retryable=True, status=429, retry_after=0.3)]
+    settings = LiveSettings("test/scripted", retry_base_delay=0.0, retry_max_delay=0.01,
+                            retry_after_max=5.0)
+    client = LLMClient(settings, CompletionCache(tmp_path / "cache"),
+                       transport=ScriptedTransport(failures=failures))
+    start = time.perf_counter()
+    client.complete([ask("q", range(1))])
+    assert time.perf_counter() - start >= 0.3
+
+
+# -- requests on record before they are sent (item 6) ---------------------------------------
+
+
+class RecordingLedger:
+    def __init__(self):
+        self.entries: list[dict] = []
+
+    def __call__(self, kind, usage):
+        self.entries.append({"kind": kind, **usage})
+
+    def request(self, kind, event):
+        self.entries.append({"kind": kind, **event})
+
+
+def test_requests_are_on_record_before_they_are_sent(tmp_path):
+    from iapo_cli.artifacts import ledger_totals, unreceived_totals
+
+    ledger = RecordingLedger()
+
+    class Watching(ScriptedTransport):
+        async def send(self, messages, decoding, n, first_slot):
+            assert ledger.entries[-1]["event"] == "sent"  # written before this call
+            return await super().send(messages, decoding, n, first_slot)
+
+    failures = [TransportError("Timeout: read timed out", retryable=True, maybe_billed=True),
+                TransportError("Busy 503", retryable=True, status=503)]
+    client = client_over(Watching(failures=failures), tmp_path, max_n=2)
+    client.ledger = ledger
+    client.complete([ask("q", range(3))])
+    events = [e.get("event", "paid") for e in ledger.entries]
+    assert events.count("sent") == 4 and events.count("failed") == 2
+    assert events.count("paid") == 2
+    totals = ledger_totals(ledger.entries)
+    assert totals["completion"]["completions"] == 3 and totals["completion"]["requests"] == 2
+    # the timed-out request may have been served; the 503 was answered, so it was not
+    assert unreceived_totals(ledger.entries) == {"completion": {"requests": 1,
+                                                                "completions": 2}}
+
+
+def test_a_request_that_never_came_back_stays_possibly_billed():
+    from iapo_cli.artifacts import unreceived_totals
+
+    entries = [{"kind": "completion", "event": "sent", "request": "a", "asked": 8},
+               {"kind": "completion", "completions": 8, "request": "a"},
+               {"kind": "judge", "event": "sent", "request": "b", "asked": 1},
+               {"kind": "completion", "event": "sent", "request": "c", "asked": 4}]
+    assert unreceived_totals(entries) == {"judge": {"requests": 1, "completions": 1},
+                                          "completion": {"requests": 1, "completions": 4}}
+
+
+# -- keys (items 7 and 16) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [
+    ProviderFailure("Missing credentials. Please pass an `api_key`", 500),
+    ProviderFailure("forbidden", 403),
+    ProviderFailure("Incorrect API key provided", 400),
+])
+def test_authentication_failures_are_never_retried(error):
+    assert not classify_error(error).retryable
+
+
+def test_litellm_authentication_errors_are_never_retried_and_timeouts_may_be_billed():
+    from iapo_cli.llm import load_litellm
+
+    litellm = load_litellm()
+    auth = litellm.AuthenticationError("no key", llm_provider="openai", model="m")
+    assert not classify_error(auth).retryable
+    timeout = litellm.Timeout("took too long", model="m", llm_provider="openai")
+    assert classify_error(timeout).maybe_billed
+    assert not classify_error(ProviderFailure("busy", 503)).maybe_billed
+
+
+def test_known_key_variables_agree_with_litellm(monkeypatch):
+    from iapo_cli.llm import load_litellm
+    from iapo_cli.llm._litellm import KEY_VARIABLES
+
+    litellm = load_litellm()
+    for variables in KEY_VARIABLES.values():
+        for name in variables:
+            monkeypatch.delenv(name, raising=False)
+    for provider, variables in KEY_VARIABLES.items():
+        found = litellm.validate_environment(model=f"{provider}/some-model")
+        assert found["missing_keys"] == list(variables), provider
+
+
+def test_the_missing_key_is_named_and_an_api_base_server_gets_a_placeholder(monkeypatch):
+    from iapo_cli.llm._litellm import PLACEHOLDER_KEY
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("MY_LOCAL_KEY", raising=False)
+    remote = LiteLLMTransport(ClientSettings("openai/gpt-4o-mini"))
+    assert remote.missing_environment() == ["OPENAI_API_KEY"] and remote._api_key() is None
+    local = LiteLLMTransport(ClientSettings("openai/x", api_base="http://127.0.0.1:1/v1"))
+    assert local.missing_environment() == [] and local._api_key() == PLACEHOLDER_KEY
+    named = LiteLLMTransport(LiveSettings("openai/x", api_base="http://127.0.0.1:1/v1",
+                                          api_key_env="MY_LOCAL_KEY"))
+    assert named.missing_environment() == ["MY_LOCAL_KEY"]
+    monkeypatch.setenv("MY_LOCAL_KEY", SECRET)
+    assert named.missing_environment() == [] and named._api_key() == SECRET
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    assert LiteLLMTransport(ClientSettings("openai/x", api_base="http://h/v1"))._api_key() \
+        is None  # the configured key is used, not the placeholder

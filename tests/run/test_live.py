@@ -169,6 +169,11 @@ def test_killed_run_resumes_without_paying_twice(setup, tmp_path, sig):
     if sig == signal.SIGKILL:
         # a hard kill loses the answers in flight (at most concurrency x n_max)
         assert server.completions <= 600 + 4 * 8
+        # ... but not from the accounts: they were on record before they were sent
+        unreceived = summary["usage"]["possibly_billed_not_received"]
+        received = summary["usage"]["all_attempts"]["completion"]["completions"]
+        assert received + unreceived.get("completion", {}).get("completions", 0) >= \
+            server.completions
     else:
         assert server.completions <= 600  # graceful stop: in-flight answers were cached
         assert summary["usage"]["all_attempts"]["completion"]["completions"] == \
@@ -195,3 +200,164 @@ objectives:
     assert frame["estimated_utility"].between(0, 1.5).all()
     again = optimize(config, out=tmp_path / "run2")
     assert again.usage["this_attempt"]["judge"]["cached"] == 200
+
+
+def test_two_processes_sharing_a_cache_pay_once_and_agree(setup, tmp_path):
+    """Issue 10, item 4: two `iapo optimize` of one config at the same time on one cache."""
+    config, server = setup
+    config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
+    server.latency = 0.01
+    runs = [tmp_path / "run-a", tmp_path / "run-b"]
+    procs = [_cli(["optimize", config, "--out", run]) for run in runs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    served = server.completions
+    assert served <= 120 + 4 * 8  # budget + concurrency x n_max (2 x 120 paid before claims)
+    policies = [(run / "policy.csv").read_text() for run in runs]
+    assert policies[0] == policies[1]
+    # a single run on the same cache pays nothing and reproduces that policy
+    code, _, err = run_cli("optimize", config, "--out", tmp_path / "run-c")
+    assert code == 0, err
+    assert server.completions == served
+    assert (tmp_path / "run-c" / "policy.csv").read_text() == policies[0]
+
+
+def _without_api_base(config: Path) -> Path:
+    text = "".join(line for line in config.read_text().splitlines(keepends=True)
+                   if "api_base:" not in line)
+    config.write_text(text.replace("openai/loopback", "openai/gpt-4o-mini"))
+    return config
+
+
+def test_a_missing_key_fails_at_once_with_exit_2(setup, tmp_path, monkeypatch):
+    """Items 7 and 16: exit 2 naming the variable, before any request, in under 2 s; in a
+    fresh process too, where the check must not pay LiteLLM's import (~3 s). ``validate``
+    warns instead (a test in tests/cli pins that shipped configs validate without a key)."""
+    config, server = setup
+    _without_api_base(config)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    expected = (f"error: {config}: backend.model: openai/gpt-4o-mini needs OPENAI_API_KEY in "
+                "the environment, which is not set (or name the key's variable in "
+                "backend.api_key_env)")
+    for command in (["optimize"], ["record", "--samples", "2"]):
+        start = time.perf_counter()
+        code, _, err = run_cli(*command, config)
+        assert time.perf_counter() - start < 2.0
+        assert (code, err.strip()) == (2, expected)
+    # validate judges the config (the shipped ones validate without a key) and warns
+    code, out, _ = run_cli("validate", config)
+    assert code == 0
+    assert "warning: " + expected.removeprefix("error: ") in " ".join(out.split())
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "iapo_cli", "optimize",
+                           str(config)], capture_output=True, text=True, env=env, timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and lines[-1] == expected
+    imported = [line.rsplit("|", 1)[-1].strip() for line in lines[:-1]]
+    assert "iapo_cli.llm._litellm" in imported  # the import log does list modules...
+    assert not [name for name in imported if name.split(".")[0] == "litellm"]  # not LiteLLM
+    assert server.requests == 0 and not (tmp_path / "runs").exists()
+
+
+def test_validate_names_a_missing_key_variable_never_a_value(setup, monkeypatch):
+    config, server = setup
+    monkeypatch.delenv("MY_LOCAL_KEY", raising=False)
+    config.write_text(config.read_text().replace("  n_max: 8\n",
+                                                 "  n_max: 8\n  api_key_env: MY_LOCAL_KEY\n"))
+    code, _, err = run_cli("optimize", config)
+    assert code == 2
+    assert err.strip() == (f"error: {config}: backend.api_key_env: the environment variable "
+                           "MY_LOCAL_KEY (the API key of openai/loopback) is not set")
+    with pytest.raises(ConfigError, match="MY_LOCAL_KEY"):
+        validate(config)  # the library's validate is as strict as optimize
+    monkeypatch.delenv("OPENAI_API_KEY")
+    _without_api_base(config)
+    config.write_text(config.read_text().replace("MY_LOCAL_KEY", SECRET))
+    code, _, err = run_cli("validate", config)
+    assert code == 2 and "backend.api_key_env: must name an environment variable" in err
+    assert SECRET not in err and "DoNotLeak" not in err
+    assert server.requests == 0
+
+
+def test_the_key_variable_is_nameable_and_its_value_never_written(setup, tmp_path,
+                                                                  monkeypatch):
+    config, server = setup
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("LOCAL_SERVER_AUTH", SECRET)  # a name redact() would not suspect
+    config.write_text(config.read_text().replace(
+        "  n_max: 8\n", "  n_max: 8\n  api_key_env: LOCAL_SERVER_AUTH\n").replace(
+        "budget: 600", "budget: 120"))
+    server.fail("401")  # a careless server echoing the key: not retried, not leaked
+    with pytest.raises(RunFailed, match="not retryable") as info:
+        optimize(config, out=tmp_path / "run")
+    assert "DoNotLeak" not in str(info.value)
+    assert server.requests - server.served_requests == 1  # the 401 was not retried
+    outcome = optimize(config, resume=tmp_path / "run")
+    assert outcome.result.spent == 120
+    assert set(server.auth_headers) == {f"Bearer {SECRET}"}
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert b"DoNotLeak" not in path.read_bytes(), path
+
+
+def test_a_local_server_needs_no_key(setup, tmp_path, monkeypatch):
+    from iapo_cli.llm._litellm import PLACEHOLDER_KEY
+
+    config, server = setup
+    monkeypatch.delenv("OPENAI_API_KEY")
+    config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
+    code, out, err = run_cli("optimize", config, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert server.completions == 120
+    assert set(server.auth_headers) == {f"Bearer {PLACEHOLDER_KEY}"}
+
+
+def test_a_request_abandoned_on_timeout_is_reported_as_possibly_billed(setup, tmp_path):
+    """Item 6: the server finished (and would bill) a request the client gave up on."""
+    config, server = setup
+    server.hang = 0.6
+    server.fail("timeout")
+    config.write_text(config.read_text().replace("timeout: 5", "timeout: 0.3").replace(
+        "budget: 600", "budget: 120"))
+    outcome = optimize(config, out=tmp_path / "run")
+    deadline = time.monotonic() + 10
+    while server.in_flight and time.monotonic() < deadline:  # the abandoned one finishes
+        time.sleep(0.02)
+    usage = json.loads((tmp_path / "run" / "summary.json").read_text())["usage"]
+    assert usage == outcome.usage
+    unreceived = usage["possibly_billed_not_received"]["completion"]
+    received = usage["all_attempts"]["completion"]["completions"]
+    assert unreceived["requests"] == 1 and received == 120
+    assert server.completions == received + unreceived["completions"]
+
+
+def test_a_server_ignoring_n_is_noticed_said_and_answered_concurrently(setup, tmp_path):
+    """Item 17."""
+    config, server = setup
+    server.ignore_n, server.latency = True, 0.02
+    config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
+    code, out, err = run_cli("optimize", config, "--out", tmp_path / "run")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    notes = summary["usage"]["notes"]
+    assert len(notes) == 1 and "ignores n" in notes[0]
+    assert "note: openai/loopback: the server answered 1 completion" in " ".join(out.split())
+    assert server.completions == 120 and summary["spent"] == 120
+    assert server.max_in_flight == 4  # the missing ones went out together (concurrency 4)
+
+
+def test_params_that_change_the_text_are_part_of_the_cache_key(setup, tmp_path):
+    """Item 15: a sampling option in backend.params asks again; a header does not."""
+    config, server = setup
+    config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
+    optimize(config, out=tmp_path / "run1")
+    served = server.completions
+    base = config.read_text()
+    config.write_text(base.replace("  n_max: 8\n",
+                                   "  n_max: 8\n  params: {extra_headers: {X-Trace: abc}}\n"))
+    optimize(config, out=tmp_path / "run2")
+    assert server.completions == served  # transport only: the cache still answers
+    config.write_text(base.replace("  n_max: 8\n", "  n_max: 8\n  params: {top_p: 0.5}\n"))
+    optimize(config, out=tmp_path / "run3")
+    assert server.completions == served + 120
+    assert server.bodies[-1]["top_p"] == 0.5
