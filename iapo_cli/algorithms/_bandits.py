@@ -72,8 +72,7 @@ class _BatchedBandit(Algorithm):
                 p, s = divmod(arm, n_scales)
                 chosen[(p, int(scales[s]))] = chosen.get((p, int(scales[s])), 0) + 1
                 room -= int(scales[s])
-            trainer.pull_many([(p, trainer.queries.draw(count), n)
-                               for (p, n), count in sorted(chosen.items())])
+            trainer.pull_fresh([(p, count, n) for (p, n), count in sorted(chosen.items())])
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
@@ -211,9 +210,8 @@ class SequentialHalving(Algorithm):
                 fits = order[np.cumsum(n[order]) <= room]
                 counts = np.zeros(len(arms), dtype=np.int64)
                 counts[fits] = 1
-            pulls = [(int(p), trainer.queries.draw(int(k)), int(scales[s]))
-                     for (p, s), k in zip(arms, counts, strict=True) if k > 0]
-            trainer.pull_many(pulls)
+            trainer.pull_fresh([(p, k, scales[s])
+                                for (p, s), k in zip(arms, counts, strict=True) if k > 0])
             for (p, s), k in zip(arms, counts, strict=True):
                 own[p, s] += k
             last = r == rounds - 1
