@@ -155,7 +155,7 @@ class Policy:
     prompt_ids: tuple[str, ...]
     prompt: np.ndarray  # (C,) prompt index
     scale: np.ndarray  # (C,) N
-    estimate: np.ndarray  # (C,)
+    estimate: np.ndarray  # (C,) as reported: task part clipped to its range (Trainer)
     samples: np.ndarray  # (C,)
     agnostic: np.ndarray | None = None  # (C,) IA utility of the chosen prompt (reported only)
     fallback: np.ndarray | None = None  # (C,) the algorithm's pick had no data: best estimated
@@ -310,11 +310,33 @@ class Trainer:
     def grid_samples(self) -> np.ndarray:
         return self.stats.pulls[:, self.problem.scales - 1]
 
+    def reported_task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ArmStatistics.task_and_cost`` as reported to users: the (C, P, n_max) task
+        utility clipped to the range it can take, ``[sum of negative weights, sum of
+        positive weights]`` per context (every objective scores in [0, 1]).
+
+        The telescoping estimate is unbiased, so it can leave that range (1.5009 for a
+        context whose utility lies in [0, 1.5]); algorithms rank by the unclipped values
+        (``grid_utility``), which clipping would tie at the bound."""
+        task, cost = self.stats.task_and_cost()
+        weights = self.problem.contexts.task_weights  # (C, K)
+        low = np.minimum(weights, 0.0).sum(axis=1)[:, None, None]
+        high = np.maximum(weights, 0.0).sum(axis=1)[:, None, None]
+        return np.clip(task, low, high), cost  # NaN (no data) stays NaN
+
+    def reported_utility(self) -> np.ndarray:
+        """(C, P, S) estimated utility on the scale grid as reported in the run's files:
+        the clipped task part (``reported_task_and_cost``) minus the cost part."""
+        task, cost = self.reported_task_and_cost()
+        util = task - self.problem.contexts.cost_weights[:, None, None] * cost[None]
+        return util[:, :, self.problem.scales - 1]
+
     def arm_estimates(self) -> pd.DataFrame:
         """Final estimates for every (context, prompt, N of the grid): utility, its task
-        part, the expected cost of deploying the arm (cost units) and the pulls behind."""
+        part (both as reported: ``reported_task_and_cost``), the expected cost of deploying
+        the arm (cost units) and the pulls behind."""
         problem = self.problem
-        task, cost = self.stats.task_and_cost()
+        task, cost = self.reported_task_and_cost()
         s = problem.scales - 1
         n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
         c, p, k = np.meshgrid(np.arange(n_ctx), np.arange(n_prompts), np.arange(len(s)),
@@ -323,15 +345,15 @@ class Trainer:
             "context": np.asarray(problem.contexts.names, dtype=object)[c.ravel()],
             "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p.ravel()],
             "n": problem.scales[k.ravel()],
-            "utility": self.grid_utility().ravel(),
+            "utility": self.reported_utility().ravel(),
             "task_utility": task[:, :, s].ravel(),
             "cost": cost[:, s][p.ravel(), k.ravel()],
             "samples": self.grid_samples()[p.ravel(), k.ravel()],
         })
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
-        self.log.record(self.rounds, self.problem, considered, kept, self.grid_utility(),
-                        self.grid_samples())
+        self.log.record(self.rounds, self.problem, considered, kept,
+                        self.reported_utility(), self.grid_samples())
         self.rounds += 1
 
     def notify(self, round_: int, rounds: int) -> None:
@@ -345,7 +367,8 @@ class Trainer:
         estimate takes its best estimated arm of the whole grid instead, and says so in
         ``Policy.fallback``. Only a run stopped before its first pull has no estimate at
         all (its estimates are NaN; the budget checks before training rule it out for a
-        finished run)."""
+        finished run). The pick is by the unbiased estimates; ``Policy.estimate`` is the
+        reported (clipped) one of the picked arm."""
         full = self.grid_utility()
         util = full if candidates is None else np.where(candidates, full, np.nan)
         n_ctx, n_prompts, n_scales = util.shape
@@ -360,7 +383,7 @@ class Trainer:
             prompt_ids=self.problem.backend.prompt_ids,
             prompt=prompt,
             scale=self.problem.scales[scale_idx],
-            estimate=util[ctx, prompt, scale_idx],
+            estimate=self.reported_utility()[ctx, prompt, scale_idx],
             samples=self.grid_samples()[prompt, scale_idx],
             agnostic=self.stats.agnostic()[ctx, prompt],
             fallback=fallback,
