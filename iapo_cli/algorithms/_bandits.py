@@ -80,7 +80,10 @@ class _BatchedBandit(Algorithm):
                 p, s = divmod(arm, n_scales)
                 chosen[(p, int(scales[s]))] = chosen.get((p, int(scales[s])), 0) + take
                 room -= take * int(scales[s])
+            before = trainer.spent
             trainer.pull_fresh([(p, count, n) for (p, n), count in sorted(chosen.items())])
+            if trainer.spent == before:  # nothing affordable was chosen: stop, never spin
+                break
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)

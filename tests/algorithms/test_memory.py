@@ -176,3 +176,19 @@ def test_bandit_decisions_per_batch_do_not_grow_with_the_budget(name, monkeypatc
     per_batch = 2 * _bandits.MAX_DECISIONS + 64  # N_max / N_min = 2, plus the tail
     assert len(decisions) <= algorithm.batches * per_batch
     assert (result.policy.samples > 0).all()
+
+
+@pytest.mark.parametrize("name", ["ucb", "softmax", "epsilon_greedy"])
+def test_a_bandit_batch_that_spends_nothing_ends_the_run(name, monkeypatch):
+    """A loop that makes no progress must stop: should a batch spend nothing, the bandit
+    returns what it has instead of deciding the same batch again and again."""
+    problem, _ = spied_problem()
+    calls = []
+
+    def spends_nothing(self, pulls):
+        calls.append(pulls)
+        assert len(calls) < 100, "the bandit keeps deciding batches that spend nothing"
+
+    monkeypatch.setattr(Trainer, "pull_fresh", spends_nothing)
+    result = make_algorithm(name).fit(problem, 1000, np.random.default_rng(0))
+    assert len(calls) == 1 and result.spent == 2 * 8  # the warm-up only
