@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/baselines.py
 	$(BIN)/python benchmarks/strategies.py
 	$(BIN)/python benchmarks/live_loopback.py
+	$(BIN)/python benchmarks/data_free.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ._bandits import UCB, EpsilonGreedy, SequentialHalving, Softmax
 from ._base import (
+    MAX_BATCH,
     ArmStatistics,
+    NoTrainingQueries,
     Observer,
     Policy,
     Problem,
@@ -40,6 +42,8 @@ def make_algorithm(name: str, /, **params) -> Algorithm:
 
 __all__ = [
     "ALGORITHMS",
+    "MAX_BATCH",
+    "NoTrainingQueries",
     "Algorithm",
     "AlgorithmParameterError",
     "keep_counts",

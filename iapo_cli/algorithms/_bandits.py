@@ -25,6 +25,10 @@ class _BatchedBandit(Algorithm):
     each pull picks an arm for its context by the rule; the completions it returns feed
     every context. Warm-up: every prompt once at the largest scale of the grid that fits
     in half the budget, so each prompt has estimates at every scale up to it.
+
+    A batch makes at most about ``MAX_DECISIONS`` decisions (plus a short tail): when its
+    room holds more pulls, each decision buys several pulls of its arm, so the time spent
+    deciding does not grow with the budget (no benchmark batch is that large).
     """
 
     name = "bandit"
@@ -65,19 +69,28 @@ class _BatchedBandit(Algorithm):
             room = min(size, trainer.remaining)
             score = self._score(trainer, trainer.grid_utility(), trainer.grid_samples(), rng)
             chosen: dict[tuple[int, int], int] = {}
+            # pulls per decision: 1 unless the room holds more than MAX_DECISIONS pulls at
+            # N_max; fewer near the end of the room, so that every arm stays affordable
+            unit = max(1, room // (MAX_DECISIONS * int(scales[-1])))
             while room >= scales[0]:
                 context = turns[step % len(turns)]
                 step += 1
-                arm = self._pick(score, context, cost <= room, rng)
+                take = max(1, min(unit, room // int(scales[-1])))
+                arm = self._pick(score, context, cost * take <= room, rng)
                 p, s = divmod(arm, n_scales)
-                chosen[(p, int(scales[s]))] = chosen.get((p, int(scales[s])), 0) + 1
-                room -= int(scales[s])
-            trainer.pull_many([(p, trainer.queries.draw(count), n)
-                               for (p, n), count in sorted(chosen.items())])
+                chosen[(p, int(scales[s]))] = chosen.get((p, int(scales[s])), 0) + take
+                room -= take * int(scales[s])
+            before = trainer.spent
+            trainer.pull_fresh([(p, count, n) for (p, n), count in sorted(chosen.items())])
+            if trainer.spent == before:  # nothing affordable was chosen: stop, never spin
+                break
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
         return trainer.policy()
+
+
+MAX_DECISIONS = 1024  # per batch of a batched bandit, about
 
 
 def _context_turns(probabilities: np.ndarray, rng: np.random.Generator, length: int = 100
@@ -210,9 +223,8 @@ class SequentialHalving(Algorithm):
                 fits = order[np.cumsum(n[order]) <= room]
                 counts = np.zeros(len(arms), dtype=np.int64)
                 counts[fits] = 1
-            pulls = [(int(p), trainer.queries.draw(int(k)), int(scales[s]))
-                     for (p, s), k in zip(arms, counts, strict=True) if k > 0]
-            trainer.pull_many(pulls)
+            trainer.pull_fresh([(p, k, scales[s])
+                                for (p, s), k in zip(arms, counts, strict=True) if k > 0])
             for (p, s), k in zip(arms, counts, strict=True):
                 own[p, s] += k
             last = r == rounds - 1

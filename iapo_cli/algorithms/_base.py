@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..backends import Backend, Contexts
-from ..errors import BudgetError
+from ..errors import BudgetError, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,6 +20,18 @@ def _pandas():
     import pandas
 
     return pandas
+
+
+# Completions served in one batch at most: a pull of more is split into consecutive
+# batches, and queries are drawn per batch, so memory does not grow with the budget. No
+# batch of the benchmarks (T <= 20000) is that large, so they run unsplit, as before.
+MAX_BATCH = 1 << 13
+
+
+class NoTrainingQueries(ConfigError):
+    """The problem has no train queries to draw from: training could never spend a
+    completion (bad input, exit 2; the config checks report it with its file and field
+    before a run starts)."""
 
 
 @dataclass(frozen=True)
@@ -81,15 +93,20 @@ class ArmStatistics:
 
 
 class QueryStream:
-    """Train queries without replacement, reshuffled each time the set runs out."""
+    """Train queries without replacement, reshuffled each time the set runs out. Needs at
+    least one query (``NoTrainingQueries`` otherwise: drawing from nothing never ends)."""
 
     def __init__(self, queries: np.ndarray, rng: np.random.Generator):
         self._queries = np.asarray(queries)
+        if self._queries.size == 0:
+            raise NoTrainingQueries("the training split has no queries to draw from")
         self._rng = rng
         self._order = rng.permutation(self._queries)
         self._pos = 0
 
     def draw(self, count: int) -> np.ndarray:
+        """(count,) the next query indices; callers keep ``count`` bounded (the trainer's
+        ``pull_fresh``/``pull_paired`` draw per batch)."""
         out = []
         while count > 0:
             if self._pos == len(self._order):
@@ -138,7 +155,7 @@ class Policy:
     prompt_ids: tuple[str, ...]
     prompt: np.ndarray  # (C,) prompt index
     scale: np.ndarray  # (C,) N
-    estimate: np.ndarray  # (C,)
+    estimate: np.ndarray  # (C,) as reported: task part clipped to its range (Trainer)
     samples: np.ndarray  # (C,)
     agnostic: np.ndarray | None = None  # (C,) the chosen prompt's task utility at N=1 (no cost)
     fallback: np.ndarray | None = None  # (C,) the algorithm's pick had no data: best estimated
@@ -175,7 +192,10 @@ Observer = Callable[[int, int, int, int], None]  # (round, rounds, spent, budget
 class Trainer:
     """Learned state of one run: the budget ledger, statistics, query stream and log.
 
-    Every completion goes through ``pull``, which refuses to exceed the budget.
+    Every completion goes through ``pull_many``, which refuses to exceed the budget. Its
+    memory does not depend on the budget: statistics are sums, and a pull of many queries
+    is drawn and served in batches of at most ``MAX_BATCH`` completions (``pull_fresh``,
+    ``pull_paired``). A problem without train queries is refused (``NoTrainingQueries``).
     """
 
     def __init__(self, problem: Problem, budget: int, rng: np.random.Generator,
@@ -200,11 +220,76 @@ class Trainer:
 
     def pull_many(self, pulls) -> None:
         """Several pulls ``(prompt, queries, n)`` at once; a backend with ``sample_many``
-        (live) serves them together, others one after the other in the given order."""
+        (live) serves them together, others one after the other in the given order. More
+        than ``MAX_BATCH`` completions are served in consecutive batches (a pull split by
+        its queries), which bounds what a backend holds at once."""
         pulls = [(int(p), q, int(n)) for p, q, n in pulls if len(q) * int(n) > 0]
         cost = sum(len(q) * n for _, q, n in pulls)
         if cost > self.remaining:
             raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
+        if cost <= MAX_BATCH:
+            self._serve(pulls)
+            return
+        batch, size = [], 0
+        for p, q, n in pulls:
+            start = 0
+            while start < len(q):
+                if size + n > MAX_BATCH and batch:  # not one more query fits
+                    self._serve(batch)
+                    batch, size = [], 0
+                part = q[start : start + max(1, (MAX_BATCH - size) // n)]
+                batch.append((p, part, n))
+                size, start = size + len(part) * n, start + len(part)
+        self._serve(batch)
+
+    def pull_fresh(self, pulls) -> None:
+        """Pulls ``(prompt, count, n)``, each on ``count`` fresh train queries of its own,
+        drawn in order. Up to ``MAX_BATCH`` completions in all they are drawn and served
+        together (as ``pull_many``); beyond, in consecutive batches of at most that,
+        queries drawn per batch, so neither the queries nor the samples of a huge count
+        are ever held at once."""
+        pulls = [(int(p), int(k), int(n)) for p, k, n in pulls if int(k) * int(n) > 0]
+        cost = sum(k * n for _, k, n in pulls)
+        if cost > self.remaining:
+            raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
+        batch, size = [], 0
+        for p, k, n in pulls:
+            while k > 0:
+                if size + n > MAX_BATCH and batch:  # not one more query fits
+                    self._serve_fresh(batch)
+                    batch, size = [], 0
+                take = min(k, max(1, (MAX_BATCH - size) // n))
+                batch.append((p, take, n))
+                size, k = size + take * n, k - take
+        self._serve_fresh(batch)
+
+    def pull_paired(self, arms, count: int) -> None:
+        """Every arm ``(prompt, n)`` on the same ``count`` fresh train queries (paired
+        comparisons), drawn and served in batches of at most ``MAX_BATCH`` completions
+        (a single batch, as ``pull_many``, when the whole sweep fits)."""
+        arms = [(int(p), int(n)) for p, n in arms if int(n) > 0]
+        width = sum(n for _, n in arms)
+        count = int(count)
+        if count <= 0 or width == 0:
+            return
+        if count * width > self.remaining:
+            raise BudgetError(f"pulls of {count * width} completions exceed the "
+                              f"{self.remaining} left")
+        step = max(1, MAX_BATCH // width)
+        while count > 0:
+            queries = self.queries.draw(min(step, count))
+            self._serve([(p, queries, n) for p, n in arms])
+            count -= len(queries)
+
+    def _serve_fresh(self, batch) -> None:
+        """Draw the queries of ``(prompt, count, n)`` pulls in order, then serve them."""
+        self._serve([(p, self.queries.draw(k), n) for p, k, n in batch])
+
+    def _serve(self, pulls) -> None:
+        """Sample and record ``(prompt, queries, n)`` pulls already checked against the
+        budget."""
+        if not pulls:
+            return
         backend = self.problem.backend
         sample_many = getattr(backend, "sample_many", None)
         if sample_many is not None:
@@ -225,11 +310,33 @@ class Trainer:
     def grid_samples(self) -> np.ndarray:
         return self.stats.pulls[:, self.problem.scales - 1]
 
+    def reported_task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """``ArmStatistics.task_and_cost`` as reported to users: the (C, P, n_max) task
+        utility clipped to the range it can take, ``[sum of negative weights, sum of
+        positive weights]`` per context (every objective scores in [0, 1]).
+
+        The telescoping estimate is unbiased, so it can leave that range (1.5009 for a
+        context whose utility lies in [0, 1.5]); algorithms rank by the unclipped values
+        (``grid_utility``), which clipping would tie at the bound."""
+        task, cost = self.stats.task_and_cost()
+        weights = self.problem.contexts.task_weights  # (C, K)
+        low = np.minimum(weights, 0.0).sum(axis=1)[:, None, None]
+        high = np.maximum(weights, 0.0).sum(axis=1)[:, None, None]
+        return np.clip(task, low, high), cost  # NaN (no data) stays NaN
+
+    def reported_utility(self) -> np.ndarray:
+        """(C, P, S) estimated utility on the scale grid as reported in the run's files:
+        the clipped task part (``reported_task_and_cost``) minus the cost part."""
+        task, cost = self.reported_task_and_cost()
+        util = task - self.problem.contexts.cost_weights[:, None, None] * cost[None]
+        return util[:, :, self.problem.scales - 1]
+
     def arm_estimates(self) -> pd.DataFrame:
         """Final estimates for every (context, prompt, N of the grid): utility, its task
-        part, the expected cost of deploying the arm (cost units) and the pulls behind."""
+        part (both as reported: ``reported_task_and_cost``), the expected cost of deploying
+        the arm (cost units) and the pulls behind."""
         problem = self.problem
-        task, cost = self.stats.task_and_cost()
+        task, cost = self.reported_task_and_cost()
         s = problem.scales - 1
         n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
         c, p, k = np.meshgrid(np.arange(n_ctx), np.arange(n_prompts), np.arange(len(s)),
@@ -238,15 +345,15 @@ class Trainer:
             "context": np.asarray(problem.contexts.names, dtype=object)[c.ravel()],
             "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p.ravel()],
             "n": problem.scales[k.ravel()],
-            "utility": self.grid_utility().ravel(),
+            "utility": self.reported_utility().ravel(),
             "task_utility": task[:, :, s].ravel(),
             "cost": cost[:, s][p.ravel(), k.ravel()],
             "samples": self.grid_samples()[p.ravel(), k.ravel()],
         })
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
-        self.log.record(self.rounds, self.problem, considered, kept, self.grid_utility(),
-                        self.grid_samples())
+        self.log.record(self.rounds, self.problem, considered, kept,
+                        self.reported_utility(), self.grid_samples())
         self.rounds += 1
 
     def notify(self, round_: int, rounds: int) -> None:
@@ -260,7 +367,8 @@ class Trainer:
         estimate takes its best estimated arm of the whole grid instead, and says so in
         ``Policy.fallback``. Only a run stopped before its first pull has no estimate at
         all (its estimates are NaN; the budget checks before training rule it out for a
-        finished run)."""
+        finished run). The pick is by the unbiased estimates; ``Policy.estimate`` is the
+        reported (clipped) one of the picked arm."""
         full = self.grid_utility()
         util = full if candidates is None else np.where(candidates, full, np.nan)
         n_ctx, n_prompts, n_scales = util.shape
@@ -275,7 +383,7 @@ class Trainer:
             prompt_ids=self.problem.backend.prompt_ids,
             prompt=prompt,
             scale=self.problem.scales[scale_idx],
-            estimate=util[ctx, prompt, scale_idx],
+            estimate=self.reported_utility()[ctx, prompt, scale_idx],
             samples=self.grid_samples()[prompt, scale_idx],
             agnostic=self.stats.agnostic()[ctx, prompt],
             fallback=fallback,

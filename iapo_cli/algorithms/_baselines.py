@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._base import Policy, Problem, Trainer, keep_best
+from ._base import MAX_BATCH, Policy, Problem, Trainer, keep_best
 from ._budget import keep_counts, round_room, spend_leftover, split_budget
 from ._contract import Algorithm
 
@@ -32,7 +32,7 @@ class Uniform(Algorithm):
         pulls[order[fits]] += 1
         rest -= int(arm_scale[order[fits]].sum())
         for a in np.nonzero(pulls)[0]:
-            trainer.pull(arm_prompt[a], trainer.queries.draw(pulls[a]), arm_scale[a])
+            trainer.pull_fresh([(arm_prompt[a], pulls[a], arm_scale[a])])
         spend_leftover(trainer, rest)  # the last completions: one pull that still fits
         active = np.ones((len(problem.contexts), n_prompts, len(scales)), bool)
         trainer.end_round(active, active)
@@ -54,6 +54,8 @@ class _PromptHalving(Algorithm):
             prompts = np.nonzero(active.any(axis=0))[0]
             self._spend(trainer, prompts, room)
             util = self._prompt_utility(trainer)  # (C, P)
+            if r == rounds - 1:  # the final pick is among prompts with data
+                util = np.where(np.isnan(util), -np.inf, util)
             keep = keep_counts(active.sum(axis=1), rounds - r)
             kept = keep_best(util[:, :, None], active[:, :, None], np.maximum(keep, 1))[..., 0]
             grid = self._grid_mask(problem, active)
@@ -64,22 +66,23 @@ class _PromptHalving(Algorithm):
 
 
 class TripleN1(_PromptHalving):
-    """TRIPLE-style sequential halving over prompts, every pull at N=1; deploys N=1."""
+    """TRIPLE-style sequential halving over prompts, every pull at the grid's smallest N
+    (N=1 when the grid has it), which it deploys."""
 
     name = "triple_n1"
 
     def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
-        per = room // len(prompts)
-        queries = trainer.queries.draw(per)
-        trainer.pull_many([(p, queries, 1) for p in prompts])
-        rest = room - per * len(prompts)
+        n = int(trainer.problem.scales[0])
+        per = room // (len(prompts) * n)
+        trainer.pull_paired([(p, n) for p in prompts], per)
+        rest = (room - per * len(prompts) * n) // n  # < len(prompts)
         if rest > 0:  # random prompts: the lowest indices must not be favoured
             queries = trainer.queries.draw(1)
             chosen = np.sort(trainer.rng.choice(prompts, rest, replace=False))
-            trainer.pull_many([(p, queries, 1) for p in chosen])
+            trainer.pull_many([(p, queries, n) for p in chosen])
 
     def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
-        return trainer.stats.utility(trainer.problem.contexts.cost_weights)[:, :, 0]
+        return trainer.grid_utility()[:, :, 0]
 
     def _grid_mask(self, problem: Problem, active: np.ndarray) -> np.ndarray:
         mask = np.zeros((*active.shape, len(problem.scales)), bool)
@@ -94,21 +97,33 @@ class TripleRandomN(_PromptHalving):
     name = "triple_random_n"
 
     def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
-        scales = trainer.problem.scales
-        mean = float(scales.mean())
-        draws = max(1, int(2 * room / mean) + len(scales))
-        n = trainer.rng.choice(scales, size=draws)
-        who = np.resize(trainer.rng.permutation(prompts), draws)
-        fits = np.cumsum(n) <= room
-        n, who = n[fits], who[fits]
-        rest = room - int(n.sum())
-        small = scales[scales <= rest]
+        """Random N for pull after pull while they fit in ``room``, the prompts taking
+        turns in a random order, then one last pull that fits. The N are drawn in chunks
+        of ``MAX_BATCH`` (the same random stream as one draw) and only counted, so memory
+        does not grow with ``room``."""
+        scales, rng = trainer.problem.scales, trainer.rng
+        draws = max(1, int(2 * room / float(scales.mean())) + len(scales))
+        turn_counts = np.zeros((len(prompts), len(scales)), dtype=np.int64)  # turn, N
+        used, full = 0, False
+        for start in range(0, draws, MAX_BATCH):
+            n = rng.choice(scales, size=min(MAX_BATCH, draws - start))
+            if full:
+                continue  # drawn all the same: what follows sees the same stream
+            total = used + np.cumsum(n)
+            fits = int((total <= room).sum())  # a prefix: every N is positive
+            turn = (start + np.arange(fits)) % len(prompts)
+            np.add.at(turn_counts, (turn, np.searchsorted(scales, n[:fits])), 1)
+            used = int(total[fits - 1]) if fits else used
+            full = fits < len(n)
+        order = rng.permutation(prompts)  # turn i belongs to prompt order[i]
+        counts = np.zeros_like(turn_counts)  # (prompt position, N)
+        counts[np.searchsorted(prompts, order)] = turn_counts
+        small = np.flatnonzero(scales <= room - used)
         if small.size:  # use up the share with one last pull that fits
-            n, who = np.append(n, small[-1]), np.append(who, trainer.rng.choice(prompts))
-        for p in prompts:
-            for size in np.unique(n[who == p]):
-                count = int(((who == p) & (n == size)).sum())
-                trainer.pull(p, trainer.queries.draw(count), size)
+            counts[np.searchsorted(prompts, rng.choice(prompts)), small[-1]] += 1
+        for i, p in enumerate(prompts):
+            for s in np.flatnonzero(counts[i]):
+                trainer.pull_fresh([(p, counts[i, s], scales[s])])
 
     def _prompt_utility(self, trainer: Trainer) -> np.ndarray:
         util = trainer.grid_utility()

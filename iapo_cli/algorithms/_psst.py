@@ -45,8 +45,7 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         room = round_room(shares, r, stop_at - trainer.spent)
         per = room // int(top.sum())
         if per > 0:
-            queries = trainer.queries.draw(per)
-            trainer.pull_many([(p, queries, top[p]) for p in prompts])
+            trainer.pull_paired([(p, top[p]) for p in prompts], per)
         else:
             _rotate(trainer, top, room)
         last = r == rounds - 1
@@ -180,8 +179,7 @@ class PSST(Algorithm):
         if per == 0 and n_prompts * first <= trainer.remaining:
             per = 1  # never cut prompts blind: each is sampled once before any is dropped
         if per > 0:
-            queries = trainer.queries.draw(per)
-            trainer.pull_many([(p, queries, first) for p in range(n_prompts)])
+            trainer.pull_paired([(p, first) for p in range(n_prompts)], per)
         considered = np.zeros_like(active)
         considered[:, :, 0] = True
         keep = np.full(n_ctx, min(self.k, n_prompts))
