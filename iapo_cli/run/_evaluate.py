@@ -38,7 +38,7 @@ from ..evaluation import (
 )
 from ..llm import LLMError
 from ..strategies import utility
-from ._optimize import client_usage
+from ._optimize import client_usage, with_recorded_cache
 from ._resolve import ResolvedRun, resolve
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
     policy = files.read_policy()
     stored = str(files.file(RunDir.CONFIG))
     source = summary.get("config_path") or stored
-    config = config_from_mapping(data, stored)
+    config = with_recorded_cache(config_from_mapping(data, stored), summary)
     resolved = resolve(config, source)
     return resolved, split, policy
 

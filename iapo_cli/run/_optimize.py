@@ -211,11 +211,23 @@ def _with_run_cache(config: Config, files: RunDir) -> Config:
     if config.backend.kind != "live" or not (files.has(RunDir.SUMMARY)
                                             and files.has(RunDir.CONFIG)):
         return config
-    recorded = files.read_summary().get("cache_dir")
     stored = files.read_config().get("backend")
     default = LiveBackendConfig.model_fields["cache_dir"].default
-    if not isinstance(recorded, str) or not isinstance(stored, dict) or \
+    if not isinstance(stored, dict) or \
             stored.get("cache_dir", default) != config.backend.cache_dir:
+        return config
+    return with_recorded_cache(config, files.read_summary())
+
+
+def with_recorded_cache(config: Config, summary: dict) -> Config:
+    """``config`` with the absolute cache directory a live run recorded in its summary.json
+    (``cache_dir``); unchanged offline, when the run recorded none, or when that directory
+    no longer exists (the cache was moved; the config's own path then applies). ``evaluate``
+    and ``--resume`` use it so a run finds its own cache from any working directory, even
+    when its config file has been copied or moved since."""
+    recorded = summary.get("cache_dir")
+    if config.backend.kind != "live" or not isinstance(recorded, str) \
+            or not Path(recorded).is_dir():
         return config
     return config.model_copy(update={
         "backend": config.backend.model_copy(update={"cache_dir": recorded})})

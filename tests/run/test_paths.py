@@ -9,7 +9,7 @@ import shutil
 
 import yaml
 
-from iapo_cli.run import optimize, record
+from iapo_cli.run import evaluate, optimize, record
 from tests.run.sim_project import sim_project
 
 
@@ -82,3 +82,28 @@ def test_record_default_output_is_next_to_the_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     again = record(config, 1)  # from another directory: all from the same cache
     assert again.usage["completion"]["fresh"] == 0
+
+
+def test_evaluate_uses_the_cache_the_run_recorded(tmp_path, monkeypatch):
+    # a run resumed from a copy of its config records that copy as its config_path; its
+    # evaluation must still use the cache the run paid into (summary.json: cache_dir), not
+    # an empty one next to the copy
+    project = tmp_path / "project"
+    config = sim_project(project)
+    monkeypatch.chdir(project)
+    optimize(config, out=tmp_path / "run")
+    first = evaluate(tmp_path / "run")
+    assert first.usage["completion"]["fresh"] > 0
+
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(project / "data", elsewhere / "data")
+    shutil.copy(config, elsewhere / "copy.yaml")
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    optimize(elsewhere / "copy.yaml", resume=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config_path"] == str((elsewhere / "copy.yaml").resolve())
+    again = evaluate(tmp_path / "run")
+    assert again.usage["completion"]["fresh"] == 0  # before: every test sample paid again
+    assert again.usage["completion"]["cached"] == first.usage["completion"]["completions"]
+    assert not (elsewhere / ".iapo-cache").exists()
