@@ -98,6 +98,16 @@ class LiveClientConfig(_Backend):
     cache keys except transport settings (timeouts, headers, api_version, organization);
     never API keys."""
 
+    @field_validator("params")
+    @classmethod
+    def _no_client_settings(cls, params: dict[str, Any]) -> dict[str, Any]:
+        # the client passes these to LiteLLM itself: given twice they would fail every request
+        # (or, for LiteLLM's own retries, multiply iapo's)
+        for key in params:
+            if key in _SET_BY_CLIENT:
+                raise ValueError(f"'{key}' is set by iapo itself ({_SET_BY_CLIENT[key]})")
+        return params
+
     def client_fields(self) -> dict[str, Any]:
         """The client's settings by name (every field this class declares beyond ``kind``),
         with ``params`` copied."""
@@ -185,6 +195,15 @@ def _refuse_secrets(settings: dict[str, Any]) -> None:
     raise ValueError(f"'{where}' {what}: put API keys in the environment (e.g. "
                      f"OPENAI_API_KEY), never in a config file")
 
+
+_SET_BY_CLIENT = {
+    "model": "use backend.model", "messages": "the prompts render them",
+    "n": "from N; see backend.max_n and backend.supports_n", "stream": "never streamed",
+    "timeout": "use backend.timeout", "max_retries": "use backend.max_retries",
+    "num_retries": "iapo retries; use backend.max_retries", "api_base": "use backend.api_base",
+    "base_url": "use backend.api_base",
+}
+"""Request keys the client passes to LiteLLM itself, with where to set them instead."""
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 

@@ -237,6 +237,15 @@ CONFIG_CASES = [
     (LIVE, "backend.cache_dir", "{data}/afile", "backend.cache_dir", "afile"),
     (LIVE, "backend.cache_dir", "/dev/null/cache", "backend.cache_dir", "/dev/null"),
     (LIVE, "backend.cache_dir", "/proc/iapo-cache", "backend.cache_dir", "cannot write"),
+    (LIVE, "backend.retry_after_max", -1, "backend.retry_after_max", "greater than or equal"),
+    (LIVE, "backend.api_key_env", KEY, "backend.api_key_env", "not hold the key itself"),
+    # request keys the client sets itself: given twice, every request would fail
+    (LIVE, "backend.params", {"timeout": 5}, "backend.params",
+     "'timeout' is set by iapo itself (use backend.timeout)"),
+    (LIVE, "backend.params", {"n": 4}, "backend.params", "'n' is set by iapo itself"),
+    (LIVE, "backend.params", {"num_retries": 3}, "backend.params",
+     "'num_retries' is set by iapo itself"),
+    (LIVE, "backend.params", {"model": "x"}, "backend.params", "'model' is set by iapo"),
     # secrets: by name (not max_tokens) and by value, at any depth
     (LIVE, "backend.params", {"api_key": "x"}, "backend",
      "'params.api_key' looks like a secret"),
@@ -270,6 +279,7 @@ CONFIG_CASES = [
      "'params.api_key' looks like a secret"),
     # live inputs
     (LIVE, "dataset", DELETE, "dataset", "kind 'live' needs a dataset"),
+    (LIVE, "dataset.duplicates", "sometimes", "dataset.duplicates", "'error', 'drop' or"),
     (LIVE, "prompts", DELETE, "prompts", "kind 'live' needs prompts"),
     (LIVE, "dataset.path", "{data}/missing.jsonl", "dataset.path", "file not found"),
     (LIVE, "dataset.path", "{data}/afile", "dataset.path", "use a .jsonl or .csv file"),
