@@ -6,7 +6,9 @@ Prints a markdown table and writes it to benchmarks/results/live_loopback.md:
   2. the identical rerun (new run directory, same cache): requests it made;
   3. the same run stopped midway (SIGTERM, SIGINT, SIGKILL) and resumed with --resume:
      completions the server served in total;
-  4. the quickstart on the simulated model (iapo-sim): wall time, requests, completions.
+  4. a run stopped midway and resumed against a server restarted on another port;
+  5. two runs of one config started together on one cache;
+  6. the quickstart on the simulated model (iapo-sim): wall time, requests, completions.
 
 Usage: python benchmarks/live_loopback.py [--out FILE]
 """
@@ -77,9 +79,52 @@ def stopped_and_resumed(sig: signal.Signals) -> str:
         second.communicate(timeout=600)
         summary = json.loads((tmp / "run" / "summary.json").read_text())
     total = summary["usage"]["all_attempts"]["completion"]["completions"]
+    unreceived = summary["usage"]["possibly_billed_not_received"].get("completion", {})
     return (f"| {sig.name} midway (exit {first.returncode}), then --resume (exit "
             f"{second.returncode}) | {server.completions} | {server.requests} | – | served "
-            f"{at_stop} before the stop; ledger total {total}; spent {summary['spent']} |")
+            f"{at_stop} before the stop; ledger total {total} received + "
+            f"{unreceived.get('completions', 0)} possibly billed, not received; spent "
+            f"{summary['spent']} |")
+
+
+def two_processes_one_cache() -> str:
+    """Two runs of one config started together on one cache: slots are claimed across
+    processes, so the server serves the budget once and both runs deploy the same policy."""
+    tmp, data = fresh_run()
+    with LoopbackServer(seed=0, latency=0.02) as server:
+        config = live_config(tmp / "live.yaml", server.url, data)
+        runs = [cli("optimize", config, "--out", tmp / f"run{i}") for i in (1, 2)]
+        for proc in runs:
+            proc.communicate(timeout=600)
+        codes = [proc.returncode for proc in runs]
+        policies = [(tmp / f"run{i}" / "policy.csv").read_text() for i in (1, 2)]
+    same = "the same policy" if policies[0] == policies[1] else "DIFFERENT policies"
+    return (f"| two processes at once on one cache, budget 600 each (exits {codes[0]}, "
+            f"{codes[1]}) | {server.completions} | {server.requests} | – | {same}; bar: "
+            f"≤ 600 + concurrency 4 × N_max 8 = 632 |")
+
+
+def restarted_on_a_new_port() -> str:
+    """A run that fails midway (the server goes away), resumed against a server restarted
+    on another port (api_base changed): nothing is paid twice."""
+    tmp, data = fresh_run()
+    with LoopbackServer(seed=0, latency=0.02) as server:
+        config = live_config(tmp / "live.yaml", server.url, data)
+        first = cli("optimize", config, "--out", tmp / "run")
+        while server.completions < 200:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGTERM)
+        first.wait(60)
+        served = server.completions
+    with LoopbackServer(seed=0, latency=0.02) as restarted:
+        text = config.read_text().replace(server.url, restarted.url)
+        config.write_text(text, encoding="utf-8")
+        second = cli("optimize", config, "--resume", tmp / "run")
+        second.communicate(timeout=600)
+        served2 = restarted.completions
+    return (f"| stopped, then --resume against a server on a new port (exit "
+            f"{second.returncode}) | {served} + {served2} = {served + served2} | – | – | "
+            f"api_base changed on resume |")
 
 
 def quickstart() -> str:
@@ -107,6 +152,8 @@ def main() -> None:
     lines += straight_and_rerun()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
         lines.append(stopped_and_resumed(sig))
+    lines.append(restarted_on_a_new_port())
+    lines.append(two_processes_one_cache())
     lines.append(quickstart())
     text = "\n".join(lines)
     print(text)
