@@ -32,8 +32,8 @@ def optimize_command(
             update(round_, rounds, f"round {round_}/{rounds}, spent {spent}/{total}")
 
         outcome = optimize(config, out, budget, seed, observer, resume=resume)
-    frame = outcome.result.policy.frame()
-    console.print(table(frame, f"policy ({outcome.resolved.problem.backend.strategy.name})"))
+    console.print(table(policy_view(outcome.policy_table),
+                        f"policy ({outcome.resolved.problem.backend.strategy.name})"))
     result = outcome.result
     console.print(f"spent {result.spent}/{result.budget} completions in {result.pulls} pulls, "
                   f"{result.rounds} rounds, {outcome.seconds:.2f} s")
@@ -43,6 +43,19 @@ def optimize_command(
         for note in usage.get("notes") or []:
             console.print(f"note: {note}")
     console.print(f"run directory: {outcome.run_dir}")
+
+
+def policy_view(frame):
+    """policy.csv's columns a person compares: the chosen arm and its estimate, the samples
+    behind it, the inference-agnostic choice with its estimate in the same units (cost
+    included), and ``fallback`` when a context needed one."""
+    view = frame[["context", "prompt", "n", "estimated_utility", "samples"]].copy()
+    view["agnostic"] = [f"{p}@{n}" for p, n in zip(frame["agnostic_prompt"],
+                                                  frame["agnostic_n"], strict=True)]
+    view["agnostic_utility"] = frame["agnostic_utility"]
+    if "fallback" in frame.columns:
+        view["fallback"] = frame["fallback"]
+    return view
 
 
 def usage_line(usage: dict) -> str:

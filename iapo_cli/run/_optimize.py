@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_
 from ..errors import ConfigError, IapoError
 from ..llm import TRANSPORT_PARAMS, LLMError, Usage
 from ..tasks import ScoringError
+
+if TYPE_CHECKING:
+    import pandas as pd
 from ._backends import config_path as config_relative
 from ._resolve import ResolvedRun, resolve
 
@@ -53,6 +57,9 @@ class RunOutcome:
     result: TrainingResult
     seconds: float
     usage: dict | None = None
+    policy_table: pd.DataFrame | None = None
+    """policy.csv as written: per context the chosen arm, its estimate and samples, and the
+    inference-agnostic choice in the same units (see ``artifacts.policy_table``)."""
 
 
 def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None,
@@ -104,8 +111,9 @@ def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
 
 def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
            result: TrainingResult | None, seconds: float, status: str, attempt: int = 1,
-           error: str | None = None) -> dict | None:
-    """Write the run's files; returns the usage block it wrote (live runs)."""
+           error: str | None = None) -> tuple[dict | None, pd.DataFrame | None]:
+    """Write the run's files; returns the usage block (live runs) and the policy table
+    (policy.csv; None before training) it wrote."""
     files = RunDir(run_dir)
     problem = resolved.problem
     usage = _usage(resolved, files, attempt)
@@ -114,7 +122,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     if trainer is None:  # nothing trained yet: the status, where things are, the accounting
         files.write_summary({"status": status, "name": resolved.config.name, **where,
                              "attempt": attempt, "usage": usage})
-        return usage
+        return usage, None
     policy = result.policy if result is not None else trainer.policy()
     log = trainer.log.frame()
     estimates = trainer.arm_estimates()
@@ -152,7 +160,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         "error": error,
         "usage": usage,
     })
-    return usage
+    return usage, frame
 
 
 def _resolved_config(resolved: ResolvedRun, config: Config | None = None) -> dict:
@@ -302,5 +310,5 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
                attempt, error=str(exc))
         raise RunFailed(str(exc), run_dir) from None
     seconds = time.perf_counter() - start
-    usage = _write(run_dir, resolved, trainer, result, seconds, "complete", attempt)
-    return RunOutcome(run_dir, resolved, result, seconds, usage)
+    usage, table = _write(run_dir, resolved, trainer, result, seconds, "complete", attempt)
+    return RunOutcome(run_dir, resolved, result, seconds, usage, table)

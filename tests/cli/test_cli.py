@@ -56,6 +56,15 @@ def test_optimize_end_to_end(tmp_path):
     assert "spent 800/800 completions" in proc.stdout
     assert "training: " in proc.stdout  # plain progress lines when not a terminal
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["spent"] == 800
+    # the terminal's policy table is policy.csv's comparable columns: the chosen arm and
+    # the inference-agnostic one (prompt@N), both estimated in the same units
+    policy = pd.read_csv(tmp_path / "run" / "policy.csv")
+    header = next(line for line in proc.stdout.splitlines() if "context" in line)
+    for column in ("prompt", "estimated_utility", "samples", "agnostic", "agnostic_utility"):
+        assert column in header
+    assert "task_utility_n1" not in proc.stdout
+    row = policy.iloc[0]
+    assert f"{row.agnostic_prompt}@{row.agnostic_n}" in proc.stdout
 
 
 def test_quickstart_config_runs(tmp_path, monkeypatch):
