@@ -527,3 +527,15 @@ def test_the_missing_key_is_named_and_an_api_base_server_gets_a_placeholder(monk
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     assert LiteLLMTransport(ClientSettings("openai/x", api_base="http://h/v1"))._api_key() \
         is None  # the configured key is used, not the placeholder
+
+
+def test_equal_requests_in_one_call_pay_once_per_slot(tmp_path):
+    # e.g. a judge asked to rate two equal completions of one question: one slot each time
+    transport = ScriptedTransport()
+    client = client_over(transport, tmp_path)
+    out = client.complete([ask("q", range(3)), ask("q", range(2)), ask("p", [0])])
+    assert sum(n for n, _ in transport.calls) == 4  # q#0..2 and p#0, not q#0..1 again
+    assert [c.text for c in out[1]] == ["q#0", "q#1"] == [c.text for c in out[0][:2]]
+    usage = client.usage["completion"]
+    assert (usage.completions, usage.fresh, usage.cached) == (6, 4, 2)
+    assert len(CompletionCache(tmp_path / "cache")) == 4  # no claim left behind
