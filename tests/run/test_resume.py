@@ -116,3 +116,18 @@ def test_resume_still_refuses_an_unreadable_run_before_any_work(tmp_path):
     config = sim_project(tmp_path / "p")
     with pytest.raises(ConfigError, match="is not a run directory"):
         optimize(config, resume=tmp_path / "nowhere")
+
+
+def test_the_readme_names_every_setting_resume_accepts():
+    """The README's resume paragraph lists what RESUMABLE_CHANGES lets through."""
+    from pathlib import Path
+
+    from iapo_cli.run._optimize import RESUMABLE_CHANGES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("* **Resume:**")
+    paragraph = readme[start : readme.index("* **", start + 1)]
+    for name in sorted(RESUMABLE_CHANGES):
+        if not name.startswith("backend.params."):
+            assert f"`{name.rpartition('.')[2]}`" in paragraph, name
+    assert "transport-only `params`" in paragraph
