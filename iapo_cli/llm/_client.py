@@ -479,9 +479,10 @@ class LLMClient:
 
     async def _send(self, gate, request: ChatRequest, n: int, first_slot: int,
                     kind: str) -> tuple[Reply, str]:
-        """One request through the transport, retried while its failure is retryable, the
-        attempts last and the run is not being stopped; the reply and the id under which
-        the ledger knows the attempt that succeeded."""
+        """One request through the transport, retried while its failure is retryable and
+        the attempts last; the reply and the id under which the ledger knows the attempt
+        that succeeded. Once the run is being stopped nothing new is sent: a retry that
+        would be needed ends the request as interrupted (CancelledError), not failed."""
         settings = self.settings
         usage = self.usage[kind]
         attempt = 0
@@ -507,10 +508,12 @@ class LLMClient:
             usage.failed_requests += 1
             self._log_request(kind, {"event": "failed", "request": request_id,
                                      "maybe_billed": bool(error.maybe_billed)})
-            if not error.retryable or attempt > settings.max_retries or self._stopping:
+            if not error.retryable or attempt > settings.max_retries:
                 tries = f"after {attempt} attempts" if error.retryable else "(not retryable)"
                 raise LLMError(redact(f"{settings.model}: request failed {tries}: {error}")
                                ) from None
+            if self._stopping:  # interrupted: the retry is not sent (and this is no failure)
+                raise asyncio.CancelledError
             try:  # back off, unless the run is being stopped
                 await asyncio.wait_for(self._stop.wait(),
                                        retry_delay(attempt, error.retry_after, settings))

@@ -539,3 +539,27 @@ def test_equal_requests_in_one_call_pay_once_per_slot(tmp_path):
     usage = client.usage["completion"]
     assert (usage.completions, usage.fresh, usage.cached) == (6, 4, 2)
     assert len(CompletionCache(tmp_path / "cache")) == 4  # no claim left behind
+
+
+def test_a_retryable_failure_after_ctrl_c_is_an_interruption_not_a_failure(tmp_path):
+    """Ctrl-C while a request is in flight: its retryable failure (a 429, a timeout) is not
+    retried, and the call ends as interrupted (KeyboardInterrupt: status interrupted, exit
+    130), not as a provider failure (LLMError: status failed, exit 1)."""
+    import os
+    import signal
+
+    class InterruptedThenThrottled(ScriptedTransport):
+        async def send(self, messages, decoding, n, first_slot) -> Reply:
+            self.calls.append((n, first_slot))
+            if len(self.calls) == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C meanwhile
+                await asyncio.sleep(0.05)
+                raise TransportError("throttled", retryable=True, status=429)
+            return await super().send(messages, decoding, n, first_slot)
+
+    transport = InterruptedThenThrottled()
+    client = client_over(transport, tmp_path, concurrency=1, max_retries=5)
+    with pytest.raises(KeyboardInterrupt):
+        client.complete([ask("a", range(2)), ask("b", range(2))])
+    assert transport.calls == [(2, 0)]  # no retry and nothing new was sent
+    assert len(CompletionCache(tmp_path / "cache")) == 0  # no claim left behind
