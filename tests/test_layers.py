@@ -56,3 +56,11 @@ def test_the_engine_sources_name_none_of_them():
                     for bad in FORBIDDEN_FOR_ENGINE:
                         assert bad not in name and not name.startswith(f"{bad}."), \
                             f"{path.name} imports {name}"
+
+
+def test_config_reaches_no_client_cache_or_cli():
+    """run -> {config, llm}: reading and checking a config (its secret check included)
+    loads neither the LLM client nor its cache."""
+    loaded = loaded_after("from iapo_cli.config import load_config; "
+                          "load_config('configs/openai.yaml')")
+    assert not loaded & {"iapo_cli.llm", "diskcache", "litellm", "typer"}, loaded

@@ -192,7 +192,8 @@ Observer = Callable[[int, int, int, int], None]  # (round, rounds, spent, budget
 class Trainer:
     """Learned state of one run: the budget ledger, statistics, query stream and log.
 
-    Every completion goes through ``pull_many``, which refuses to exceed the budget. Its
+    Every completion goes through ``pull_many``, ``pull_fresh`` or ``pull_paired``, each of
+    which refuses a request that would exceed the budget before serving any of it. Its
     memory does not depend on the budget: statistics are sums, and a pull of many queries
     is drawn and served in batches of at most ``MAX_BATCH`` completions (``pull_fresh``,
     ``pull_paired``). A problem without train queries is refused (``NoTrainingQueries``).

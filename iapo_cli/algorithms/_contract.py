@@ -3,10 +3,10 @@ that builds an algorithm from a name and parameters.
 
 An algorithm is a class with a registry ``name`` whose constructor stores its parameters
 exactly as given (no logic) and whose ``run(trainer)`` spends ``trainer``'s budget through
-``trainer.pull``/``pull_many`` and returns a ``Policy``. Parameters are checked once, in
-``check_params``, before anything runs. The caller (the run layer, a study) builds and owns
-the ``Trainer``, so whatever an algorithm learned is still there when it is interrupted or
-fails; algorithms never build one themselves.
+``trainer.pull``/``pull_many``/``pull_fresh``/``pull_paired`` and returns a ``Policy``.
+Parameters are checked once, in ``check_params``, before anything runs. The caller (the
+run layer, a study) builds and owns the ``Trainer``, so whatever an algorithm learned is
+still there when it is interrupted or fails; algorithms never build one themselves.
 """
 
 from __future__ import annotations

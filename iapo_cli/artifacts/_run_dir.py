@@ -118,6 +118,19 @@ def check_writable(directory: Path, field: str | None, source: str | None = None
     os.unlink(probe)
 
 
+def check_creatable(directory: Path, field: str | None, source: str | None = None) -> None:
+    """Before anything is paid: ``directory`` is, or can become, a writable directory (the
+    nearest existing one of it and its parents is a directory that takes files; nothing is
+    created). A ConfigError naming ``field`` otherwise."""
+    for existing in (directory, *directory.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise ConfigError(f"cannot create the directory {directory} ({existing} is a "
+                                  f"file)", source=source, field=field)
+            check_writable(existing, field, source)
+            return
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -185,7 +185,7 @@ def _refuse_secrets(settings: dict[str, Any]) -> None:
     """A ValueError naming the first setting (walked recursively) that holds a secret, by
     its name (api_key, X-Key, access_token; not max_tokens) or by its value's shape (sk-…,
     Bearer …, a long high-entropy token). The message never quotes the value."""
-    from ..llm._secrets import find_secret  # only when a config has such settings
+    from ._secrets import find_secret  # only when a config has such settings
 
     found = find_secret(settings, "")
     if found is None:

@@ -135,8 +135,9 @@ class CompletionCache:
         return out
 
     def claim_is_live(self, key: str) -> bool:
-        """Whether another owner's claim on ``key`` still stands (not expired, owner not
-        known dead). A cheap read: no lock is taken."""
+        """Whether a claim on ``key`` still stands (not expired, owner not known dead),
+        whoever holds it (the caller's own claims included). A cheap read: no lock is
+        taken."""
         holder = self._cache.get(_claim_key(key), retry=True)
         return holder is not None and not _owner_gone(holder)
 

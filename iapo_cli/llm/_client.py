@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 from ..errors import IapoError
@@ -228,7 +228,8 @@ class LLMClient:
     def complete(self, requests: Sequence[ChatRequest], kind: str = "completion",
                  progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
         """Completions for every slot of every request, in order. ``progress(k)`` is called
-        as k more completions become available."""
+        as k more completions become available. A slot asked for twice (equal requests,
+        e.g. a judge rating two equal texts) is one sample, paid for once."""
         usage = self.usage.setdefault(kind, Usage())
         start = time.perf_counter()
         loop = _event_loop()
@@ -320,9 +321,16 @@ class LLMClient:
         results: list[list[Completion | None]] = [[None] * len(r.slots) for r in requests]
         fingerprints = [self.fingerprint(r) for r in requests]
         missing: list[tuple[int, int]] = []  # (request, index of the slot in the request)
+        first: dict[str, tuple[int, int]] = {}  # slot key -> where it first occurs
+        copies: list[tuple[int, int, int, int]] = []  # (i, j) repeats the slot at (i0, j0)
         for i, request in enumerate(requests):
             for j, slot in enumerate(request.slots):
-                record = self.cache.get(slot_key(fingerprints[i], slot))
+                key = slot_key(fingerprints[i], slot)
+                if key in first:  # the same slot twice in one call (equal requests): one
+                    copies.append((i, j, *first[key]))  # sample, paid for once
+                    continue
+                first[key] = (i, j)
+                record = self.cache.get(key)
                 if record is None:
                     missing.append((i, j))
                 else:
@@ -365,6 +373,9 @@ class LLMClient:
                 results[i][where[slot]] = completion
         if failure is not None:  # raised only now: every other request was served and cached
             raise failure
+        for i, j, i0, j0 in copies:
+            results[i][j] = replace(results[i0][j0], cached=True)
+        self._hit(kind, len(copies), progress)
         return results  # type: ignore[return-value]
 
     async def _heartbeat(self) -> None:
@@ -468,9 +479,10 @@ class LLMClient:
 
     async def _send(self, gate, request: ChatRequest, n: int, first_slot: int,
                     kind: str) -> tuple[Reply, str]:
-        """One request through the transport, retried while its failure is retryable, the
-        attempts last and the run is not being stopped; the reply and the id under which
-        the ledger knows the attempt that succeeded."""
+        """One request through the transport, retried while its failure is retryable and
+        the attempts last; the reply and the id under which the ledger knows the attempt
+        that succeeded. Once the run is being stopped nothing new is sent: a retry that
+        would be needed ends the request as interrupted (CancelledError), not failed."""
         settings = self.settings
         usage = self.usage[kind]
         attempt = 0
@@ -496,10 +508,12 @@ class LLMClient:
             usage.failed_requests += 1
             self._log_request(kind, {"event": "failed", "request": request_id,
                                      "maybe_billed": bool(error.maybe_billed)})
-            if not error.retryable or attempt > settings.max_retries or self._stopping:
+            if not error.retryable or attempt > settings.max_retries:
                 tries = f"after {attempt} attempts" if error.retryable else "(not retryable)"
                 raise LLMError(redact(f"{settings.model}: request failed {tries}: {error}")
                                ) from None
+            if self._stopping:  # interrupted: the retry is not sent (and this is no failure)
+                raise asyncio.CancelledError
             try:  # back off, unless the run is being stopped
                 await asyncio.wait_for(self._stop.wait(),
                                        retry_delay(attempt, error.retry_after, settings))

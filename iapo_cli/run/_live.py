@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import sim  # noqa: F401  (registers the iapo-sim transport for _client)
-from ..artifacts import check_writable
+from ..artifacts import check_creatable
 from ..backends import Contexts, Environment, LiveBackend, PromptArm
 from ..config import Config, PromptConfig
 from ..errors import ConfigError
@@ -172,18 +172,6 @@ def _check_price(config: Config, client: LLMClient, source: str) -> None:
                           "latency measure", source=source, field="cost.measure")
 
 
-def _check_cache_dir(path: Path, source: str) -> None:
-    """Before any completion is paid: ``path`` is or can become a writable directory (it
-    is only created when the first completion arrives)."""
-    for existing in (path, *path.parents):
-        if existing.exists():
-            if not existing.is_dir():
-                raise ConfigError(f"cannot create the directory {path} ({existing} is a file)",
-                                  source=source, field="backend.cache_dir")
-            check_writable(existing, "backend.cache_dir", source)
-            return
-
-
 @register_backend("live")
 def build_live(config: Config, source: str) -> Environment:
     """A ``LiveBackend`` for the config: dataset loaded, templates checked against its
@@ -196,7 +184,7 @@ def build_live(config: Config, source: str) -> Environment:
     shown = sorted({name for arm in arms for name in arm.template.fields})
     dataset = handle_duplicates(dataset, shown, config.dataset.duplicates, source)
     cache = CompletionCache(config_path(source, spec.cache_dir).resolve())
-    _check_cache_dir(cache.directory, source)
+    check_creatable(cache.directory, "backend.cache_dir", source)  # before any is paid
     settings = {**spec.client_fields(), **spec.client_extras()}
     missing: list[tuple[str, str]] = []
     client = _client(settings, cache, "backend.model", missing)

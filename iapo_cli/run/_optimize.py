@@ -184,6 +184,20 @@ completion (the cache is slot-keyed and its keys hold no endpoint), so the resum
 nothing twice."""
 
 
+JUDGE_TRANSPORT = ("api_base", "timeout", "concurrency")
+"""An ``llm_judge`` objective's params that only say how its requests travel (the judge's
+endpoint, timeout and concurrency): they may change on ``--resume`` like the backend's."""
+
+
+def resumable_changes(config: Config) -> frozenset[str]:
+    """``RESUMABLE_CHANGES`` plus the transport params of ``config``'s ``llm_judge``
+    objectives (``objectives[i].params.api_base``, ...)."""
+    judges = [i for i, objective in enumerate(config.objectives or ())
+              if objective.scorer == "llm_judge"]
+    return RESUMABLE_CHANGES | {f"objectives[{i}].params.{name}"
+                                for i in judges for name in JUDGE_TRANSPORT}
+
+
 def first_difference(old: object, new: object, path: str = "",
                      ignore: frozenset[str] = frozenset()) -> str | None:
     """The dotted path (``backend.model``, ``prompts[2].template``) of the first place where
@@ -251,12 +265,13 @@ def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
     # before a field was added compares equal when the field has its default
     previous = config_from_mapping(stored, str(files.file(RunDir.CONFIG))).stored()
     current = _resolved_config(resolved, config)
-    changed = first_difference(previous, current, ignore=RESUMABLE_CHANGES)
+    changed = first_difference(previous, current, ignore=resumable_changes(config))
     if changed is not None:
         raise ConfigError(f"differs from the run being resumed in '{changed}' (resume needs "
                           f"the same config, budget and seed; only the endpoint, timeouts, "
                           f"retries, concurrency, batching, the key variable, transport-only "
-                          f"params, cache_dir and output may change)",
+                          f"params, a judge's api_base, timeout and concurrency, cache_dir and "
+                          f"output may change)",
                           source=resolved.source)
     attempt = files.last_attempt() + 1
     files.write_config(current)  # e.g. the new endpoint, for evaluate

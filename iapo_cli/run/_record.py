@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import errors
-from ..artifacts import check_writable
+from ..artifacts import check_creatable
 from ..backends import completion_cost, write_replay
 from ..errors import ConfigError
 from ._backends import config_path as config_relative
@@ -34,13 +34,7 @@ def _check_writable(path: Path, field: str, source: str | None) -> None:
     if path.is_dir():
         raise ConfigError(f"{path} is a directory, not a replay file name", source=source,
                           field=field)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"cannot create the directory {path.parent} ({parent} is "
-                                  f"a file)", source=source, field=field)
-            check_writable(parent, field, source)  # e.g. /proc, a read-only mount
-            return
+    check_creatable(path.parent, field, source)  # e.g. /proc, a read-only mount
 
 
 def record(config_path: str | Path, samples: int, out: str | Path | None = None,

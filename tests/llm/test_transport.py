@@ -527,3 +527,39 @@ def test_the_missing_key_is_named_and_an_api_base_server_gets_a_placeholder(monk
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     assert LiteLLMTransport(ClientSettings("openai/x", api_base="http://h/v1"))._api_key() \
         is None  # the configured key is used, not the placeholder
+
+
+def test_equal_requests_in_one_call_pay_once_per_slot(tmp_path):
+    # e.g. a judge asked to rate two equal completions of one question: one slot each time
+    transport = ScriptedTransport()
+    client = client_over(transport, tmp_path)
+    out = client.complete([ask("q", range(3)), ask("q", range(2)), ask("p", [0])])
+    assert sum(n for n, _ in transport.calls) == 4  # q#0..2 and p#0, not q#0..1 again
+    assert [c.text for c in out[1]] == ["q#0", "q#1"] == [c.text for c in out[0][:2]]
+    usage = client.usage["completion"]
+    assert (usage.completions, usage.fresh, usage.cached) == (6, 4, 2)
+    assert len(CompletionCache(tmp_path / "cache")) == 4  # no claim left behind
+
+
+def test_a_retryable_failure_after_ctrl_c_is_an_interruption_not_a_failure(tmp_path):
+    """Ctrl-C while a request is in flight: its retryable failure (a 429, a timeout) is not
+    retried, and the call ends as interrupted (KeyboardInterrupt: status interrupted, exit
+    130), not as a provider failure (LLMError: status failed, exit 1)."""
+    import os
+    import signal
+
+    class InterruptedThenThrottled(ScriptedTransport):
+        async def send(self, messages, decoding, n, first_slot) -> Reply:
+            self.calls.append((n, first_slot))
+            if len(self.calls) == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C meanwhile
+                await asyncio.sleep(0.05)
+                raise TransportError("throttled", retryable=True, status=429)
+            return await super().send(messages, decoding, n, first_slot)
+
+    transport = InterruptedThenThrottled()
+    client = client_over(transport, tmp_path, concurrency=1, max_retries=5)
+    with pytest.raises(KeyboardInterrupt):
+        client.complete([ask("a", range(2)), ask("b", range(2))])
+    assert transport.calls == [(2, 0)]  # no retry and nothing new was sent
+    assert len(CompletionCache(tmp_path / "cache")) == 0  # no claim left behind

@@ -116,3 +116,45 @@ def test_resume_still_refuses_an_unreadable_run_before_any_work(tmp_path):
     config = sim_project(tmp_path / "p")
     with pytest.raises(ConfigError, match="is not a run directory"):
         optimize(config, resume=tmp_path / "nowhere")
+
+
+def test_the_readme_names_every_setting_resume_accepts():
+    """The README's resume paragraph lists what RESUMABLE_CHANGES lets through."""
+    from pathlib import Path
+
+    from iapo_cli.run._optimize import RESUMABLE_CHANGES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("* **Resume:**")
+    paragraph = readme[start : readme.index("* **", start + 1)]
+    for name in sorted(RESUMABLE_CHANGES):
+        if not name.startswith("backend.params."):
+            assert f"`{name.rpartition('.')[2]}`" in paragraph, name
+    assert "transport-only `params`" in paragraph
+
+
+def test_resume_accepts_a_judge_restarted_on_a_new_port(tmp_path, loopback, api_key):
+    """Item 3 for an llm_judge objective: its api_base, timeout and concurrency only say how
+    ratings travel, so a resume may change them (its model may not)."""
+    data = write_sums(tmp_path / "sums.jsonl", count=40)
+    config = live_config(tmp_path / "live.yaml", loopback.url, data, budget=60)
+    text = config.read_text().replace("strategy: majority_vote\n", f"""\
+strategy: best_of_n
+objectives:
+  - {{name: correct, scorer: numeric_match}}
+  - {{name: quality, scorer: llm_judge, params: {{model: openai/judge, api_base: {loopback.url}}}}}
+""").replace("correct: 1.0, cost: 0.0", "correct: 1.0, quality: 0.5, cost: 0.0").replace(
+        "correct: 1.0, cost: 0.02", "correct: 1.0, quality: 0.0, cost: 0.02")
+    config.write_text(text)
+    optimize(config, out=tmp_path / "run")
+    served = loopback.completions
+    moved = text.replace(f"api_base: {loopback.url}}}", "api_base: http://127.0.0.1:9/v1, "
+                         "timeout: 7, concurrency: 2}")
+    assert moved != text
+    config.write_text(moved)
+    outcome = optimize(config, resume=tmp_path / "run")  # every rating comes from the cache
+    assert outcome.usage["this_attempt"]["judge"]["fresh"] == 0
+    assert loopback.completions == served
+    config.write_text(moved.replace("model: openai/judge", "model: openai/other-judge"))
+    with pytest.raises(ConfigError, match=r"'objectives\[1\]\.params\.model'"):
+        optimize(config, resume=tmp_path / "run")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iapo_cli.llm._secrets import find_secret, secret_name, secret_value
+from iapo_cli.config._secrets import find_secret, secret_name, secret_value
 
 
 @pytest.mark.parametrize("name", ["api_key", "API_KEY", "apiKey", "X-Api-Key", "X-Key",
