@@ -335,7 +335,9 @@ class Trainer:
     def arm_estimates(self) -> pd.DataFrame:
         """Final estimates for every (context, prompt, N of the grid): utility, its task
         part (both as reported: ``reported_task_and_cost``), the expected cost of deploying
-        the arm (cost units) and the pulls behind."""
+        the arm (cost units), the pulls behind, and ``unbiased_utility``: the utility before
+        clipping, which choices made from this table (``evaluate``'s comparisons, the
+        agnostic choice) rank by, as the algorithms do."""
         problem = self.problem
         task, cost = self.reported_task_and_cost()
         s = problem.scales - 1
@@ -350,6 +352,7 @@ class Trainer:
             "task_utility": task[:, :, s].ravel(),
             "cost": cost[:, s][p.ravel(), k.ravel()],
             "samples": self.grid_samples()[p.ravel(), k.ravel()],
+            "unbiased_utility": self.grid_utility().ravel(),
         })
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:

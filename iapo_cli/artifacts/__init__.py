@@ -2,7 +2,13 @@
 names are spelled). Writes are atomic (temp file, then rename)."""
 
 from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger, unreceived_totals
-from ._records import agnostic_choice, estimates_table, policy_table, trimmed_rounds
+from ._records import (
+    agnostic_choice,
+    estimates_table,
+    policy_table,
+    ranking_column,
+    trimmed_rounds,
+)
 from ._run_dir import (
     RUN_FILES,
     RunDir,
@@ -25,6 +31,7 @@ __all__ = [
     "agnostic_choice",
     "estimates_table",
     "policy_table",
+    "ranking_column",
     "trimmed_rounds",
     "StudyDir",
     "check_creatable",

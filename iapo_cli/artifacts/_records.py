@@ -57,11 +57,19 @@ def estimates_table(estimates: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     return estimates.assign(trimmed_in_round=column)
 
 
+def ranking_column(estimates: pd.DataFrame) -> str:
+    """The estimates.csv column that choices rank arms by: ``unbiased_utility`` when the
+    run wrote it, else ``utility`` (runs from before estimates were clipped)."""
+    return "unbiased_utility" if "unbiased_utility" in estimates.columns else "utility"
+
+
 def agnostic_choice(estimates: pd.DataFrame) -> pd.DataFrame:
     """Per context of ``estimates`` (context, prompt, n, utility): the inference-agnostic
     choice as ``evaluate`` makes it, the prompt with the best estimated utility at the
     grid's smallest N (ties: the first prompt listed; NaN never best), and that utility,
-    cost included. Columns ``agnostic_prompt``, ``agnostic_n``, ``agnostic_utility``
+    cost included. The pick ranks by ``unbiased_utility`` when the table has it (runs since
+    estimates are clipped: clipping would tie arms at the range's bound), the reported
+    value is ``utility``. Columns ``agnostic_prompt``, ``agnostic_n``, ``agnostic_utility``
     (None/NaN for a context without any estimate at that N), indexed by context."""
     import pandas as pd
 
@@ -70,10 +78,11 @@ def agnostic_choice(estimates: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for context, part in first.groupby("context", sort=False):
         util = part["utility"].to_numpy(dtype=float)
-        if np.isnan(util).all():
+        rank = part[ranking_column(part)].to_numpy(dtype=float)
+        if np.isnan(rank).all():
             rows[context] = (None, int(smallest), np.nan)
             continue
-        best = int(np.nanargmax(util))
+        best = int(np.nanargmax(rank))
         rows[context] = (part["prompt"].iloc[best], int(smallest), float(util[best]))
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["agnostic_prompt", "agnostic_n", "agnostic_utility"])

@@ -409,7 +409,7 @@ class RunDir(_Directory):
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.ESTIMATES, columns,
                                 ("n", "utility", "task_utility", "cost", "samples",
-                                 "trimmed_in_round"))
+                                 "trimmed_in_round", "unbiased_utility"))
 
     def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.TRIMMING_LOG, columns,

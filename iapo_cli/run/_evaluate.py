@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import errors
-from ..artifacts import RunDir
+from ..artifacts import RunDir, ranking_column
 from ..backends import ExactBackend
 from ..config import config_from_mapping
 from ..errors import BelowMinimum, ConfigError, IapoError
@@ -215,20 +215,23 @@ def _policy_choice(resolved: ResolvedRun, policy: dict, source: Path) -> Choice:
 
 
 def _train_estimates(resolved: ResolvedRun, files: RunDir) -> np.ndarray:
-    """(C, P, S) training estimates from estimates.csv (NaN where the run had none)."""
+    """(C, P, S) training estimates from estimates.csv (NaN where the run had none), the
+    unbiased ones when the run wrote them (comparisons rank arms as the algorithms did;
+    the clipped ``utility`` would tie arms at the range's bound)."""
     import pandas as pd
 
     if not files.has(RunDir.ESTIMATES):  # say why, not just that the run is incomplete
         raise ConfigError(f"{files.path} has no {RunDir.ESTIMATES} (written by iapo optimize "
                           "since version 0.3); rerun optimize", field=files.flag)
     frame = files.read_estimates(["context", "prompt", "n", "utility"])
+    column = ranking_column(frame)
     problem = resolved.problem
     out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
     c = pd.Index(problem.contexts.names).get_indexer(frame.context.astype(str))
     p = pd.Index(problem.backend.prompt_ids).get_indexer(frame.prompt.astype(str))
     s = pd.Index(problem.scales).get_indexer(frame.n)
     ok = (c >= 0) & (p >= 0) & (s >= 0)
-    out[c[ok], p[ok], s[ok]] = frame.utility.to_numpy()[ok]
+    out[c[ok], p[ok], s[ok]] = frame[column].to_numpy(dtype=float)[ok]
     return out
 
 

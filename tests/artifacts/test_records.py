@@ -100,3 +100,19 @@ def test_agnostic_choice_never_picks_a_prompt_without_an_estimate():
     assert choice.loc["a"].tolist() == ["y", 1, 0.2]
     assert pd.isna(choice.loc["b"].agnostic_prompt)
     assert np.isnan(choice.loc["b"].agnostic_utility)
+
+
+def test_choices_from_estimates_rank_by_the_unbiased_utility():
+    # reported utilities are clipped to the objective's range: two arms above it tie at the
+    # bound, and the first listed would win; the unbiased column keeps them apart
+    import pandas as pd
+
+    from iapo_cli.artifacts import agnostic_choice
+
+    frame = pd.DataFrame({
+        "context": ["c", "c", "c", "c"], "prompt": ["a", "b", "a", "b"], "n": [1, 1, 3, 3],
+        "utility": [1.0, 1.0, 0.9, 0.8], "unbiased_utility": [1.05, 1.2, 0.9, 0.8]})
+    choice = agnostic_choice(frame).loc["c"]
+    assert choice.agnostic_prompt == "b" and choice.agnostic_utility == 1.0
+    old_run = frame.drop(columns="unbiased_utility")  # written before clipping existed
+    assert agnostic_choice(old_run).loc["c"].agnostic_prompt == "a"
