@@ -13,6 +13,7 @@ from .. import __version__, errors
 from ..algorithms import Observer, Trainer, TrainingResult, train
 from ..artifacts import (
     RunDir,
+    check_creatable,
     estimates_table,
     ledger_totals,
     policy_records,
@@ -67,7 +68,10 @@ def validate(config_path: str | Path, budget: int | None = None, seed: int | Non
     """Every check ``optimize`` makes, without drawing a completion (``require_keys``:
     see ``resolve``)."""
     config = load_config(config_path)
-    return resolve(config, str(config_path), budget, seed, require_keys)
+    resolved = resolve(config, str(config_path), budget, seed, require_keys)
+    # where optimize would write its run directory (optimize checks it again as it makes it)
+    check_creatable(config_relative(resolved.source, config.output), "output", resolved.source)
+    return resolved
 
 
 def _weights(resolved: ResolvedRun) -> list[dict]:

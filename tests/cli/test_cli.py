@@ -125,6 +125,18 @@ def test_validate_ok(tmp_path):
     assert "ok — 6 prompts, 8 scales, 2 contexts, budget 600" in proc.stdout
 
 
+def test_validate_checks_where_optimize_would_write(tmp_path):
+    # issue 10: validate said ok and optimize then refused the output location
+    (tmp_path / "afile").write_text("")
+    for output, says in (("/proc/iapo-runs", "cannot write into /proc"),
+                         ("afile/runs", "afile is a file")):
+        config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC + f"output: {output}\n")
+        code, out, err = run_cli("validate", config)
+        assert code == 2 and out == "", err
+        assert err.startswith(f"error: {config}: output: ") and says in err
+        assert len(err.splitlines()) == 1
+
+
 def test_bench_small_study(tmp_path, tiny_npz):
     out = tmp_path / "bench"
     proc = iapo("bench", "--env", tiny_npz, "--algorithms", "psst,uniform,triple_n1",
