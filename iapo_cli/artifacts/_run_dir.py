@@ -231,6 +231,8 @@ class _Directory:
         if missing:
             raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
         for column in (c for c in columns if c in set(numeric)):
+            if frame.empty:  # no value to check (read as text); the caller says if rows are due
+                break
             if not pd.api.types.is_numeric_dtype(frame[column]):
                 bad = pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()
                 value = frame[column][bad].iloc[0]
@@ -328,6 +330,16 @@ class RunDir(_Directory):
     def write_estimates(self, frame: pd.DataFrame) -> None:
         write_table(self.file(self.ESTIMATES), frame)
 
+    def check_evaluation_writable(self) -> None:
+        """Before an evaluation draws anything: its files can be written (each is a file or
+        absent, and the directory takes files). A ConfigError naming the file otherwise."""
+        for name in (self.EVALUATION, self.EVALUATION_TABLE):
+            path = self.file(name)
+            if path.exists() and not path.is_file():
+                raise ConfigError("is in the way of the evaluation's results (not a file)",
+                                  source=str(path))
+        check_writable(self.path, self.flag)
+
     def write_evaluation(self, data: dict, frame: pd.DataFrame) -> None:
         write_json(self.file(self.EVALUATION), data)
         write_table(self.file(self.EVALUATION_TABLE), frame)
@@ -366,6 +378,10 @@ class RunDir(_Directory):
                     _is_int(i) and i >= 0 for i in indices):
                 raise ConfigError(f"'{key}' must be a list of query indices (integers >= 0)",
                                   source=str(self.file(self.SPLIT)))
+        shared = sorted(set(split["train"]) & set(split["test"]))
+        if shared:  # test samples must be fresh: a policy is never scored on its training
+            raise ConfigError(f"'test' shares {len(shared)} queries with 'train' (e.g. "
+                              f"{shared[0]})", source=str(self.file(self.SPLIT)))
         return split
 
     def read_policy(self) -> dict:
@@ -407,9 +423,13 @@ class RunDir(_Directory):
         return data
 
     def read_estimates(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        return self._read_table(self.ESTIMATES, columns,
-                                ("n", "utility", "task_utility", "cost", "samples",
-                                 "trimmed_in_round", "unbiased_utility"))
+        """estimates.csv: one row per (context, prompt, N); a table without rows is bad."""
+        frame = self._read_table(self.ESTIMATES, columns,
+                                 ("n", "utility", "task_utility", "cost", "samples",
+                                  "trimmed_in_round", "unbiased_utility"))
+        if frame.empty:
+            raise ConfigError("has no rows", source=str(self.file(self.ESTIMATES)))
+        return frame
 
     def read_trimming_log(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.TRIMMING_LOG, columns,

@@ -106,7 +106,7 @@ class LiveClientConfig(_Backend):
         for key in params:
             if key in _SET_BY_CLIENT:
                 raise ValueError(f"'{key}' is set by iapo itself ({_SET_BY_CLIENT[key]})")
-        return params
+        return check_sampling_values(params)
 
     def client_fields(self) -> dict[str, Any]:
         """The client's settings by name (every field this class declares beyond ``kind``),
@@ -205,6 +205,35 @@ _SET_BY_CLIENT = {
 }
 """Request keys the client passes to LiteLLM itself, with where to set them instead."""
 
+_SAMPLING_LIMITS: dict[str, tuple[type, float, float]] = {
+    "temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0),
+    "presence_penalty": (float, -2.0, 2.0), "frequency_penalty": (float, -2.0, 2.0),
+    "max_tokens": (int, 1, 2**31 - 1), "max_completion_tokens": (int, 1, 2**31 - 1),
+    "top_k": (int, 1, 2**31 - 1), "seed": (int, 0, 2**63 - 1),
+}
+"""Common sampling settings with the type and limits providers accept (OpenAI's API
+reference); a value outside them would be refused by the provider mid-run, after part of
+the budget was paid."""
+
+
+def check_sampling_values(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` unchanged, or a ValueError naming the first common sampling setting
+    whose value has the wrong type or lies outside its limits (``_SAMPLING_LIMITS``)."""
+    for key, (kind, low, high) in _SAMPLING_LIMITS.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        number = (isinstance(value, int) if kind is int else isinstance(value, int | float)
+                  ) and not isinstance(value, bool)
+        if not number or not low <= value <= high:
+            what = "an integer" if kind is int else "a number"
+            bounds = f"[{low}, {high}]" if kind is int else f"[{low:g}, {high:g}]"
+            # a number is shown; anything else only by its type (it could be a pasted key)
+            got = repr(value) if number else type(value).__name__
+            raise ValueError(f"'{key}' must be {what} in {bounds}, got {got}")
+    return settings
+
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
@@ -226,6 +255,11 @@ class PromptConfig(_Strict):
     def _no_secrets(self) -> PromptConfig:
         _refuse_secrets({"decoding": self.decoding})
         return self
+
+    @field_validator("decoding")
+    @classmethod
+    def _decoding_values(cls, decoding: dict[str, Any]) -> dict[str, Any]:
+        return check_sampling_values(decoding)
 
 
 class ObjectiveConfig(_Strict):

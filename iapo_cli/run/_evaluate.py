@@ -288,6 +288,7 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     run_dir = Path(run_dir)
     files = RunDir(run_dir, flag="RUN_DIR")
     resolved, split, policy_file = reopen_run(files)
+    files.check_evaluation_writable()  # before anything is drawn
     summary = files.read_summary()
     problem = resolved.problem
     test = np.asarray(split.get("test", []), dtype=np.int64)

@@ -306,6 +306,14 @@ CONFIG_CASES = [
     (LIVE, "prompts.0.decoding", {"model": "x"}, "prompts[0].decoding.model",
      "cannot be set per prompt"),
     (LIVE, "prompts.0.decoding", "hot", "prompts[0].decoding", "valid dictionary"),
+    (LIVE, "prompts.0.decoding", {"temperature": "hot"}, "prompts[0].decoding",
+     "'temperature' must be a number in [0, 2], got str"),
+    (LIVE, "prompts.0.decoding", {"temperature": -1}, "prompts[0].decoding",
+     "'temperature' must be a number in [0, 2], got -1"),
+    (LIVE, "prompts.0.decoding", {"max_tokens": -5}, "prompts[0].decoding",
+     "'max_tokens' must be an integer in [1, 2147483647], got -5"),
+    (LIVE, "backend.params", {"top_p": 1.5}, "backend.params",
+     "'top_p' must be a number in [0, 1], got 1.5"),
     (LIVE, "answer.pattern", "(", "answer.pattern", ""),
     (LIVE, "answer.lowercase", "maybe", "answer.lowercase", "valid boolean"),
     (LIVE, "cost.measure", "money", "cost.measure", "LiteLLM has no price"),
@@ -781,6 +789,8 @@ RUN_FILE_CASES = [
     ("split.json", '{"train": [0], "test": [-1]}', [EVALUATE], "'test' must be a list"),
     ("split.json", '{"train": [0], "test": [1.5]}', [EVALUATE], "'test' must be a list"),
     ("split.json", '{"train": [0], "test": []}', [EVALUATE], "the run has no test queries"),
+    ("split.json", '{"train": [0, 1, 2], "test": [2, 3]}', [EVALUATE],
+     "'test' shares 1 queries with 'train' (e.g. 2)"),
     ("split.json", '{"train": [0], "test": [999]}', [EVALUATE],
      "names queries the backend does not have"),
     ("policy.json", "{broken", [EVALUATE, REPORT], "not valid JSON"),
@@ -796,6 +806,7 @@ RUN_FILE_CASES = [
                     '{"context": "costly", "prompt": "p0", "n": 1}]}', [EVALUATE],
      "deploys an N outside the run's scale grid"),
     ("estimates.csv", "{broken", [EVALUATE, REPORT], "lacks the column"),
+    ("estimates.csv", ESTIMATES_HEAD, [EVALUATE, REPORT], "has no rows"),
     ("estimates.csv", "", [EVALUATE, REPORT], "not a readable CSV table"),
     ("estimates.csv", ESTIMATES_HEAD + "free,p0,abc,0,0,0,1\n", [EVALUATE, REPORT],
      "column 'n' holds a non-number ('abc')"),
@@ -913,6 +924,18 @@ def test_a_failing_scorer_fails_the_run_and_loses_nothing(data, tmp_path, functi
         assert len(cache) == paid  # every completion paid for is kept for --resume
     finally:
         cache.close()
+
+
+def test_evaluate_refuses_results_it_could_not_write_before_drawing(world):
+    # issue 10 campaign: evaluation.json a directory made evaluate pay for every test
+    # completion, then fail with a traceback-hinted bug
+    run = world["run"]
+    (run / "evaluation.json").unlink()
+    (run / "evaluation.json").mkdir()
+    before = snapshot(world["tmp"])
+    result = run_cli("evaluate", run)
+    assert_bad_input(result, run / "evaluation.json", None, "is in the way")
+    assert snapshot(world["tmp"]) == before
 
 
 def test_the_readme_counts_these_cases():
