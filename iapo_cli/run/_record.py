@@ -29,11 +29,15 @@ class RecordOutcome:
 
 
 def _check_writable(path: Path, field: str, source: str | None) -> None:
-    """Before any completion is paid: ``path`` can become a file (it is not a directory and
-    no file stands where a parent directory must be)."""
+    """Before any completion is paid: ``path`` can become a file (it is not a directory, not
+    another existing file than a replay file, and no file stands where a parent directory
+    must be)."""
     if path.is_dir():
         raise ConfigError(f"{path} is a directory, not a replay file name", source=source,
                           field=field)
+    if path.exists() and path.suffix != ".npz":  # rerunning record replaces its own file
+        raise ConfigError(f"{path} exists and is not a replay file (.npz); it would be "
+                          f"overwritten", source=source, field=field)
     check_creatable(path.parent, field, source)  # e.g. /proc, a read-only mount
 
 

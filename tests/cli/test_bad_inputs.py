@@ -697,6 +697,8 @@ FLAG_CASES = [
      "iapo record needs a live backend"),
     (["record", "{live}", "--samples", "2", "--out", "{tmp}/empty"], None, "--out",
      "is a directory, not a replay file name"),
+    (["record", "{live}", "--samples", "2", "--out", "{tmp}/full/notes.txt"], None, "--out",
+     "exists and is not a replay file (.npz)"),
     (["record", "{live}", "--samples", "2", "--out", "/dev/null/x.npz"], None, "--out",
      "cannot create the directory /dev/null"),
     (["record", "{live}", "--samples", "2", "--out", "/proc/x.replay.npz"], None, "--out",
