@@ -65,15 +65,23 @@ def straight_and_rerun() -> list[str]:
             f"– | – |"]
 
 
+def stopped_midway(config: Path, run: Path, server: LoopbackServer, sig: signal.Signals
+                   ) -> subprocess.Popen:
+    """``iapo optimize config --out run``, sent ``sig`` once the server has served 200
+    completions; returns the ended process."""
+    proc = cli("optimize", config, "--out", run)
+    while server.completions < 200:
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    proc.wait(60)
+    return proc
+
+
 def stopped_and_resumed(sig: signal.Signals) -> str:
     tmp, data = fresh_run()
     with LoopbackServer(seed=0, latency=0.02) as server:
         config = live_config(tmp / "live.yaml", server.url, data)
-        first = cli("optimize", config, "--out", tmp / "run")
-        while server.completions < 200:
-            time.sleep(0.01)
-        first.send_signal(sig)
-        first.wait(60)
+        first = stopped_midway(config, tmp / "run", server, sig)
         at_stop = server.completions
         second = cli("optimize", config, "--resume", tmp / "run")
         second.communicate(timeout=600)
@@ -110,11 +118,7 @@ def restarted_on_a_new_port() -> str:
     tmp, data = fresh_run()
     with LoopbackServer(seed=0, latency=0.02) as server:
         config = live_config(tmp / "live.yaml", server.url, data)
-        first = cli("optimize", config, "--out", tmp / "run")
-        while server.completions < 200:
-            time.sleep(0.01)
-        first.send_signal(signal.SIGTERM)
-        first.wait(60)
+        stopped_midway(config, tmp / "run", server, signal.SIGTERM)
         served = server.completions
     with LoopbackServer(seed=0, latency=0.02) as restarted:
         text = config.read_text().replace(server.url, restarted.url)

@@ -209,8 +209,8 @@ class _Directory:
 
     def _read_table(self, name: str, columns: Iterable[str] = (),
                     numeric: Iterable[str] = ()) -> pd.DataFrame:
-        """The CSV table ``name``; each of ``columns`` must be there, and those of them in
-        ``numeric`` must hold numbers (or nothing)."""
+        """The CSV table ``name``; each of ``columns`` must be there, and every column of
+        ``numeric`` it has must hold numbers (or nothing)."""
         import pandas as pd
 
         path = self.file(name)
@@ -230,7 +230,9 @@ class _Directory:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ConfigError(f"lacks the column '{missing[0]}'", source=str(path))
-        for column in (c for c in columns if c in set(numeric)):
+        # every numeric column the file has, asked for or not: a caller may read one it
+        # did not name (e.g. unbiased_utility, used when present)
+        for column in (c for c in numeric if c in frame.columns):
             if frame.empty:  # no value to check (read as text); the caller says if rows are due
                 break
             if not pd.api.types.is_numeric_dtype(frame[column]):

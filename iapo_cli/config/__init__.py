@@ -6,6 +6,7 @@ from ._schema import (
     BACKEND_CONFIGS,
     COST,
     MAX_BUDGET,
+    SET_BY_CLIENT,
     AlgorithmConfig,
     BackendConfig,
     CategoricalBackendConfig,
@@ -24,6 +25,7 @@ from ._schema import (
 
 __all__ = [
     "BACKEND_CONFIGS",
+    "SET_BY_CLIENT",
     "COST",
     "MAX_BUDGET",
     "AlgorithmConfig",

@@ -104,8 +104,8 @@ class LiveClientConfig(_Backend):
         # the client passes these to LiteLLM itself: given twice they would fail every request
         # (or, for LiteLLM's own retries, multiply iapo's)
         for key in params:
-            if key in _SET_BY_CLIENT:
-                raise ValueError(f"'{key}' is set by iapo itself ({_SET_BY_CLIENT[key]})")
+            if key in SET_BY_CLIENT:
+                raise ValueError(f"'{key}' is set by iapo itself ({SET_BY_CLIENT[key]})")
         return check_sampling_values(params)
 
     def client_fields(self) -> dict[str, Any]:
@@ -196,14 +196,16 @@ def _refuse_secrets(settings: dict[str, Any]) -> None:
                      f"OPENAI_API_KEY), never in a config file")
 
 
-_SET_BY_CLIENT = {
+SET_BY_CLIENT = {
     "model": "use backend.model", "messages": "the prompts render them",
     "n": "from N; see backend.max_n and backend.supports_n", "stream": "never streamed",
     "timeout": "use backend.timeout", "max_retries": "use backend.max_retries",
     "num_retries": "iapo retries; use backend.max_retries", "api_base": "use backend.api_base",
     "base_url": "use backend.api_base",
 }
-"""Request keys the client passes to LiteLLM itself, with where to set them instead."""
+"""Request keys the client passes to LiteLLM itself, with where to set them instead: neither
+``backend.params`` nor a prompt's ``decoding`` may set them (given twice, every request
+would fail)."""
 
 _SAMPLING_LIMITS: dict[str, tuple[type, float, float]] = {
     "temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0),

@@ -12,7 +12,7 @@ import numpy as np
 from .. import sim  # noqa: F401  (registers the iapo-sim transport for _client)
 from ..artifacts import check_creatable
 from ..backends import Contexts, Environment, LiveBackend, PromptArm
-from ..config import Config, PromptConfig
+from ..config import SET_BY_CLIENT, Config, PromptConfig
 from ..errors import ConfigError
 from ..llm import CompletionCache, LiveSettings, LLMClient
 from ..strategies import STRATEGIES, VOTES
@@ -22,8 +22,9 @@ from ._backends import config_path, register_backend
 if TYPE_CHECKING:
     from ..tasks import Dataset
 
-_CLIENT_KEYS = ("n", "stream", "model", "messages", "api_key", "api_base")
-"""Request keys the client sets itself; a prompt's decoding settings may not."""
+_CLIENT_KEYS = (*SET_BY_CLIENT, "api_key")
+"""Request keys the client sets itself (the config's one table, plus the key it reads from
+the environment); a prompt's decoding settings may not."""
 
 
 MISSING_ENVIRONMENT = "missing_environment"

@@ -306,6 +306,8 @@ CONFIG_CASES = [
     (LIVE, "prompts.0.decoding", {"model": "x"}, "prompts[0].decoding.model",
      "cannot be set per prompt"),
     (LIVE, "prompts.0.decoding", "hot", "prompts[0].decoding", "valid dictionary"),
+    (LIVE, "prompts.0.decoding", {"timeout": 5}, "prompts[0].decoding.timeout",
+     "cannot be set per prompt"),
     (LIVE, "prompts.0.decoding", {"temperature": "hot"}, "prompts[0].decoding",
      "'temperature' must be a number in [0, 2], got str"),
     (LIVE, "prompts.0.decoding", {"temperature": -1}, "prompts[0].decoding",
@@ -809,6 +811,9 @@ RUN_FILE_CASES = [
      "deploys an N outside the run's scale grid"),
     ("estimates.csv", "{broken", [EVALUATE, REPORT], "lacks the column"),
     ("estimates.csv", ESTIMATES_HEAD, [EVALUATE, REPORT], "has no rows"),
+    ("estimates.csv", ESTIMATES_HEAD.replace("\n", ",unbiased_utility\n")
+     + "free,p0,1,0.5,0.5,0,1,high\n", [EVALUATE],
+     "column 'unbiased_utility' holds a non-number ('high')"),
     ("estimates.csv", "", [EVALUATE, REPORT], "not a readable CSV table"),
     ("estimates.csv", ESTIMATES_HEAD + "free,p0,abc,0,0,0,1\n", [EVALUATE, REPORT],
      "column 'n' holds a non-number ('abc')"),
