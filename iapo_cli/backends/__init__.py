@@ -6,7 +6,7 @@ use, so that the engine (``algorithms``, ``strategies``), which needs ``Backend`
 ``Contexts`` from here, never pulls in the client.
 """
 
-from ._base import Backend, Contexts, Environment, ExactBackend
+from ._base import Backend, Contexts, Environment, ExactBackend, PullUsage
 from ._categorical import CategoricalScores, CategoricalVotes, load_npz
 from ._replay import ReplayVotes, compact_votes, load_environment, load_replay, write_replay
 from ._synthetic import SYNTHETIC_FAMILIES, bernoulli_votes, scored_grid, synthetic
@@ -39,6 +39,7 @@ __all__ = [
     "Contexts",
     "Environment",
     "ExactBackend",
+    "PullUsage",
     "bernoulli_votes",
     "load_npz",
     "scored_grid",

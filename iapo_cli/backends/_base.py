@@ -18,9 +18,33 @@ class Contexts:
     task_weights: np.ndarray  # (C, K)
     cost_weights: np.ndarray  # (C,) utility lost per unit of cost
     probabilities: np.ndarray  # (C,), sums to 1
+    max_usd: np.ndarray | None = None  # (C,) cap on expected USD per query; NaN: no cap
+    max_n: np.ndarray | None = None  # (C,) int, the largest N a context accepts; 0: no cap
 
     def __len__(self) -> int:
         return len(self.names)
+
+
+@dataclass(frozen=True)
+class PullUsage:
+    """What the completions of one pull used, per query of the pull: every field is a (B,)
+    float64 array. A backend that reports usage (live) gives one per pull; as an upper
+    bound before sending (``worst_usage``) the same fields hold worst cases.
+
+    ``usd`` is NaN when the model has no price. ``usd_prompt`` is the part of ``usd`` billed
+    for prompt tokens (once per request), and ``request_cost`` the part of the pull's cost,
+    in cost-measure units (scale applied), charged once per request and therefore NOT in the
+    per-completion cost the strategy got (0 when the measure counts completions only): the
+    expected cost at scale k is then ``k * per-completion cost + requests(k) * request_cost
+    / requests``."""
+
+    completions: np.ndarray  # (B,) completions drawn
+    requests: np.ndarray  # (B,) requests sent (or, for a worst case, at most sent)
+    prompt_tokens: np.ndarray  # (B,) prompt tokens billed, summed over the requests
+    completion_tokens: np.ndarray  # (B,)
+    usd: np.ndarray  # (B,) NaN when unpriced
+    usd_prompt: np.ndarray  # (B,) the prompt-token part of usd
+    request_cost: np.ndarray  # (B,) cost-measure units billed per request, summed
 
 
 @runtime_checkable

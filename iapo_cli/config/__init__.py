@@ -4,11 +4,13 @@ from ._fields import FieldDoc, SectionDoc, describe_fields
 from ._load import config_from_mapping, load_config
 from ._schema import (
     BACKEND_CONFIGS,
+    BUDGET_UNITS,
     COST,
     MAX_BUDGET,
     SET_BY_CLIENT,
     AlgorithmConfig,
     BackendConfig,
+    BudgetConfig,
     CategoricalBackendConfig,
     Config,
     ContextConfig,
@@ -25,6 +27,8 @@ from ._schema import (
 
 __all__ = [
     "BACKEND_CONFIGS",
+    "BUDGET_UNITS",
+    "BudgetConfig",
     "SET_BY_CLIENT",
     "COST",
     "MAX_BUDGET",

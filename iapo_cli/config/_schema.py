@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from ..tasks import DEFAULT_PATTERN
 
@@ -304,7 +312,8 @@ class CostConfig(_Strict):
 
 
 class ContextConfig(_Strict):
-    """A user context: how much each objective (and cost) matters."""
+    """A user context: how much each objective (and cost) matters, and optionally a cap on
+    what one query may cost to answer."""
 
     name: str = Field(min_length=1)
     """The context's name in policies and reports."""
@@ -312,6 +321,42 @@ class ContextConfig(_Strict):
     """Weight per objective name, plus 'cost' (>= 0, multiplies minus the cost)."""
     probability: float | None = Field(None, ge=0)
     """How often the context occurs (give it for every context or for none: uniform)."""
+    max_cost_per_query: float | None = Field(None, gt=0)
+    """The most one query's answer may cost, in USD (expected, all N completions; null: no
+    cap). Needs prices for every model."""
+    max_n: int | None = Field(None, ge=1)
+    """The largest N this context accepts (null: any in the grid)."""
+
+
+class BudgetConfig(_Strict):
+    """A budget in one unit: exactly one of its fields is given."""
+
+    completions: int | None = Field(None, gt=0)
+    """Completions training may draw in total (the same as a plain number)."""
+    usd: float | None = Field(None, gt=0)
+    """US dollars training may spend (live backends with prices; needs max_tokens)."""
+    tokens: int | None = Field(None, gt=0)
+    """Tokens (prompt plus completion) training may use (live backends; needs max_tokens)."""
+    cost: float | None = Field(None, gt=0)
+    """Cost units of an offline environment's per-completion costs training may spend."""
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> BudgetConfig:
+        given = [name for name in BUDGET_UNITS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(BUDGET_UNITS)}"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+
+BUDGET_UNITS = ("completions", "usd", "tokens", "cost")
+"""The units a budget may be given in; a plain number counts completions."""
+
+
+def _budget_branch(value: Any) -> str:
+    # a mapping is a budget in a unit, anything else a count (its errors read as before);
+    # the tags are capitalised so that error locations drop them (config._load)
+    return "BudgetConfig" if isinstance(value, dict | BudgetConfig) else "Count"
 
 
 class ContextGrid(_Strict):
@@ -400,8 +445,11 @@ class Config(_Strict):
     """The N values to choose among: 'max' (1..n_max) or a list of integers."""
     contexts: list[ContextConfig] | ContextGrid | None = None
     """The user contexts, as a list or a grid (null: the backend's own)."""
-    budget: int = Field(gt=0)
-    """Completions training may draw in total."""  # at most MAX_BUDGET (_budget)
+    budget: Annotated[Annotated[int, Field(gt=0), Tag("Count")]
+                      | Annotated[BudgetConfig, Tag("BudgetConfig")],
+                      Discriminator(_budget_branch)]
+    """Completions training may draw in total (a number), or {usd: 20}, {tokens: 2000000},
+    {completions: 5000}, {cost: 500} (offline environments' cost units): a hard ceiling."""
     algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
     """The training algorithm."""
     seed: int = Field(0, ge=0)
@@ -433,8 +481,22 @@ class Config(_Strict):
 
     @field_validator("budget")
     @classmethod
-    def _budget(cls, value: int) -> int:
-        return check_budget(value)
+    def _budget(cls, value):
+        if isinstance(value, int):
+            return check_budget(value)
+        if value.completions is not None:
+            check_budget(value.completions)
+        return value
+
+    def budget_spec(self) -> tuple[str, float]:
+        """(unit, amount) of the budget: ('completions', 4000) for a plain number."""
+        if isinstance(self.budget, int):
+            return "completions", self.budget
+        for unit in BUDGET_UNITS:
+            amount = getattr(self.budget, unit)
+            if amount is not None:
+                return unit, amount
+        raise AssertionError("a BudgetConfig has exactly one unit")  # _one_unit
 
     @field_validator("strategy")
     @classmethod

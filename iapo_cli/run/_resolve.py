@@ -124,8 +124,12 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
                                   source=source, field=f"scales[{i}]")
         scales = np.array(sorted(config.scales))
     contexts = build_contexts(config, env, source)
-    budget = config.budget if budget is None else budget
-    field = "budget" if budget == config.budget else "--budget"
+    unit, amount = config.budget_spec()
+    if unit != "completions":  # the engine's metering of other units is issue 11's work
+        raise ConfigError(f"a budget in {unit} is not supported yet", source=source,
+                          field=f"budget.{unit}")
+    budget = int(amount) if budget is None else budget
+    field = "budget" if budget == amount else "--budget"
     try:
         check_budget(budget)
     except ValueError as exc:
