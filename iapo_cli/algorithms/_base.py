@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..backends import Backend, Contexts
+from ..backends import Backend, Contexts, PullUsage
 from ..errors import BudgetError, ConfigError
 
 if TYPE_CHECKING:
@@ -26,6 +26,10 @@ def _pandas():
 # batches, and queries are drawn per batch, so memory does not grow with the budget. No
 # batch of the benchmarks (T <= 20000) is that large, so they run unsplit, as before.
 MAX_BATCH = 1 << 13
+
+METER_UNITS = ("completions", "tokens", "usd", "cost")
+"""Units a ``Trainer`` keeps its budget in: completions (charge n per query, counted before
+serving), tokens (prompt + completion tokens), usd, cost (the backend's cost measure)."""
 
 
 class NoTrainingQueries(ConfigError):
@@ -64,6 +68,16 @@ class ArmStatistics:
         self.pulls = np.zeros((n_prompts, n_max), dtype=np.int64)
         self.cost_sum = np.zeros((n_prompts, n_max))  # sums of expected cost at scale k
         self.agnostic_sum = np.zeros((n_contexts, n_prompts))
+        # cost billed once per request (prompt part, ``PullUsage.request_cost``) and the
+        # requests behind it; ``requests`` (P, n_max) of a deployment, set by the trainer
+        self.request_cost_sum = np.zeros(n_prompts)
+        self.request_count = np.zeros(n_prompts)
+        self.requests: np.ndarray | None = None
+
+    def add_requests(self, prompt: int, usage) -> None:
+        """Record the per-request part of a pull's cost (``PullUsage``)."""
+        self.request_cost_sum[prompt] += float(np.sum(usage.request_cost))
+        self.request_count[prompt] += float(np.sum(usage.requests))
 
     def add(self, prompt: int, estimate) -> None:
         task = estimate.task  # (B, C, n)
@@ -79,6 +93,10 @@ class ArmStatistics:
         with np.errstate(invalid="ignore", divide="ignore"):
             task = np.cumsum(self.task_sum / self.pulls[None], axis=2)
             cost = self.cost_sum / self.pulls
+            if self.requests is not None and self.request_count.any():
+                per_request = np.where(self.request_count > 0,
+                                       self.request_cost_sum / self.request_count, 0.0)
+                cost = cost + per_request[:, None] * self.requests
         return task, cost
 
     def utility(self, cost_weights: np.ndarray) -> np.ndarray:
@@ -199,22 +217,122 @@ class Trainer:
     ``pull_paired``). A problem without train queries is refused (``NoTrainingQueries``).
     """
 
-    def __init__(self, problem: Problem, budget: int, rng: np.random.Generator,
-                 observer: Observer | None = None):
-        self.problem, self.budget, self.rng = problem, int(budget), rng
+    def __init__(self, problem: Problem, budget: float, rng: np.random.Generator,
+                 observer: Observer | None = None, unit: str = "completions"):
+        if unit not in METER_UNITS:
+            raise ValueError(f"unit must be one of {', '.join(METER_UNITS)}, got {unit!r}")
+        self.unit = unit
+        # completions are counted before serving (exact); every other unit is metered:
+        # a worst case is charged before sending, reconciled with what was used after
+        self.metered = unit != "completions"
+        self.problem, self.rng = problem, rng
+        self.budget = float(budget) if self.metered else int(budget)
         backend = problem.backend
+        if unit in ("tokens", "usd") and not hasattr(backend, "worst_usage"):
+            raise ValueError(f"a budget in {unit} needs a backend that reports usage")
+        if unit == "cost" and not hasattr(backend, "worst_cost"):
+            raise ValueError("a budget in cost needs a backend with per-completion costs")
         self.stats = ArmStatistics(len(problem.contexts), problem.n_prompts, backend.n_max)
+        if getattr(backend, "requests_per_scale", None) is not None:
+            self.stats.requests = np.asarray(backend.requests_per_scale, dtype=float)
         self.log = TrimmingLog()
         self.queries = QueryStream(problem.train, rng)
-        self.spent = 0
+        self.spent = 0.0 if self.metered else 0
+        self.completions = 0  # completions served, whatever the unit
         self.pulls = 0
         self.rounds = 0
         self.observer = observer
         self.notes: dict = {}  # facts an algorithm reports about its run (e.g. screened)
+        n_prompts = problem.n_prompts
+        # per prompt: charge (in the unit) of the completion and request parts, and the
+        # completions and requests behind them (planning price once a prompt has data)
+        self._charge_completion = np.zeros(n_prompts)
+        self._charge_request = np.zeros(n_prompts)
+        self._served_completions = np.zeros(n_prompts)
+        self._served_requests = np.zeros(n_prompts)
+        # per prompt: USD of the completion part and of the prompt part (per request), with
+        # sums of squares per query for a confidence bound (NaN once any pull is unpriced)
+        self._usd_completion = np.zeros(n_prompts)
+        self._usd_request = np.zeros(n_prompts)
+        self._usd_queries = np.zeros(n_prompts)
+        self._usd_sq = np.zeros(n_prompts)  # sum over queries of (usd per completion)**2
+        self._usd_known = np.zeros(n_prompts, bool)
+        self._usd_unpriced = np.zeros(n_prompts, bool)
+        self._worst_price: np.ndarray | None = None
 
     @property
-    def remaining(self) -> int:
+    def remaining(self) -> float:
         return self.budget - self.spent
+
+    def requests_per_scale(self) -> np.ndarray:
+        """(P, n_max) requests a deployment of arm p at scale k sends: the backend's
+        ``requests_per_scale`` if it has one, else k (one request per completion)."""
+        backend = self.problem.backend
+        own = getattr(backend, "requests_per_scale", None)
+        if own is not None:
+            return np.asarray(own, dtype=np.int64)
+        return np.broadcast_to(np.arange(1, backend.n_max + 1),
+                               (self.problem.n_prompts, backend.n_max))
+
+    @property
+    def price(self) -> np.ndarray:
+        """(P, n_max) planning price: the expected charge, in the budget's unit, of one pull
+        (one query) of prompt p at scale k. Completions: k exactly (int). Metered units:
+        ``k * charge per completion + requests(k) * charge per request`` from what the
+        prompt has used so far; before its first pull, the backend's worst case."""
+        backend = self.problem.backend
+        n_prompts, n_max = self.problem.n_prompts, backend.n_max
+        if not self.metered:
+            return np.broadcast_to(np.arange(1, n_max + 1), (n_prompts, n_max))
+        worst = self._worst_prices()
+        seen = self._served_completions > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_completion = self._charge_completion / self._served_completions
+            per_request = np.where(self._served_requests > 0,
+                                   self._charge_request / self._served_requests, 0.0)
+        scales = np.arange(1, n_max + 1)
+        observed = (per_completion[:, None] * scales[None]
+                    + per_request[:, None] * self.requests_per_scale())
+        return np.where(seen[:, None], observed, worst)
+
+    def _worst_prices(self) -> np.ndarray:
+        """(P, n_max) the worst-case charge of one query at each scale (asked once, on the
+        first train query)."""
+        if self._worst_price is None:
+            query = np.asarray(self.problem.train[:1])
+            n_prompts, n_max = self.problem.n_prompts, self.problem.backend.n_max
+            self._worst_price = np.array([[float(self._worst(p, query, k)[0])
+                                           for k in range(1, n_max + 1)]
+                                          for p in range(n_prompts)])
+        return self._worst_price
+
+    def _worst(self, prompt: int, queries: np.ndarray, n: int) -> np.ndarray:
+        """(B,) the most a pull may charge per query, in the unit, before sending."""
+        backend = self.problem.backend
+        if not self.metered:
+            return np.full(len(queries), float(n))
+        if self.unit == "cost":
+            return np.asarray(backend.worst_cost(prompt, queries, n), dtype=float)
+        usage = backend.worst_usage(prompt, queries, n)
+        return _charge(self.unit, usage, None)
+
+    def _fit(self, pulls) -> list:
+        """The prefix of ``(prompt, queries, n)`` pulls whose worst case fits in what is
+        left (metered units): whole pulls, then the first queries of the pull that no
+        longer fits whole; nothing after it."""
+        left = self.remaining * (1 + 1e-12)  # float sums must not refuse an exact fit
+        out = []
+        for p, q, n in pulls:
+            if len(q) == 0:
+                continue
+            total = np.cumsum(self._worst(p, q, n))
+            take = int(np.searchsorted(total, left, side="right"))
+            if take:
+                out.append((p, q[:take], n))
+                left -= float(total[take - 1])
+            if take < len(q):
+                break
+        return out
 
     def pull(self, prompt: int, queries: np.ndarray, n: int) -> None:
         self.pull_many([(prompt, queries, n)])
@@ -225,8 +343,10 @@ class Trainer:
         than ``MAX_BATCH`` completions are served in consecutive batches (a pull split by
         its queries), which bounds what a backend holds at once."""
         pulls = [(int(p), q, int(n)) for p, q, n in pulls if len(q) * int(n) > 0]
+        if self.metered:  # what does not fit at worst case is not sent
+            pulls = self._fit(pulls)
         cost = sum(len(q) * n for _, q, n in pulls)
-        if cost > self.remaining:
+        if not self.metered and cost > self.remaining:
             raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
         if cost <= MAX_BATCH:
             self._serve(pulls)
@@ -250,6 +370,16 @@ class Trainer:
         queries drawn per batch, so neither the queries nor the samples of a huge count
         are ever held at once."""
         pulls = [(int(p), int(k), int(n)) for p, k, n in pulls if int(k) * int(n) > 0]
+        if self.metered:  # queries drawn in order, the prefix that fits at worst case served
+            for p, k, n in pulls:
+                while k > 0:
+                    queries = self.queries.draw(min(k, max(1, MAX_BATCH // n)))
+                    served = self._fit([(p, queries, n)])
+                    self._serve(served)
+                    if not served or len(served[0][1]) < len(queries):
+                        return  # nothing more fits
+                    k -= len(queries)
+            return
         cost = sum(k * n for _, k, n in pulls)
         if cost > self.remaining:
             raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
@@ -272,6 +402,18 @@ class Trainer:
         width = sum(n for _, n in arms)
         count = int(count)
         if count <= 0 or width == 0:
+            return
+        if self.metered:
+            step = max(1, MAX_BATCH // width)
+            while count > 0:
+                queries = self.queries.draw(min(step, count))
+                worst = sum(self._worst(p, queries, n) for p, n in arms)  # (B,) per query
+                take = int(np.searchsorted(np.cumsum(worst), self.remaining * (1 + 1e-12),
+                                           side="right"))
+                self._serve([(p, queries[:take], n) for p, n in arms] if take else [])
+                if take < len(queries):
+                    return  # the next paired query does not fit at worst case
+                count -= len(queries)
             return
         if count * width > self.remaining:
             raise BudgetError(f"pulls of {count * width} completions exceed the "
@@ -297,11 +439,43 @@ class Trainer:
             samples = sample_many(pulls, self.rng)
         else:
             samples = [backend.sample(p, q, n, self.rng) for p, q, n in pulls]
+        pop_usage = getattr(backend, "pop_usage", None)
+        usages = pop_usage() if pop_usage is not None else [None] * len(pulls)
         weights = self.problem.contexts.task_weights
-        for (prompt, queries, n), sample in zip(pulls, samples, strict=True):
+        for (prompt, queries, n), sample, usage in zip(pulls, samples, usages, strict=True):
             self.stats.add(prompt, backend.strategy.estimate(sample, weights))
-            self.spent += len(queries) * n
+            if usage is not None:
+                self.stats.add_requests(prompt, usage)
+                self._track_usd(prompt, usage)
+            completions = len(queries) * n
+            if self.metered:  # reconcile: charge what the pull actually used
+                charge = _charge(self.unit, usage, sample)
+                per_request = _request_charge(self.unit, usage)
+                self._charge_completion[prompt] += float(charge.sum() - per_request.sum())
+                self._charge_request[prompt] += float(per_request.sum())
+                self._served_requests[prompt] += (float(usage.requests.sum())
+                                                  if usage is not None else 0.0)
+                self.spent += float(charge.sum())
+            else:
+                self.spent += completions
+            self._served_completions[prompt] += completions
+            self.completions += completions
             self.pulls += len(queries)
+
+    def _track_usd(self, prompt: int, usage: PullUsage) -> None:
+        """Sum the pull's USD per prompt: completion part per completion, prompt part per
+        request, and squares of the per-completion USD of each query (for a bound)."""
+        usd = np.asarray(usage.usd, dtype=float)
+        if np.isnan(usd).any():
+            self._usd_unpriced[prompt] = True
+            return
+        completion_part = usd - np.asarray(usage.usd_prompt, dtype=float)
+        per = completion_part / np.maximum(np.asarray(usage.completions, dtype=float), 1)
+        self._usd_completion[prompt] += float(completion_part.sum())
+        self._usd_request[prompt] += float(np.sum(usage.usd_prompt))
+        self._usd_queries[prompt] += len(usd)
+        self._usd_sq[prompt] += float((per ** 2).sum())
+        self._usd_known[prompt] = True
 
     def grid_utility(self) -> np.ndarray:
         """(C, P, S) estimated utility on the scale grid (NaN without data)."""
@@ -396,6 +570,34 @@ class Trainer:
     def result(self, policy: Policy) -> TrainingResult:
         return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,
                               dict(self.notes))
+
+
+def _charge(unit: str, usage: PullUsage | None, sample) -> np.ndarray:
+    """(B,) what a pull charges per query in ``unit`` (metered units): tokens billed, USD,
+    or the cost of its completions (offline: the sample's own costs)."""
+    if unit == "tokens":
+        return np.asarray(usage.prompt_tokens, float) + np.asarray(usage.completion_tokens,
+                                                                     float)
+    if unit == "usd":
+        return np.asarray(usage.usd, dtype=float)
+    if sample is None:  # a worst case of a backend reporting usage: the cost measure
+        return np.asarray(usage.request_cost, dtype=float)
+    cost = np.asarray(sample.cost, dtype=float)
+    total = cost if cost.ndim == 1 else cost.sum(axis=1)
+    if usage is not None:
+        total = total + np.asarray(usage.request_cost, dtype=float)
+    return total
+
+
+def _request_charge(unit: str, usage: PullUsage | None) -> np.ndarray:
+    """(B,) the part of a pull's charge billed once per request (prompt tokens/USD)."""
+    if usage is None:
+        return np.zeros(1)
+    if unit == "tokens":
+        return np.asarray(usage.prompt_tokens, dtype=float)
+    if unit == "usd":
+        return np.asarray(usage.usd_prompt, dtype=float)
+    return np.asarray(usage.request_cost, dtype=float)
 
 
 def keep_best(util: np.ndarray, active: np.ndarray, keep: np.ndarray) -> np.ndarray:

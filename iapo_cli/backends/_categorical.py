@@ -45,6 +45,11 @@ class CategoricalVotes:
         cost = np.full(len(queries), n * self.cost[prompt])
         return VotePull(counts, self.gold[queries], cost, n)
 
+    def worst_cost(self, prompt: int, queries: np.ndarray, n: int) -> np.ndarray:
+        """(B,) the most a pull of ``prompt`` at scale ``n`` can cost on each query (exact
+        here: a prompt's completions all cost the same)."""
+        return np.full(len(queries), n * self.cost[prompt])
+
     def _per_distribution(self, quantity: str) -> np.ndarray:
         """(P, X, n_max) ``exact_credit`` or ``expected_draws`` of the strategy, once each."""
         key = (quantity, self.strategy.name)
@@ -91,6 +96,11 @@ class CategoricalScores:
         outcome = _sample_categories(self._cdf[prompt, queries], n, rng)
         q = np.asarray(queries)[:, None]
         return ScorePull(self.values[prompt, q, outcome], self.cost[prompt, q, outcome], n)
+
+    def worst_cost(self, prompt: int, queries: np.ndarray, n: int) -> np.ndarray:
+        """(B,) the most a pull of ``prompt`` at scale ``n`` can cost on each query: ``n``
+        times its dearest outcome."""
+        return n * self.cost[prompt, np.asarray(queries)].max(axis=1)
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return self.strategy.exact_task(self.probs, self.values, task_weights, self.n_max)
