@@ -27,6 +27,9 @@ def _pandas():
 # batch of the benchmarks (T <= 20000) is that large, so they run unsplit, as before.
 MAX_BATCH = 1 << 13
 
+USD_CAP_BOUND = 2.0
+"""Standard errors added to the mean USD per completion when checking ``max_usd`` caps."""
+
 METER_UNITS = ("completions", "tokens", "usd", "cost")
 """Units a ``Trainer`` keeps its budget in: completions (charge n per query, counted before
 serving), tokens (prompt + completion tokens), usd, cost (the backend's cost measure)."""
@@ -135,6 +138,22 @@ class QueryStream:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def _arm_names(backend) -> np.ndarray:
+    """(P,) object array: the prompt id of each arm (``arm_prompts`` of a multi-model
+    backend, else its ``prompt_ids``)."""
+    models = getattr(backend, "arm_models", None)
+    names = backend.arm_prompts if models is not None else backend.prompt_ids
+    return np.asarray(names, dtype=object)
+
+
+def _add_models(frame, backend, arms: np.ndarray) -> None:
+    """A ``model`` column after ``prompt`` (arm_models[p]) on a multi-model backend."""
+    models = getattr(backend, "arm_models", None)
+    if models is not None:
+        frame.insert(int(frame.columns.get_loc("prompt")) + 1, "model",
+                     np.asarray(models, dtype=object)[arms])
+
+
 class TrimmingLog:
     """Per round, context and arm considered: the estimate and whether it survived."""
 
@@ -148,15 +167,17 @@ class TrimmingLog:
         """considered/kept: (C, P, S) masks over the scale grid; estimate (C, P, S);
         samples (P, S) pulls behind each estimate."""
         c, p, s = np.nonzero(considered)
-        self._parts.append(_pandas().DataFrame({
+        part = _pandas().DataFrame({
             "round": round_,
             "context": np.asarray(problem.contexts.names, dtype=object)[c],
-            "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p],
+            "prompt": _arm_names(problem.backend)[p],
             "n": problem.scales[s],
             "estimate": estimate[c, p, s],
             "samples": samples[p, s],
             "kept": kept[c, p, s],
-        }))
+        })
+        _add_models(part, problem.backend, p)
+        self._parts.append(part)
 
     def frame(self) -> pd.DataFrame:
         pd = _pandas()
@@ -177,15 +198,28 @@ class Policy:
     samples: np.ndarray  # (C,)
     agnostic: np.ndarray | None = None  # (C,) the chosen prompt's task utility at N=1 (no cost)
     fallback: np.ndarray | None = None  # (C,) the algorithm's pick had no data: best estimated
+    usd_per_query: np.ndarray | None = None  # (C,) expected USD per query; NaN unpriced
+    over_cap: np.ndarray | None = None  # (C,) no arm met the context's caps: cheapest taken
+    arm_models: tuple[str, ...] | None = None  # per arm: model id (multi-model backends)
+    arm_prompts: tuple[str, ...] | None = None  # per arm: prompt id (with arm_models)
 
     def frame(self) -> pd.DataFrame:
+        """One row per context. With ``arm_models``, ``prompt`` is the arm's prompt id and
+        ``model`` its model id; ``usd_per_query`` only when some chosen arm is priced."""
+        names = self.arm_prompts if self.arm_models is not None else self.prompt_ids
         out = _pandas().DataFrame({
             "context": list(self.contexts),
-            "prompt": [self.prompt_ids[p] for p in self.prompt],
+            "prompt": [names[p] for p in self.prompt],
             "n": self.scale.astype(int),
             "estimated_utility": self.estimate,
             "samples": self.samples.astype(int),
         })
+        if self.arm_models is not None:
+            out.insert(2, "model", [self.arm_models[p] for p in self.prompt])
+        if self.usd_per_query is not None and not np.isnan(self.usd_per_query).all():
+            out["usd_per_query"] = self.usd_per_query
+        if self.over_cap is not None and self.over_cap.any():
+            out["over_cap"] = self.over_cap.astype(bool)
         if self.agnostic is not None:
             out["task_utility_n1"] = self.agnostic  # not comparable: cost left out
         if self.fallback is not None and self.fallback.any():  # only then: files unchanged
@@ -518,16 +552,19 @@ class Trainer:
         n_ctx, n_prompts = len(problem.contexts), problem.n_prompts
         c, p, k = np.meshgrid(np.arange(n_ctx), np.arange(n_prompts), np.arange(len(s)),
                               indexing="ij")
-        return _pandas().DataFrame({
+        frame = _pandas().DataFrame({
             "context": np.asarray(problem.contexts.names, dtype=object)[c.ravel()],
-            "prompt": np.asarray(problem.backend.prompt_ids, dtype=object)[p.ravel()],
+            "prompt": _arm_names(problem.backend)[p.ravel()],
             "n": problem.scales[k.ravel()],
             "utility": self.reported_utility().ravel(),
             "task_utility": task[:, :, s].ravel(),
             "cost": cost[:, s][p.ravel(), k.ravel()],
             "samples": self.grid_samples()[p.ravel(), k.ravel()],
             "unbiased_utility": self.grid_utility().ravel(),
+            "usd_per_query": self.usd_per_query()[:, s][p.ravel(), k.ravel()],
         })
+        _add_models(frame, problem.backend, p.ravel())
+        return frame
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
         self.log.record(self.rounds, self.problem, considered, kept,
@@ -538,33 +575,137 @@ class Trainer:
         if self.observer is not None:
             self.observer(round_, rounds, self.spent, self.budget)
 
-    def policy(self, candidates: np.ndarray | None = None) -> Policy:
-        """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all).
+    def usd_per_query(self, bound: float = 0.0) -> np.ndarray:
+        """(P, n_max) expected USD per query of deploying arm p at scale k:
+        ``k * USD per completion + requests(k) * USD per request`` (prompt part); NaN
+        where the prompt has no priced pull (or an unpriced one). ``bound`` > 0 adds that
+        many standard errors to the per-completion mean (an upper confidence bound)."""
+        n_max = self.problem.backend.n_max
+        known = self._usd_known & ~self._usd_unpriced & (self._usd_queries > 0)
+        completions = np.maximum(self._served_completions, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_completion = self._usd_completion / completions
+            per_request = np.where(self._served_requests > 0,
+                                   self._usd_request / self._served_requests, 0.0)
+            if bound > 0:
+                queries = np.maximum(self._usd_queries, 1)
+                mean = self._usd_completion / completions
+                var = np.maximum(self._usd_sq / queries - mean ** 2, 0.0)
+                per_completion = per_completion + bound * np.sqrt(var / queries)
+        scales = np.arange(1, n_max + 1)
+        usd = per_completion[:, None] * scales[None] + per_request[:, None] * \
+            self.requests_per_scale()
+        return np.where(known[:, None], usd, np.nan)
 
+    def allowed(self, final: bool = False) -> np.ndarray:
+        """(C, P, S) arms each context's caps allow. ``Contexts.max_n``: an arm above it is
+        never allowed. ``Contexts.max_usd``: an arm whose upper confidence bound on USD per
+        query (mean + 2 standard errors of the per-completion part, ``usd_per_query``)
+        exceeds it is not; an arm without priced data is allowed while trimming (nothing
+        is known against it) but not in the ``final`` choice (it might cost anything)."""
+        problem = self.problem
+        contexts, scales = problem.contexts, problem.scales
+        shape = (len(contexts), problem.n_prompts, len(scales))
+        ok = np.ones(shape, bool)
+        if contexts.max_n is not None:
+            cap = np.asarray(contexts.max_n)
+            ok &= ((cap[:, None] == 0) | (scales[None, :] <= cap[:, None]))[:, None, :]
+        if contexts.max_usd is not None:
+            cap = np.asarray(contexts.max_usd, dtype=float)
+            usd = self.usd_per_query(bound=USD_CAP_BOUND)[:, scales - 1]  # (P, S)
+            unknown = np.isnan(usd)[None] & np.ones(shape, bool)
+            within = usd[None] <= cap[:, None, None]
+            ok &= np.isnan(cap)[:, None, None] | within | (unknown & (not final))
+        return ok
+
+    def spend_rest(self, candidates: np.ndarray | None = None) -> None:
+        """Metered units: spend what is left on the prompts of ``candidates`` (C, P, S),
+        each at its largest candidate scale, smaller scales once that no longer fits at
+        worst case, until no single query of any of them fits. Exact units: nothing."""
+        if not self.metered:
+            return
+        scales = self.problem.scales
+        mask = np.ones((1, self.problem.n_prompts, len(scales)), bool) \
+            if candidates is None else candidates
+        any_ctx = mask.any(axis=0)  # (P, S)
+        prompts = np.nonzero(any_ctx.any(axis=1))[0]
+        if prompts.size == 0:
+            return
+        worst = self._worst_prices()
+        while True:
+            before = self.spent
+            for p in prompts:
+                fits = [s for s in np.nonzero(any_ctx[p])[0][::-1]
+                        if worst[p, scales[s] - 1] <= self.remaining]
+                if not fits:
+                    fits = [s for s in range(len(scales))[::-1]
+                            if worst[p, scales[s] - 1] <= self.remaining]
+                if not fits:
+                    continue
+                n = int(scales[fits[0]])
+                count = max(1, int(self.remaining / len(prompts) // worst[p, n - 1]))
+                self.pull_fresh([(p, count, n)])
+            if self.spent <= before:  # nothing fitted any more: progress guard
+                return
+
+    def policy(self, candidates: np.ndarray | None = None) -> Policy:
+        """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all)
+        that the context's caps allow (``allowed(final=True)``).
+
+        A metered budget first spends what is left on the candidates (``spend_rest``).
         A policy never rests on an arm without data: a context whose candidates have no
-        estimate takes its best estimated arm of the whole grid instead, and says so in
-        ``Policy.fallback``. Only a run stopped before its first pull has no estimate at
-        all (its estimates are NaN; the budget checks before training rule it out for a
-        finished run). The pick is by the unbiased estimates; ``Policy.estimate`` is the
-        reported (clipped) one of the picked arm."""
+        estimate takes its best estimated arm of the whole grid (within its caps) instead,
+        and says so in ``Policy.fallback``. Only a run stopped before its first pull has
+        no estimate at all (its estimates are NaN; the budget checks before training rule
+        it out for a finished run). When no arm with data meets a context's caps, it takes
+        the cheapest (lowest expected USD per query, else the smallest N) among those with
+        data and within ``max_n`` if any, and ``Policy.over_cap`` marks it. The pick is by
+        the unbiased estimates; ``Policy.estimate`` is the reported (clipped) one."""
+        self.spend_rest(candidates)
         full = self.grid_utility()
+        capped = self.problem.contexts.max_n is not None or \
+            self.problem.contexts.max_usd is not None
+        allowed = self.allowed(final=True) if capped else np.ones(full.shape, bool)
+        has_data = ~np.isnan(full)
+        n_ctx, n_prompts, n_scales = full.shape
+        over_cap = ~(allowed & has_data).reshape(n_ctx, -1).any(axis=1)
+        if over_cap.any():  # nothing with data meets the caps: the cheapest arm with data
+            usd = self.usd_per_query()[:, self.problem.scales - 1]  # (P, S)
+            price = np.where(np.isnan(usd), np.inf, usd)
+            if np.isinf(price).all():
+                price = np.broadcast_to(self.problem.scales[None, :].astype(float),
+                                        price.shape)
+            within_n = self.allowed(final=False) if capped else np.ones(full.shape, bool)
+            for c in np.nonzero(over_cap)[0]:
+                pool = has_data[c] & within_n[c]
+                pool = pool if pool.any() else has_data[c]
+                if not pool.any():
+                    continue
+                cost = np.where(pool, price, np.inf)
+                cheapest = cost == cost.min()
+                allowed[c] = pool & cheapest
         util = full if candidates is None else np.where(candidates, full, np.nan)
-        n_ctx, n_prompts, n_scales = util.shape
+        util = np.where(allowed, util, np.nan)
         fallback = np.isnan(util).reshape(n_ctx, -1).all(axis=1)
-        util = np.where(fallback[:, None, None], full, util)
+        util = np.where(fallback[:, None, None], np.where(allowed, full, np.nan), util)
         score = np.where(np.isnan(util), -np.inf, util)
         best = score.reshape(n_ctx, -1).argmax(axis=1)
         prompt, scale_idx = np.divmod(best, n_scales)
         ctx = np.arange(n_ctx)
+        backend = self.problem.backend
         return Policy(
             contexts=self.problem.contexts.names,
-            prompt_ids=self.problem.backend.prompt_ids,
+            prompt_ids=backend.prompt_ids,
             prompt=prompt,
             scale=self.problem.scales[scale_idx],
             estimate=self.reported_utility()[ctx, prompt, scale_idx],
             samples=self.grid_samples()[prompt, scale_idx],
             agnostic=self.stats.agnostic()[ctx, prompt],
             fallback=fallback,
+            usd_per_query=self.usd_per_query()[prompt, self.problem.scales[scale_idx] - 1],
+            over_cap=over_cap if capped else None,
+            arm_models=getattr(backend, "arm_models", None),
+            arm_prompts=getattr(backend, "arm_prompts", None),
         )
 
     def result(self, policy: Policy) -> TrainingResult:
