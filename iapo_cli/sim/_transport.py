@@ -39,6 +39,10 @@ class SimTransport:
         completion_tokens = sum(token_count(t) for t in texts)
         return Reply(texts, prompt_tokens, completion_tokens, time.perf_counter() - start)
 
+    def prompt_tokens_bound(self, messages: list[dict]) -> int:
+        """The prompt tokens ``send`` bills for ``messages``, exactly."""
+        return sum(token_count(str(m.get("content") or "")) for m in messages)
+
     def supports_n(self) -> bool:
         return True
 
