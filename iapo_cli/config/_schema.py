@@ -547,6 +547,13 @@ class Config(_Strict):
                 prompt.pop("models", None)
         return out
 
+    def model_label(self) -> str | None:
+        """The live model a person reads: ``backend.model``, or the ``models`` ids joined
+        by ',' (None for other backends)."""
+        if self.models is not None:
+            return ",".join(model.id for model in self.models)
+        return getattr(self.backend, "model", None)
+
     @field_validator("models")
     @classmethod
     def _models(cls, value: list[ModelConfig] | None) -> list[ModelConfig] | None:

@@ -181,10 +181,9 @@ def _check_price(config: Config, models: list[ModelClient], source: str) -> None
         return
     for model in models:
         if not model.client.price_known():
-            where = "give its price" if config.models is None else (
-                f"give {model.section}.price")
             raise ConfigError(f"LiteLLM has no price for '{model.client.settings.model}'; "
-                              f"{where} or use a token or latency measure", source=source,
+                              f"give {model.section}.price or use a token or latency "
+                              "measure", source=source,
                               field="cost.measure")
 
 
