@@ -536,12 +536,16 @@ class Config(_Strict):
 
     def stored(self) -> dict:
         """Every setting with its default filled in, as plain data that validates again
-        (the backend holds exactly its kind's fields, ``kind`` first). ``models`` and a
-        prompt's ``models`` are left out while null, so a one-model config's stored
-        sections other than the backend read as they always did."""
+        (the backend holds exactly its kind's fields, ``kind`` first; with ``models`` only
+        kind, n_max and cache_dir). ``models`` and a prompt's ``models`` are left out while
+        null, so a one-model config's stored sections other than the backend read as they
+        always did."""
         out = self.model_dump(mode="json")
         if out.get("models") is None:
             out.pop("models", None)
+        else:  # the backend holds no client setting then: kind, n_max and cache_dir only
+            out["backend"] = {key: value for key, value in out["backend"].items()
+                              if key in ("kind", "n_max", "cache_dir")}
         for prompt in out.get("prompts") or ():
             if prompt.get("models") is None:
                 prompt.pop("models", None)

@@ -215,3 +215,21 @@ def test_a_run_across_two_loopback_models_with_a_completion_budget(two_model_ser
     optimize(path, out=tmp_path / "run2")
     assert server.requests == requests
     shutil.rmtree(tmp_path / "cache")
+
+
+def test_resume_accepts_a_models_transport_change_and_refuses_another_model(tmp_path):
+    from tests.conftest import run_cli
+
+    path = two_models_project(tmp_path, rows=20, budget=200)
+    optimize(path, out=tmp_path / "run")
+    original = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text())
+    data["models"][0]["concurrency"] = 2
+    data["models"][1]["timeout"] = 30
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, _, err = run_cli("optimize", path, "--resume", tmp_path / "run")
+    assert code == 0, err
+    original["models"][1]["model"] = "iapo-sim/arith"
+    path.write_text(yaml.safe_dump(original, sort_keys=False))
+    code, _, err = run_cli("optimize", path, "--resume", tmp_path / "run")
+    assert code == 2 and "models[1].model" in err, err
