@@ -233,3 +233,20 @@ def test_resume_accepts_a_models_transport_change_and_refuses_another_model(tmp_
     path.write_text(yaml.safe_dump(original, sort_keys=False))
     code, _, err = run_cli("optimize", path, "--resume", tmp_path / "run")
     assert code == 2 and "models[1].model" in err, err
+
+
+@pytest.mark.parametrize("measure, scale", [("money", 1000.0), ("total_tokens", 0.001)])
+def test_a_pulls_cost_leaves_the_per_request_prompt_part_to_request_cost(tmp_path, measure,
+                                                                         scale):
+    path = two_models_project(tmp_path, rows=20, cost={"measure": measure, "scale": scale})
+    backend = environment(path).backend
+    pull = backend.sample(1, np.arange(5), 3, np.random.default_rng(0))  # direct@large
+    (used,) = backend.pop_usage()
+    price_in, price_out = (p / 1e6 for p in PRICES_SHIPPED["large"])
+    if measure == "money":
+        completion, prompt = used.completion_tokens * price_out, used.prompt_tokens * price_in
+    else:
+        completion, prompt = used.completion_tokens, used.prompt_tokens
+    np.testing.assert_allclose(pull.cost, completion * scale)
+    np.testing.assert_allclose(used.request_cost, prompt * scale)
+    assert np.all(used.requests == 1)  # the simulator supports n: one request of 3
