@@ -10,6 +10,14 @@ careless proxy, echoes the Authorization header) or ``None`` (serve normally). A
 whose system message mentions "grader" gets a judge's reply, ``Rating: <1..10>``. With
 ``ignore_n`` it answers every request with one choice, whatever ``n`` asked for (as some
 servers do).
+
+Several models (``models``: the request's ``model`` -> ``LoopbackModel``): each answers
+right with its own probability, writes answers of its own length, and honours ``n`` or not
+(``supports_n``: without it one choice per request). Usage is honest: the tokenizer is
+whitespace words (a message's prompt tokens are the words of its content, counted once per
+request; a completion's the words of its text; ``max_tokens`` cuts a text to that many
+words), and ``served[model]`` meters what each model served (requests, completions,
+prompt_tokens, completion_tokens), so a test can compute the server side's dollars.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import re
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -27,11 +36,24 @@ import numpy as np
 _QUESTION = re.compile(r"(-?\d+)\s*\+\s*(-?\d+)")
 
 
+@dataclass(frozen=True)
+class LoopbackModel:
+    """A model the server answers as: right with probability ``accuracy`` (whatever the
+    prompt), ``words`` (low, high) reasoning words per answer, ``supports_n``."""
+
+    accuracy: float
+    words: tuple[int, int] = (3, 12)
+    supports_n: bool = True
+
+
 class LoopbackServer:
     def __init__(self, seed: int = 0, latency: float = 0.0, hang: float = 2.0,
-                 retry_after: str = "0", ignore_n: bool = False):
+                 retry_after: str = "0", ignore_n: bool = False,
+                 models: dict[str, LoopbackModel] | None = None):
         self.seed, self.latency, self.hang, self.retry_after = seed, latency, hang, retry_after
         self.ignore_n = ignore_n
+        self.models = dict(models or {})
+        self.served: dict[str, dict[str, int]] = {}  # per model: what it served
         self.script: deque = deque()
         self.fail_always: str | None = None
         self._lock = threading.Lock()
@@ -79,6 +101,13 @@ class LoopbackServer:
             return f"Looks fine.\nRating: {1 + len(user) % 10}"
         match = _QUESTION.search(user)
         gold = int(match.group(1)) + int(match.group(2)) if match else 0
+        model = self.models.get(body.get("model"))
+        if model is not None:
+            rng = np.random.default_rng([self.seed, index])
+            right = rng.random() < model.accuracy
+            value = gold if right else gold + int(rng.integers(1, 4))
+            words = " ".join(["step"] * int(rng.integers(model.words[0], model.words[1] + 1)))
+            return f"Working: {words}.\nAnswer: {value}"
         skill = int(hashlib.sha256(system.encode()).hexdigest(), 16) % 100 / 100
         rng = np.random.default_rng([self.seed, index])
         value = gold if rng.random() < 0.3 + 0.6 * skill else gold + int(rng.integers(1, 4))
@@ -145,8 +174,14 @@ class LoopbackServer:
                 if action == "malformed":
                     self._send(200, b"{not json")
                     return
-                n = 1 if server.ignore_n else int(body.get("n") or 1)
+                model = server.models.get(body.get("model"))
+                n = 1 if server.ignore_n or model is not None and not model.supports_n else int(
+                    body.get("n") or 1)
                 texts = [server.answer(body, index * 1000 + i) for i in range(n)]
+                cap = body.get("max_completion_tokens") or body.get("max_tokens")
+                if cap is not None:  # a provider stops a completion at max_tokens
+                    texts = [" ".join(t.split()[: int(cap)]) if len(t.split()) > int(cap)
+                             else t for t in texts]
                 prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
                 completion_tokens = sum(len(t.split()) for t in texts)
                 payload = {
@@ -165,6 +200,13 @@ class LoopbackServer:
                     server.served_requests += 1
                     server.completions += n
                     server.n_values.append(n)
+                    meter = server.served.setdefault(str(body.get("model")), {
+                        "requests": 0, "completions": 0, "prompt_tokens": 0,
+                        "completion_tokens": 0})
+                    meter["requests"] += 1
+                    meter["completions"] += n
+                    meter["prompt_tokens"] += prompt_tokens
+                    meter["completion_tokens"] += completion_tokens
                 self._send(200, json.dumps(payload).encode())
 
         return Handler

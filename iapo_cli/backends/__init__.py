@@ -11,7 +11,8 @@ from ._categorical import CategoricalScores, CategoricalVotes, load_npz
 from ._replay import ReplayVotes, compact_votes, load_environment, load_replay, write_replay
 from ._synthetic import SYNTHETIC_FAMILIES, bernoulli_votes, scored_grid, synthetic
 
-_LIVE = ("COST_MEASURES", "LiveBackend", "PromptArm", "completion_cost")
+_LIVE = ("COST_MEASURES", "LiveBackend", "PER_REQUEST_MEASURES", "PromptArm",
+         "completion_cost", "max_completion_tokens")
 
 
 def __getattr__(name: str):
@@ -25,10 +26,12 @@ def __getattr__(name: str):
 __all__ = [
     "COST_MEASURES",
     "LiveBackend",
+    "PER_REQUEST_MEASURES",
     "PromptArm",
     "ReplayVotes",
     "compact_votes",
     "completion_cost",
+    "max_completion_tokens",
     "load_environment",
     "load_replay",
     "write_replay",

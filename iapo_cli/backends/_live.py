@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..llm import ChatRequest, Completion, LLMClient
+from ..llm import ChatRequest, Completion, LLMClient, complete_together
 from ..strategies import ScorePull, Strategy, VotePull
 from ..tasks import AnswerExtractor, Dataset, Sample, Scorer, Template, normalise
+from ._base import PullUsage
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,30 @@ class PromptArm:
 COST_MEASURES = ("completion_tokens", "total_tokens", "money", "latency")
 
 
-def completion_cost(completion: Completion, measure: str) -> float:
-    if measure == "completion_tokens":
+PER_REQUEST_MEASURES = ("total_tokens", "money")
+"""Cost measures with a part billed per request (the prompt's tokens): the per-completion
+cost a strategy gets leaves it out, ``PullUsage.request_cost`` carries it."""
+
+
+def completion_cost(completion: Completion, measure: str,
+                    prices: tuple[float, float] | None = None) -> float:
+    """One completion's cost in ``measure``, without the part billed per request (prompt
+    tokens) for ``PER_REQUEST_MEASURES``: money is its completion tokens times ``prices[1]``
+    (USD per completion token; 0 when unpriced)."""
+    if measure in ("completion_tokens", "total_tokens"):
         return completion.completion_tokens
-    if measure == "total_tokens":
-        return completion.total_tokens
     if measure == "money":
-        return completion.cost or 0.0
+        return completion.completion_tokens * prices[1] if prices is not None else 0.0
     return completion.latency
+
+
+def max_completion_tokens(settings: dict) -> int | None:
+    """The cap on one completion's tokens that ``settings`` (decoding over params) give:
+    ``max_completion_tokens``, else ``max_tokens``, else None."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        if settings.get(name) is not None:
+            return int(settings[name])
+    return None
 
 
 class LiveBackend:
@@ -47,7 +64,14 @@ class LiveBackend:
                  n_max: int, target_field: str | None, cost_measure: str, cost_scale: float,
                  strategy: Strategy, extractor: AnswerExtractor | None = None,
                  scorers: Sequence[tuple[str, Scorer]] | None = None,
-                 judges: Sequence[LLMClient] = ()):
+                 judges: Sequence[LLMClient] = (), *,
+                 arm_clients: Sequence[LLMClient] | None = None,
+                 arm_models: Sequence[str] | None = None,
+                 arm_prompts: Sequence[str] | None = None):
+        """``prompts`` holds one ``PromptArm`` per arm. One model: ``client`` serves every
+        arm and arm ids are prompt ids. Several models: ``arm_clients`` (per arm, the
+        client of its model), ``arm_models`` (per arm, the model id) and ``arm_prompts``
+        (per arm, the prompt id; arm ids are then 'prompt@model')."""
         self.client, self.dataset, self.prompts = client, dataset, tuple(prompts)
         self.prompt_ids = tuple(p.id for p in prompts)
         self.n_queries, self.n_max = len(dataset), int(n_max)
@@ -55,9 +79,16 @@ class LiveBackend:
         self.cost_measure, self.cost_scale = cost_measure, float(cost_scale)
         self.extractor, self.scorers = extractor, tuple(scorers or ())
         self.strategy = strategy
-        self.clients = (client, *judges)  # every client whose usage the run accounts for
+        self.arm_clients = tuple(arm_clients) if arm_clients is not None else (
+            (client,) * len(self.prompts))
+        self.arm_models = tuple(arm_models) if arm_models is not None else None
+        self.arm_prompts = tuple(arm_prompts) if arm_prompts is not None else self.prompt_ids
+        models = list(dict.fromkeys(self.arm_clients))  # each model's client once, in order
+        # every client whose usage the run accounts for
+        self.clients = (*models, *judges) if arm_clients is not None else (client, *judges)
         self.next_slot = np.zeros((len(prompts), len(dataset)), dtype=np.int64)
         self._groups: dict[int, np.ndarray] = {}  # per prompt, made on first use
+        self._usage: list[PullUsage] = []  # per pull of the last sample_many
         self.progress: Callable[[int], None] | None = None
 
     def messages(self, prompt: int, query: int) -> list[dict]:
@@ -102,18 +133,120 @@ class LiveBackend:
                ) -> VotePull | ScorePull:
         return self.sample_many([(prompt, queries, n)], rng)[0]
 
+    def _complete(self, arms: Sequence[int], requests: list[ChatRequest]
+                  ) -> list[list[Completion]]:
+        """Completions of ``requests[i]`` (for arm ``arms[i]``), every model's requests at
+        once (``complete_together``), in order."""
+        by_client: dict[LLMClient, list[int]] = {}
+        for i, arm in enumerate(arms):
+            by_client.setdefault(self.arm_clients[arm], []).append(i)
+        calls = [(client, [requests[i] for i in idx]) for client, idx in by_client.items()]
+        if len(calls) == 1:  # one model: exactly the one-client call
+            return calls[0][0].complete(calls[0][1], progress=self.progress)
+        replies = complete_together(calls, progress=self.progress)
+        out: list[list[Completion]] = [[] for _ in requests]
+        for idx, rows in zip(by_client.values(), replies, strict=True):
+            for i, row in zip(idx, rows, strict=True):
+                out[i] = row
+        return out
+
     def sample_many(self, pulls, rng: np.random.Generator) -> list[VotePull | ScorePull]:
-        """All pulls' requests go out together (concurrently), then split per pull."""
+        """All pulls' requests go out together (concurrently, across models too), then
+        split per pull; ``pop_usage`` then gives each pull's usage."""
         pulls = [(int(p), np.asarray(q), int(n)) for p, q, n in pulls]
-        replies = self.client.complete(self.requests(pulls), progress=self.progress)
+        arms = [p for p, queries, _ in pulls for _ in queries]
+        replies = self._complete(arms, self.requests(pulls)) if arms else []
         out, at = [], 0
+        self._usage = []
         for p, queries, n in pulls:
             block = replies[at : at + len(queries)]
             at += len(queries)
-            cost = np.array([[completion_cost(c, self.cost_measure) for c in row]
+            prices = self.arm_clients[p].prices() if self.cost_measure == "money" else None
+            cost = np.array([[completion_cost(c, self.cost_measure, prices) for c in row]
                              for row in block]) * self.cost_scale
+            self._usage.append(self._pull_usage(p, block, n))
             out.append(self.strategy.from_completions(self, p, queries, block, cost, n))
         return out
+
+    # -- usage: what pulls used (after) and may use at most (before) ---------------------
+
+    def requests_for(self, arm: int, n: int) -> int:
+        """Requests a pull of ``n`` completions per query of ``arm`` sends per query: one
+        per ``max_n`` completions when the model supports ``n``, else one per completion."""
+        client = self.arm_clients[arm]
+        if client.supports_n():
+            return -(-n // client.settings.max_n)
+        return n
+
+    @property
+    def requests_per_scale(self) -> np.ndarray:
+        """(P, n_max) int: requests per query a pull of arm p at scale k+1 sends."""
+        return np.array([[self.requests_for(p, k) for k in range(1, self.n_max + 1)]
+                         for p in range(len(self.prompts))], dtype=np.int64)
+
+    @property
+    def usd_known(self) -> bool:
+        """Whether every arm's model has a price (given or LiteLLM's)."""
+        return all(client.price_known() for client in set(self.arm_clients))
+
+    def max_tokens(self, arm: int) -> int | None:
+        """The cap on one completion's tokens of ``arm`` (its decoding over its model's
+        params), or None when neither sets one."""
+        settings = {**self.arm_clients[arm].settings.params,
+                    **(self.prompts[arm].decoding or {})}
+        return max_completion_tokens(settings)
+
+    def _usage_of(self, arm: int, completions, requests, prompt, completion) -> PullUsage:
+        """A PullUsage for arrays (B,) of counts: USD from the arm's model's prices."""
+        prices = self.arm_clients[arm].prices()
+        prompt, completion = np.asarray(prompt, float), np.asarray(completion, float)
+        if prices is None:
+            usd = usd_prompt = np.full(prompt.shape, np.nan)
+        else:
+            usd_prompt = prompt * prices[0]
+            usd = usd_prompt + completion * prices[1]
+        if self.cost_measure == "money":
+            request_cost = (usd_prompt if prices is not None else np.zeros(prompt.shape)
+                            ) * self.cost_scale
+        elif self.cost_measure == "total_tokens":
+            request_cost = prompt * self.cost_scale
+        else:
+            request_cost = np.zeros(prompt.shape)
+        return PullUsage(np.asarray(completions, float), np.asarray(requests, float), prompt,
+                         completion, usd, usd_prompt, request_cost)
+
+    def _pull_usage(self, arm: int, block, n: int) -> PullUsage:
+        """What the completions ``block`` (one row of n per query) of a pull of ``arm``
+        used, per query: tokens as billed when they were served (a completion's share of
+        its request's prompt tokens), whether served now or from the cache, so a rerun
+        charges what the first run did; requests as the client sends them
+        (``requests_for``)."""
+        count = len(block)
+        return self._usage_of(
+            arm, np.full(count, n), np.full(count, self.requests_for(arm, n)),
+            [sum(c.prompt_tokens for c in row) for row in block],
+            [sum(c.completion_tokens for c in row) for row in block])
+
+    def pop_usage(self) -> list[PullUsage]:
+        """One ``PullUsage`` per pull of the last ``sample_many``/``sample`` (same order),
+        then forgotten."""
+        out, self._usage = self._usage, []
+        return out
+
+    def worst_usage(self, prompt: int, queries: np.ndarray, n: int) -> PullUsage:
+        """An upper bound, per query, on what a pull of arm ``prompt`` at ``n`` on
+        ``queries`` uses, before it is sent: prompt tokens by the model's
+        ``prompt_tokens_bound`` times the requests, completion tokens ``n * max_tokens``
+        (infinite when the arm has no max_tokens). Requests assume the model's n support
+        as known now (a server found to ignore n later sends more)."""
+        queries = np.asarray(queries)
+        client, requests = self.arm_clients[prompt], self.requests_for(prompt, n)
+        cap = self.max_tokens(prompt)
+        prompt_tokens = [client.prompt_tokens_bound(self.messages(prompt, int(x))) * requests
+                         for x in queries]
+        completion = np.full(len(queries), np.inf if cap is None else float(n * cap))
+        return self._usage_of(prompt, np.full(len(queries), n),
+                              np.full(len(queries), requests), prompt_tokens, completion)
 
     def answers(self, completions: Sequence[Completion]) -> list[str | None]:
         """Extracted, normalised answers (None: no answer)."""
@@ -136,6 +269,7 @@ class LiveBackend:
         [prompt][query] -> completions."""
         requests = [self.request(p, int(x), range(samples))
                     for p in range(len(self.prompts)) for x in queries]
-        replies = self.client.complete(requests, progress=self.progress)
+        arms = [p for p in range(len(self.prompts)) for _ in queries]
+        replies = self._complete(arms, requests)
         width = len(queries)
         return [replies[p * width : (p + 1) * width] for p in range(len(self.prompts))]

@@ -16,9 +16,12 @@ from ._schema import (
     ContextConfig,
     ContextGrid,
     CostConfig,
+    FieldError,
     LiveBackendConfig,
     LiveClientConfig,
+    ModelConfig,
     ObjectiveConfig,
+    PriceConfig,
     PromptConfig,
     ReplayBackendConfig,
     SyntheticBackendConfig,
@@ -26,6 +29,9 @@ from ._schema import (
 )
 
 __all__ = [
+    "FieldError",
+    "ModelConfig",
+    "PriceConfig",
     "BACKEND_CONFIGS",
     "BUDGET_UNITS",
     "BudgetConfig",

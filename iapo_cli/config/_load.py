@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError, ConfigProblem
-from ._schema import BACKEND_CONFIGS, Config
+from ._schema import BACKEND_CONFIGS, Config, FieldError
 
 
 def _field_path(loc: tuple) -> str:
@@ -70,6 +70,9 @@ def _message(error: dict) -> str:
 
 
 def _problem(error: dict, source: str) -> ConfigProblem:
+    raised = (error.get("ctx") or {}).get("error")
+    if isinstance(raised, FieldError):  # a whole-config check naming its field
+        return ConfigProblem(source, raised.field, _message(error))
     loc = _config_loc(error["loc"])
     if error["type"] == "literal_error" and loc == ("scales",):
         error = {**error, "msg": "must be 'max' or a list of integers"}

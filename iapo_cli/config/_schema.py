@@ -78,7 +78,20 @@ class SyntheticBackendConfig(_Backend):
     """Seed of the generator (the environment, not the run)."""
 
 
-class LiveClientConfig(_Backend):
+class PriceConfig(_Strict):
+    """A model's prices in USD per million tokens (what a provider's price list says)."""
+
+    input: float = Field(ge=0)
+    """USD per million prompt (input) tokens."""
+    output: float = Field(ge=0)
+    """USD per million completion (output) tokens."""
+
+    def per_token(self) -> tuple[float, float]:
+        """(USD per prompt token, USD per completion token)."""
+        return self.input / 1e6, self.output / 1e6
+
+
+class LiveClientConfig(_Strict):
     """How to reach a model through LiteLLM. These fields, and only these, make the
     client's settings (``client_fields``); their defaults and limits live here."""
 
@@ -105,6 +118,10 @@ class LiveClientConfig(_Backend):
     """Passed to LiteLLM as is (e.g. max_tokens, stop, api_version, extra_headers); part of
     cache keys except transport settings (timeouts, headers, api_version, organization);
     never API keys."""
+    price: PriceConfig | None = None
+    """{input, output}: USD per million prompt and completion tokens, for self-hosted or
+    unpriced models, or to override LiteLLM's table (null: LiteLLM's table). Not part of
+    cache keys."""
 
     @field_validator("params")
     @classmethod
@@ -117,21 +134,64 @@ class LiveClientConfig(_Backend):
         return check_sampling_values(params)
 
     def client_fields(self) -> dict[str, Any]:
-        """The client's settings by name (every field this class declares beyond ``kind``),
-        with ``params`` copied."""
-        names = [n for n in LiveClientConfig.model_fields if n not in _Backend.model_fields]
-        out = {name: getattr(self, name) for name in names}
+        """The client's settings by name (every field this class declares but ``price``,
+        which a client takes per token: ``PriceConfig.per_token``), with ``params``
+        copied."""
+        out = {name: getattr(self, name) for name in LiveClientConfig.model_fields
+               if name != "price"}
         out["params"] = dict(out["params"])
         return out
 
 
-class LiveBackendConfig(LiveClientConfig):
+class _ClientExtras(_Strict):
+    """The two client settings a live backend and a model declare beyond
+    ``LiveClientConfig``."""
+
+    retry_after_max: float = Field(600.0, ge=0)
+    """Seconds a provider's Retry-After is honoured up to (a longer one waits this long)."""
+    api_key_env: str | None = None
+    """The environment variable holding the API key (null: the provider's usual one, e.g.
+    OPENAI_API_KEY; an api_base server needs none). Only the name is written anywhere."""
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        # the value is never echoed: a pasted key must not reach an error message
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("must name an environment variable (letters, digits and _), "
+                             "not hold the key itself")
+        return value
+
+    def client_extras(self) -> dict[str, Any]:
+        """The client settings declared here rather than in ``LiveClientConfig``:
+        ``retry_after_max`` and ``api_key_env``."""
+        return {"retry_after_max": self.retry_after_max, "api_key_env": self.api_key_env}
+
+
+class ModelConfig(LiveClientConfig, _ClientExtras):
+    """One model of a multi-model config (``models``): its id and how to reach it, with
+    the same client settings as a one-model ``backend``."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._:-]+$")
+    """The model's name in arm ids (prompt@id), policies and reports (letters, digits,
+    . _ : -)."""
+
+    @model_validator(mode="after")
+    def _no_secrets(self) -> ModelConfig:
+        _refuse_secrets({"params": self.params, "api_base": self.api_base})
+        return self
+
+
+class LiveBackendConfig(LiveClientConfig, _Backend):
     """A model through LiteLLM: the client's settings plus the run's use of them, and two
     more client settings declared here (``client_extras``: the key's variable and the
     Retry-After cap)."""
 
     kind: Literal["live"]
     """Always 'live'."""
+    model: str | None = Field(None, min_length=1)
+    """A LiteLLM model string, e.g. openai/gpt-4o-mini (required unless the config lists
+    ``models``; then omit it and every client setting here)."""
     n_max: int | None = Field(None, ge=1, le=256)
     """Largest N, the number of samples per query (null: 16)."""
     cache_dir: str = ".iapo-cache"
@@ -249,6 +309,15 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 # -- the rest of the experiment --------------------------------------------------------------
 
+class FieldError(ValueError):
+    """A problem a whole-config check finds at one field: ``field`` is its dotted path (the
+    config loader reports it there rather than at the top level)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class PromptConfig(_Strict):
     """A prompt arm: template plus optional decoding settings (used by live backends)."""
 
@@ -260,6 +329,8 @@ class PromptConfig(_Strict):
     """An optional system message (live backends)."""
     decoding: dict[str, Any] = Field(default_factory=dict)
     """Decoding settings for this arm, e.g. temperature (live backends; not n or model)."""
+    models: list[str] | None = None
+    """The ids of the models (``models``) this prompt runs on (null: every model)."""
 
     @model_validator(mode="after")
     def _no_secrets(self) -> PromptConfig:
@@ -428,6 +499,9 @@ class Config(_Strict):
     """The run's name (letters, digits, . _ -); run directories start with it."""
     backend: BackendConfig
     """Where completions come from; its ``kind`` decides which other keys it takes."""
+    models: list[ModelConfig] | None = None
+    """Several models for a live backend (arms are prompt x model, ids 'prompt@model');
+    then ``backend`` takes only kind, n_max and cache_dir (null: backend.model)."""
     strategy: str | None = None
     """The inference strategy, a registered name (majority_vote, adaptive_vote, best_of_n;
     null: the backend's own). It must use the kind of pull the backend delivers."""
@@ -462,8 +536,75 @@ class Config(_Strict):
 
     def stored(self) -> dict:
         """Every setting with its default filled in, as plain data that validates again
-        (the backend holds exactly its kind's fields, ``kind`` first)."""
-        return self.model_dump(mode="json")
+        (the backend holds exactly its kind's fields, ``kind`` first; with ``models`` only
+        kind, n_max and cache_dir). ``models`` and a prompt's ``models`` are left out while
+        null, so a one-model config's stored sections other than the backend read as they
+        always did."""
+        out = self.model_dump(mode="json")
+        if out.get("models") is None:
+            out.pop("models", None)
+        else:  # the backend holds no client setting then: kind, n_max and cache_dir only
+            out["backend"] = {key: value for key, value in out["backend"].items()
+                              if key in ("kind", "n_max", "cache_dir")}
+        for prompt in out.get("prompts") or ():
+            if prompt.get("models") is None:
+                prompt.pop("models", None)
+        return out
+
+    def model_label(self) -> str | None:
+        """The live model a person reads: ``backend.model``, or the ``models`` ids joined
+        by ',' (None for other backends)."""
+        if self.models is not None:
+            return ",".join(model.id for model in self.models)
+        return getattr(self.backend, "model", None)
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[ModelConfig] | None) -> list[ModelConfig] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("must not be empty")
+        seen: set[str] = set()
+        for model in value:
+            if model.id in seen:
+                raise ValueError(f"duplicate model id '{model.id}'")
+            seen.add(model.id)
+        return value
+
+    @model_validator(mode="after")
+    def _models_and_backend(self) -> Config:
+        live = isinstance(self.backend, LiveBackendConfig)
+        if self.models is not None and not live:
+            raise FieldError("models", f"needs a live backend (kind 'live'), not "
+                                       f"'{self.backend.kind}'")
+        if live and self.models is None and self.backend.model is None:
+            raise FieldError("backend.model", "is required")
+        if live and self.models is not None:
+            given = [name for name in (*LiveClientConfig.model_fields, "retry_after_max",
+                                       "api_key_env")
+                     if name in self.backend.model_fields_set]
+            if given:
+                raise FieldError(f"backend.{given[0]}", "set it per model in models (with "
+                                 "models, backend takes only kind, n_max and cache_dir)")
+        ids = {model.id for model in self.models or ()}
+        for i, prompt in enumerate(self.prompts or ()):
+            if prompt.models is None:
+                continue
+            if self.models is None:
+                raise FieldError(f"prompts[{i}].models", "names models, but the config "
+                                 "lists none (models)")
+            if not prompt.models:
+                raise FieldError(f"prompts[{i}].models", "must not be empty (null: every "
+                                 "model)")
+            for j, name in enumerate(prompt.models):
+                if name not in ids:
+                    raise FieldError(f"prompts[{i}].models[{j}]",
+                                     f"unknown model id '{name}' (known: "
+                                     f"{', '.join(sorted(ids))})")
+            if len(set(prompt.models)) != len(prompt.models):
+                raise FieldError(f"prompts[{i}].models", "must not repeat a model id")
+        return self
 
     @field_validator("prompts")
     @classmethod

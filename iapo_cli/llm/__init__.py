@@ -10,6 +10,7 @@ from ._client import (
     LLMClient,
     LLMError,
     Usage,
+    complete_together,
     retry_delay,
 )
 from ._litellm import LiteLLMTransport, classify_error, load_litellm
@@ -38,6 +39,7 @@ __all__ = [
     "TransportError",
     "Usage",
     "classify_error",
+    "complete_together",
     "load_litellm",
     "make_transport",
     "provider_of",

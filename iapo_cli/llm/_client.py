@@ -38,7 +38,8 @@ class ClientSettings:
     settings such as ``api_version``, ``extra_headers`` or ``max_tokens``); those that can
     change a completion (all but ``TRANSPORT_PARAMS``) are part of cache keys.
 
-    ``retry_after_max`` and ``api_key_env`` are None here; ``LiveSettings`` sets them."""
+    ``retry_after_max``, ``api_key_env`` and ``price`` are None here; ``LiveSettings``
+    sets them."""
 
     model: str
     api_base: str | None = None
@@ -52,6 +53,7 @@ class ClientSettings:
     params: dict = field(default_factory=dict)
     retry_after_max: ClassVar[float | None] = None
     api_key_env: ClassVar[str | None] = None
+    price: ClassVar[tuple[float, float] | None] = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,13 @@ class LiveSettings(ClientSettings):
     wait a provider's ``Retry-After`` may impose (None: the cap of every other wait,
     ``retry_max_delay``), and ``api_key_env``, the name of the environment variable holding
     the key (None: the provider's usual one; its value is read when a request is sent and
-    never stored)."""
+    never stored). ``price`` (USD per prompt token, per completion token), when given,
+    replaces the transport's ``prices()`` in every cost the client reports (completions,
+    usage, ledger; a config's ``price``)."""
 
     retry_after_max: float | None = None
     api_key_env: str | None = None
+    price: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,42 +235,25 @@ class LLMClient:
         """Completions for every slot of every request, in order. ``progress(k)`` is called
         as k more completions become available. A slot asked for twice (equal requests,
         e.g. a judge rating two equal texts) is one sample, paid for once."""
-        usage = self.usage.setdefault(kind, Usage())
-        start = time.perf_counter()
-        loop = _event_loop()
-        self._stopping = False
-        self._fetches: list[asyncio.Task] = []
-        signals: list[int] = []
-        restore = _trap_signals(loop, lambda sig: self._on_signal(sig, signals))
-        try:
-            result = loop.run_until_complete(self._complete(requests, kind, progress))
-        except asyncio.CancelledError:
-            if not signals:
-                raise
-        except KeyboardInterrupt:  # a second signal: stop at once
-            for task in self._fetches:
-                task.cancel()
-            raise
-        finally:
-            restore()
-            self._release(list(self._held))
-            usage.seconds += time.perf_counter() - start
-        if signals:
-            raise KeyboardInterrupt
-        return result
-
-    def _on_signal(self, sig: int, seen: list[int]) -> None:
-        """Ctrl-C or ``kill`` while requests run: send nothing new, let the requests in
-        flight finish and be cached (nothing served is lost); a second signal stops at once."""
-        seen.append(sig)
-        if len(seen) > 1:
-            raise KeyboardInterrupt
-        self._stopping = True
-        if self._stop is not None:
-            self._stop.set()
+        return complete_together([(self, requests)], kind, progress)[0]
 
     def price_known(self) -> bool:
         return self._price() is not None
+
+    def prices(self) -> tuple[float, float] | None:
+        """USD per prompt token and per completion token: the settings' ``price`` when
+        given, else the transport's (None: unknown)."""
+        return self._price()
+
+    def prompt_tokens_bound(self, messages: list[dict]) -> int:
+        """An upper bound on the prompt tokens one request of ``messages`` is billed: the
+        transport's ``prompt_tokens_bound`` when it has one, else the UTF-8 bytes of the
+        contents plus 8 per message (a byte-level BPE token holds at least one byte; the 8
+        cover a chat template's per-message tokens)."""
+        bound = getattr(self.transport, "prompt_tokens_bound", None)
+        if bound is not None:
+            return int(bound(messages))
+        return sum(len(str(m.get("content") or "").encode()) + 8 for m in messages)
 
     def supports_n(self) -> bool:
         """The settings' ``supports_n`` when set, else the transport's answer; False from
@@ -293,7 +281,8 @@ class LLMClient:
     def _price(self) -> tuple[float, float] | None:
         """USD per prompt token and per completion token (asked of the transport once)."""
         if self._prices is False:
-            self._prices = self.transport.prices()
+            given = self.settings.price
+            self._prices = tuple(given) if given is not None else self.transport.prices()
         return self._prices
 
     def _hit(self, kind: str, count: int, progress) -> None:
@@ -535,6 +524,65 @@ class LLMClient:
             self.ledger(kind, {"completions": n, "prompt_tokens": prompt,
                                "completion_tokens": completion, "cost": cost,
                                "seconds": round(reply.seconds, 4), "request": request_id})
+
+
+def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
+                      kind: str = "completion",
+                      progress: Callable[[int], None] | None = None
+                      ) -> list[list[list[Completion]]]:
+    """``client.complete(requests)`` for every (client, requests) of ``calls``, all at once
+    on one event loop (each client within its own concurrency), so that several models
+    answer concurrently; the completions per call, in order. A signal stops every client
+    (nothing new is sent, requests in flight finish into the cache); a failure of one
+    call is raised once every call has ended (what the others served is cached)."""
+    clients = [client for client, _ in calls]
+    start = time.perf_counter()
+    loop = _event_loop()
+    signals: list[int] = []
+    for client in clients:
+        client.usage.setdefault(kind, Usage())
+        client._stopping = False
+        client._fetches = []
+
+    def on_signal(sig: int) -> None:
+        signals.append(sig)
+        if len(signals) > 1:
+            raise KeyboardInterrupt
+        for client in clients:
+            client._stopping = True
+            if client._stop is not None:
+                client._stop.set()
+
+    async def together():
+        outcomes = await asyncio.gather(*(client._complete(requests, kind, progress)
+                                          for client, requests in calls),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return outcomes
+
+    restore = _trap_signals(loop, on_signal)
+    result = None
+    try:
+        result = loop.run_until_complete(together())
+    except asyncio.CancelledError:
+        if not signals:
+            raise
+    except KeyboardInterrupt:  # a second signal: stop at once
+        for client in clients:
+            for task in client._fetches:
+                task.cancel()
+        raise
+    finally:
+        restore()
+        seconds = time.perf_counter() - start
+        for client in clients:
+            client._release(list(client._held))
+            client.usage[kind].seconds += seconds
+    if signals:
+        raise KeyboardInterrupt
+    return result
 
 
 def _trap_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]

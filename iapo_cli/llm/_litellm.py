@@ -138,6 +138,15 @@ class LiteLLMTransport:
             params = []
         return "n" in params
 
+    def prompt_tokens_bound(self, messages: list[dict]) -> int:
+        """An upper bound on the prompt tokens a provider bills for one request of
+        ``messages``: LiteLLM's ``token_counter`` (the model's tokenizer when LiteLLM
+        bundles it, else its bundled tiktoken encoding; no network) times
+        ``TOKEN_MARGIN`` plus ``TOKEN_SLACK``, for another tokenizer's or a chat template's
+        extra tokens. When the counter fails, the UTF-8 bytes of the contents plus 8 per
+        message (a byte-level BPE token holds at least one byte)."""
+        return prompt_tokens_bound(self.settings.model, messages)
+
     def prices(self) -> tuple[float, float] | None:
         """USD per prompt token and per completion token, from LiteLLM's local cost map."""
         litellm = load_litellm()
@@ -146,6 +155,27 @@ class LiteLLMTransport:
                                           completion_tokens=1)
         except Exception:  # not in the cost map: report tokens only
             return None
+
+
+TOKEN_MARGIN = 1.25
+"""Prompt tokens counted by LiteLLM are multiplied by this for a worst case (tokenizers of
+one family differ by a few percent; a model LiteLLM does not know is counted with a
+tiktoken encoding that may be another model's)."""
+
+TOKEN_SLACK = 16
+"""Tokens added to a worst-case prompt count (a chat template's role and separator tokens)."""
+
+
+def prompt_tokens_bound(model: str, messages: list[dict]) -> int:
+    """See ``LiteLLMTransport.prompt_tokens_bound``."""
+    import math
+
+    litellm = load_litellm()
+    try:
+        counted = int(litellm.token_counter(model=model, messages=messages))
+    except Exception:  # no tokenizer available offline: the byte bound
+        return sum(len(str(m.get("content") or "").encode()) + 8 for m in messages)
+    return math.ceil(counted * TOKEN_MARGIN) + TOKEN_SLACK
 
 
 def classify_error(error: Exception, secrets: Sequence[str] = ()) -> TransportError:

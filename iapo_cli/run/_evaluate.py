@@ -263,7 +263,7 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
 
 def _usage(resolved: ResolvedRun) -> dict | None:
     usage = client_usage(resolved)
-    return None if usage is None else {"model": resolved.config.backend.model, **usage}
+    return None if usage is None else {"model": resolved.config.model_label(), **usage}
 
 
 def evaluation_cost(resolved: ResolvedRun, choices: list[Choice]) -> np.ndarray:

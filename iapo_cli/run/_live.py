@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,13 @@ import numpy as np
 
 from .. import sim  # noqa: F401  (registers the iapo-sim transport for _client)
 from ..artifacts import check_creatable
-from ..backends import Contexts, Environment, LiveBackend, PromptArm
+from ..backends import (
+    Contexts,
+    Environment,
+    LiveBackend,
+    PromptArm,
+    max_completion_tokens,
+)
 from ..config import SET_BY_CLIENT, Config, PromptConfig
 from ..errors import ConfigError
 from ..llm import CompletionCache, LiveSettings, LLMClient
@@ -34,15 +41,16 @@ run such an environment, ``iapo validate`` warns."""
 
 
 def _client(settings: dict, cache: CompletionCache, field: str,
-            missing: list[tuple[str, str]]) -> LLMClient:
+            missing: list[tuple[str, str]], section: str = "backend") -> LLMClient:
     """A client for ``settings``; when the environment lacks what its transport needs (the
     variable named by ``api_key_env``, else the provider's key; an ``api_base`` server
     needs none), (config field, problem) is appended to ``missing``. ``field`` names the
-    config field the model comes from; problems name variables, never their values."""
+    config field the model comes from, ``section`` the one holding its settings (backend,
+    models[i]); problems name variables, never their values."""
     client = LLMClient(LiveSettings(**settings), cache)
     lacking = client.missing_environment()
     if lacking and settings.get("api_key_env"):
-        missing.append(("backend.api_key_env",
+        missing.append((f"{section}.api_key_env",
                         f"the environment variable {settings['api_key_env']} (the API key "
                         f"of {settings['model']}) is not set"))
     elif lacking:
@@ -136,6 +144,7 @@ def _judge_maker(settings: dict, cache: CompletionCache, judges: list[LLMClient]
         judge_client = _client({**settings, "params": {}, "supports_n": None,
                                 "api_base": None,
                                 "api_key_env": settings["api_key_env"] if same_model else None,
+                                "price": settings.get("price") if same_model else None,
                                 **overrides}, cache, field, missing)
         judges.append(judge_client)
         return judge_client
@@ -167,28 +176,99 @@ def _best_of_n_scorers(config: Config, source: str, extractor: AnswerExtractor |
     return scorers
 
 
-def _check_price(config: Config, client: LLMClient, source: str) -> None:
-    if config.cost.measure == "money" and not client.price_known():
-        raise ConfigError(f"LiteLLM has no price for '{config.backend.model}'; use a token or "
-                          "latency measure", source=source, field="cost.measure")
+def _check_price(config: Config, models: list[ModelClient], source: str) -> None:
+    if config.cost.measure != "money":
+        return
+    for model in models:
+        if not model.client.price_known():
+            raise ConfigError(f"LiteLLM has no price for '{model.client.settings.model}'; "
+                              f"give {model.section}.price or use a token or latency "
+                              "measure", source=source,
+                              field="cost.measure")
+
+
+@dataclass(frozen=True)
+class ModelClient:
+    """One model of a live run: its id (None for a one-model config), its client, and the
+    config section holding its settings (``backend`` or ``models[i]``)."""
+
+    id: str | None
+    client: LLMClient
+    section: str
+
+
+def _settings(spec) -> dict:
+    """The client settings of a backend or a ``models`` entry (price in USD per token)."""
+    settings = {**spec.client_fields(), **spec.client_extras()}
+    settings["price"] = spec.price.per_token() if spec.price is not None else None
+    return settings
+
+
+def _model_clients(config: Config, cache: CompletionCache, missing: list[tuple[str, str]]
+                   ) -> list[ModelClient]:
+    if config.models is None:
+        return [ModelClient(None, _client(_settings(config.backend), cache, "backend.model",
+                                          missing), "backend")]
+    return [ModelClient(model.id, _client(_settings(model), cache, f"models[{i}].model",
+                                          missing, f"models[{i}]"), f"models[{i}]")
+            for i, model in enumerate(config.models)]
+
+
+def _model_arms(config: Config, prompts: list[PromptArm], models: list[ModelClient]
+                ) -> tuple[list[PromptArm], list[int], list[int]]:
+    """The arms of a multi-model config, prompt x model (a prompt's ``models`` restricting
+    it): (arms with ids 'prompt@model', per arm its prompt index, per arm its model index)."""
+    arms, prompt_of, model_of = [], [], []
+    for i, (prompt, spec) in enumerate(zip(prompts, config.prompts, strict=True)):
+        for j, model in enumerate(models):
+            if spec.models is not None and model.id not in spec.models:
+                continue
+            arms.append(replace(prompt, id=f"{prompt.id}@{model.id}"))
+            prompt_of.append(i)
+            model_of.append(j)
+    return arms, prompt_of, model_of
+
+
+def _check_max_tokens(config: Config, arms: list[PromptArm], prompt_of: list[int],
+                      model_of: list[int], models: list[ModelClient], source: str) -> None:
+    """A budget in usd or tokens bounds a pull's worst case by max_tokens: every arm needs
+    one (its model's params or its prompt's decoding)."""
+    unit = config.budget_spec()[0]
+    if unit not in ("usd", "tokens"):
+        return
+    for arm, i, j in zip(arms, prompt_of, model_of, strict=True):
+        settings = {**models[j].client.settings.params, **(arm.decoding or {})}
+        if max_completion_tokens(settings) is None:
+            raise ConfigError(f"a budget in {unit} needs max_tokens (or "
+                              f"max_completion_tokens) for every arm: '{config.prompts[i].id}'"
+                              f" has none (set it here or in prompts[{i}].decoding)",
+                              source=source, field=f"{models[j].section}.params.max_tokens")
 
 
 @register_backend("live")
 def build_live(config: Config, source: str) -> Environment:
     """A ``LiveBackend`` for the config: dataset loaded, templates checked against its
-    fields, scorers built, money checked against LiteLLM's prices, the environment's keys
-    looked for (``MISSING_ENVIRONMENT``). No request is sent."""
+    fields, scorers built, money checked against the models' prices (given or LiteLLM's),
+    max_tokens checked for a budget in usd or tokens, the environment's keys looked for
+    (``MISSING_ENVIRONMENT``). Arms are the prompts (one model) or prompt x model
+    (``models``). No request is sent."""
     spec = config.backend
     _require_inputs(config, source)
     dataset = _dataset(config, source)
-    arms = _prompt_arms(config, dataset, source)
-    shown = sorted({name for arm in arms for name in arm.template.fields})
+    prompts = _prompt_arms(config, dataset, source)
+    shown = sorted({name for arm in prompts for name in arm.template.fields})
     dataset = handle_duplicates(dataset, shown, config.dataset.duplicates, source)
     cache = CompletionCache(config_path(source, spec.cache_dir).resolve())
     check_creatable(cache.directory, "backend.cache_dir", source)  # before any is paid
-    settings = {**spec.client_fields(), **spec.client_extras()}
     missing: list[tuple[str, str]] = []
-    client = _client(settings, cache, "backend.model", missing)
+    models = _model_clients(config, cache, missing)
+    settings = _settings(config.backend if config.models is None else config.models[0])
+    client = models[0].client
+    if config.models is None:
+        arms, prompt_of, model_of = prompts, list(range(len(prompts))), [0] * len(prompts)
+    else:
+        arms, prompt_of, model_of = _model_arms(config, prompts, models)
+    _check_max_tokens(config, arms, prompt_of, model_of, models, source)
     judges: list[LLMClient] = []
     strategy_cls = STRATEGIES[config.strategy or "majority_vote"]
     if strategy_cls.pull_kind == VOTES:
@@ -200,13 +280,18 @@ def build_live(config: Config, source: str) -> Environment:
             config, source, extractor,
             lambda field: _judge_maker(settings, cache, judges, missing, field))
         strategy = strategy_cls(tuple(name for name, _ in scorers))
-    _check_price(config, client, source)
+    _check_price(config, models, source)
     target = config.dataset.target_field
+    several = {} if config.models is None else {
+        "arm_clients": [models[j].client for j in model_of],
+        "arm_models": [models[j].id for j in model_of],
+        "arm_prompts": [config.prompts[i].id for i in prompt_of]}
     backend = LiveBackend(client, dataset, arms, spec.n_max or 16, target,
                           config.cost.measure, config.cost.scale, strategy, extractor, scorers,
-                          judges)
+                          judges, **several)
     objectives = backend.strategy.objectives
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
-    return Environment(f"live:{spec.model}", backend, contexts,
-                       {"model": spec.model, "dataset": str(config.dataset.path),
+    label = spec.model if config.models is None else ",".join(m.id for m in models)
+    return Environment(f"live:{label}", backend, contexts,
+                       {"model": label, "dataset": str(config.dataset.path),
                         MISSING_ENVIRONMENT: missing})

@@ -108,7 +108,7 @@ def _usage(resolved: ResolvedRun, files: RunDir, attempt: int) -> dict | None:
         return None
     entries = files.read_ledger()
     notes = [note for client in resolved.problem.backend.clients for note in client.notes]
-    return {"model": resolved.config.backend.model, "attempt": attempt,
+    return {"model": resolved.config.model_label(), "attempt": attempt,
             "this_attempt": usage, "all_attempts": ledger_totals(entries),
             "possibly_billed_not_received": unreceived_totals(entries), "notes": notes}
 
@@ -195,11 +195,16 @@ endpoint, timeout and concurrency): they may change on ``--resume`` like the bac
 
 def resumable_changes(config: Config) -> frozenset[str]:
     """``RESUMABLE_CHANGES`` plus the transport params of ``config``'s ``llm_judge``
-    objectives (``objectives[i].params.api_base``, ...)."""
+    objectives (``objectives[i].params.api_base``, ...) and, for each of its ``models``,
+    the same transport fields as the backend's (``models[i].timeout``, ...)."""
     judges = [i for i, objective in enumerate(config.objectives or ())
               if objective.scorer == "llm_judge"]
-    return RESUMABLE_CHANGES | {f"objectives[{i}].params.{name}"
-                                for i in judges for name in JUDGE_TRANSPORT}
+    backend = [name.removeprefix("backend.") for name in RESUMABLE_CHANGES
+               if name.startswith("backend.") and name != "backend.cache_dir"]
+    models = {f"models[{i}].{name}" for i in range(len(config.models or ()))
+              for name in backend}
+    return RESUMABLE_CHANGES | models | {f"objectives[{i}].params.{name}"
+                                         for i in judges for name in JUDGE_TRANSPORT}
 
 
 def first_difference(old: object, new: object, path: str = "",

@@ -85,7 +85,7 @@ def record(config_path: str | Path, samples: int, out: str | Path | None = None,
     columns.update(backend.strategy.replay_columns(backend, queries, flat, shape))
     meta = {"name": config.name, "strategy": backend.strategy.name,
             "objectives": list(backend.strategy.objectives), "prompt_ids":
-            list(backend.prompt_ids), "samples": samples, "model": config.backend.model,
+            list(backend.prompt_ids), "samples": samples, "model": config.model_label(),
             "n_max": backend.n_max, "cost_measure": measure, "cost_scale": scale}
     write_replay(path, meta, columns)
     usage = {kind: u.as_dict() for client in backend.clients for kind, u in client.usage.items()}

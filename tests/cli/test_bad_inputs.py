@@ -52,6 +52,11 @@ LIVE = {
     "budget": 40,
     "seed": 0,
 }
+MULTI = {**LIVE, "backend": {"kind": "live", "n_max": 4},
+         "models": [{"id": "small", "model": "iapo-sim/arith-small",
+                     "price": {"input": 0.15, "output": 0.6}},
+                    {"id": "large", "model": "iapo-sim/arith-large",
+                     "price": {"input": 2.5, "output": 10}}]}
 BON = {**LIVE, "strategy": "best_of_n",
        "objectives": [{"name": "correct", "scorer": "numeric_match"}]}
 
@@ -239,6 +244,30 @@ CONFIG_CASES = [
     (LIVE, "backend.cache_dir", "/proc/iapo-cache", "backend.cache_dir", "cannot write"),
     (LIVE, "backend.retry_after_max", -1, "backend.retry_after_max", "greater than or equal"),
     (LIVE, "backend.api_key_env", KEY, "backend.api_key_env", "not hold the key itself"),
+    # several models (issue 11)
+    (MULTI, "models", [], "models", "must not be empty"),
+    (MULTI, "models.1.id", "small", "models", "duplicate model id 'small'"),
+    (MULTI, "models.1.id", "a b", "models[1].id", "should match pattern"),
+    (MULTI, "models.0.model", DELETE, "models[0].model", "is required"),
+    (MULTI, "models.0.price.input", -1, "models[0].price.input",
+     "greater than or equal to 0"),
+    (MULTI, "models.0.params", {"n": 2}, "models[0].params", "'n' is set by iapo itself"),
+    (MULTI, "models.0.api_key_env", KEY, "models[0].api_key_env", "not hold the key itself"),
+    (MULTI, "backend.model", "iapo-sim/arith", "backend.model", "set it per model in models"),
+    (MULTI, "backend.timeout", 5, "backend.timeout", "set it per model in models"),
+    (MULTI, "prompts.0.models", ["nope"], "prompts[0].models[0]",
+     "unknown model id 'nope' (known: large, small)"),
+    (MULTI, "prompts.0.models", [], "prompts[0].models", "must not be empty"),
+    (MULTI, "budget", {"usd": 1}, "models[0].params.max_tokens",
+     "a budget in usd needs max_tokens (or max_completion_tokens) for every arm"),
+    (LIVE, "budget", {"tokens": 1000}, "backend.params.max_tokens",
+     "a budget in tokens needs max_tokens"),
+    (LIVE, "prompts.0.models", ["small"], "prompts[0].models",
+     "names models, but the config lists none"),
+    (LIVE, "backend.price", {"input": 1}, "backend.price.output", "is required"),
+    (LIVE, "cost.measure", "money", "cost.measure",
+     "LiteLLM has no price for 'iapo-sim/arith'; give backend.price"),
+    (SYN, "models", MULTI["models"], "models", "needs a live backend (kind 'live')"),
     # request keys the client sets itself: given twice, every request would fail
     (LIVE, "backend.params", {"timeout": 5}, "backend.params",
      "'timeout' is set by iapo itself (use backend.timeout)"),
@@ -350,7 +379,7 @@ CONFIG_CASES = [
 
 
 def _case_id(case) -> str:
-    base = {id(SYN): "syn", id(CAT): "cat", id(REP): "replay", id(LIVE): "live",
+    base = {id(SYN): "syn", id(CAT): "cat", id(REP): "replay", id(LIVE): "live", id(MULTI): "multi",
             id(BON): "bon"}[id(case[0])]
     value = "DELETE" if case[2] is DELETE else json.dumps(case[2], default=str)[:40]
     return f"{base}-{case[1]}={value}"
@@ -448,7 +477,7 @@ def test_a_bad_config_value(data, tmp_path, base, path, value, field, message):
 
 def test_the_bases_are_valid(data, tmp_path):
     """Each case differs from a config that passes, so each case tests its mutation."""
-    for i, base in enumerate((SYN, CAT, REP, LIVE, BON)):
+    for i, base in enumerate((SYN, CAT, REP, LIVE, MULTI, BON)):
         config = tmp_path / f"c{i}.yaml"
         config.write_text(dump(mutated(base, "seed", 0, data, tmp_path)),
                           encoding="utf-8")

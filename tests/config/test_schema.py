@@ -18,7 +18,8 @@ EXAMPLE_VALUES = {"path": "env.npz", "family": "bon-grid", "prompts": 3, "querie
                   "n_max": 4, "seed": 1, "model": "m", "api_base": "http://x", "timeout": 3,
                   "concurrency": 2, "max_retries": 1, "retry_base_delay": 0.5,
                   "retry_max_delay": 2, "supports_n": True, "max_n": 4, "params": {},
-                  "cache_dir": "c", "retry_after_max": 30, "api_key_env": "MY_KEY_VAR"}
+                  "cache_dir": "c", "retry_after_max": 30, "api_key_env": "MY_KEY_VAR",
+                  "price": {"input": 1, "output": 2}}
 
 
 def config(backend: dict) -> dict:

@@ -563,3 +563,19 @@ def test_a_retryable_failure_after_ctrl_c_is_an_interruption_not_a_failure(tmp_p
         client.complete([ask("a", range(2)), ask("b", range(2))])
     assert transport.calls == [(2, 0)]  # no retry and nothing new was sent
     assert len(CompletionCache(tmp_path / "cache")) == 0  # no claim left behind
+
+
+def test_a_given_price_replaces_the_transports_and_prompt_tokens_are_bounded(tmp_path):
+    """Issue 11: a config's price wins over LiteLLM's table in every cost the client
+    reports; LiteLLM counts prompt tokens offline, with a margin over a word count."""
+    from iapo_cli.llm import CompletionCache, LLMClient
+
+    listed = LLMClient(LiveSettings("openai/gpt-4o-mini"), CompletionCache(tmp_path))
+    given = LLMClient(LiveSettings("openai/gpt-4o-mini", price=(1e-6, 3e-6)),
+                      CompletionCache(tmp_path))
+    assert listed.prices() is not None and listed.prices() != (1e-6, 3e-6)
+    assert given.prices() == (1e-6, 3e-6)
+    messages = [{"role": "system", "content": "be brief"},
+                {"role": "user", "content": "What is 12 + 30? Answer: <n> " * 20}]
+    words = sum(len(m["content"].split()) for m in messages)
+    assert given.prompt_tokens_bound(messages) >= words
