@@ -428,7 +428,7 @@ class RunDir(_Directory):
         """estimates.csv: one row per (context, prompt, N); a table without rows is bad."""
         frame = self._read_table(self.ESTIMATES, columns,
                                  ("n", "utility", "task_utility", "cost", "samples",
-                                  "trimmed_in_round", "unbiased_utility"))
+                                  "trimmed_in_round", "unbiased_utility", "usd_per_query"))
         if frame.empty:
             raise ConfigError("has no rows", source=str(self.file(self.ESTIMATES)))
         return frame
