@@ -268,6 +268,7 @@ class RunDir(_Directory):
     EVALUATION_TABLE = "evaluation.csv"
     REPORT = "report.md"
     FIGURES = ("utility_vs_n.png", "utility_vs_cost.png", "trimming.png")
+    FRONTIER = "frontier.png"  # runs with models or prices: utility against dollars
     MARKER = CONFIG
     FILES = (CONFIG, TRIMMING_LOG, ESTIMATES, POLICY, POLICY_TABLE, SUMMARY, SPLIT)
     """What an offline ``optimize`` writes."""

@@ -43,6 +43,13 @@ def markdown_table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
     return "\n".join(lines)
 
 
+def _dollars(value: float | None) -> str:
+    """A dollar amount for a person ('n/a' when unknown)."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"${value:.4g}"
+
+
 def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legends outside the panels
     figures.pyplot().close(fig)
@@ -50,7 +57,9 @@ def _save(fig, path: Path) -> Path:
 
 
 def run_report(run_dir: Path | RunDir) -> Report:
-    """Figures of a run directory: utility against N, the cost frontier, the trimming.
+    """Figures of a run directory: utility against N, the cost frontier, the trimming,
+    and for a run with several models or prices the frontier of every (model, prompt, N)
+    arm in dollars per 1000 queries, with dollars in the policy and evaluation tables.
     A missing or unreadable file is a ConfigError, as in ``evaluate``."""
     import pandas as pd
 
@@ -76,8 +85,17 @@ def run_report(run_dir: Path | RunDir) -> Report:
     ]
     if len(log):
         made.append(_save(figures.trimming(log, contexts), trimmed))
-    cols = [c for c in ("context", "prompt", "n", "estimated_utility", "samples",
-                        "agnostic_prompt", "agnostic_utility", "fallback")
+    # runs with several models or prices (issue 11); older runs report as before
+    money = "model" in estimates.columns or (
+        "usd_per_query" in estimates.columns and estimates.usd_per_query.notna().any())
+    if money:
+        made.append(_save(figures.frontier(estimates, policy, shown),
+                          files.file(RunDir.FRONTIER)))
+    if "usd_per_query" in policy.columns and policy.usd_per_query.notna().any():
+        policy["usd_per_1k_queries"] = [_dollars(1000 * u) for u in policy.usd_per_query]
+    cols = [c for c in ("context", "prompt", "model", "n", "estimated_utility",
+                        "usd_per_1k_queries", "samples", "agnostic_prompt",
+                        "agnostic_utility", "fallback", "over_cap")
             if c in policy.columns]
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
             f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
@@ -97,13 +115,23 @@ def run_report(run_dir: Path | RunDir) -> Report:
              "Every arm's estimated task utility against its expected cost per query; the "
              "black steps are the frontier (no arm is both cheaper and better).", "",
              f"![utility vs cost]({by_cost.name})", ""]
+    if money:
+        axis = figures.frontier_axis(estimates)[1]
+        text += ["## Frontier: task utility against dollars", "",
+                 f"Every (model, prompt, N) arm's estimated task utility against its {axis}, "
+                 "one colour per model; the black steps are the frontier (no arm is both "
+                 "cheaper and better), the star the arm chosen for the context.", "",
+                 f"![frontier]({RunDir.FRONTIER})", ""]
     if len(log):
         text += ["## Trimming", "", "How many arms (and prompts) each context still "
                  "considered at every round (contexts side by side within a round).", "",
                  f"![trimming]({trimmed.name})", ""]
     if evaluation is not None:
         data = evaluation
+        priced = any("usd_per_1k_queries" in c for c in data["comparisons"])
         rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],
+                              **({"USD / 1k queries": _dollars(c.get("usd_per_1k_queries"))}
+                                 if priced else {}),
                               "regret": np.nan if c["regret"] is None else c["regret"],
                               "oracle gain": np.nan if c["gain_captured"] is None
                               else c["gain_captured"]}
