@@ -382,7 +382,14 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
 
 def _usage(resolved: ResolvedRun) -> dict | None:
     usage = client_usage(resolved)
-    return None if usage is None else {"model": resolved.config.backend.model, **usage}
+    if usage is None:
+        return None
+    # a config with several models (`models:`) has no backend.model: name them all
+    model = getattr(resolved.config.backend, "model", None)
+    if model is None:
+        model = ",".join(str(getattr(m, "id", m)) for m in
+                         getattr(resolved.config, "models", None) or ())
+    return {"model": model, **usage}
 
 
 def money_choices(arms: ArmMap, train: TrainEstimates, scales: np.ndarray,
