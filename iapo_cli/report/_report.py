@@ -50,6 +50,14 @@ def _dollars(value: float | None) -> str:
     return f"${value:.4g}"
 
 
+def _per_arm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``prompt`` as 'prompt@model' when it has a ``model`` column, so the
+    per-prompt figures draw one series per (prompt, model) instead of merging models."""
+    if "model" not in frame.columns:
+        return frame
+    return frame.assign(prompt=frame.prompt.astype(str) + "@" + frame.model.astype(str))
+
+
 def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legends outside the panels
     figures.pyplot().close(fig)
@@ -79,9 +87,10 @@ def run_report(run_dir: Path | RunDir) -> Report:
     evaluation = files.read_evaluation()
     shown = contexts[:MAX_PANELS]
     by_n, by_cost, trimmed = (files.file(name) for name in RunDir.FIGURES)
+    arms, chosen = _per_arm(estimates), _per_arm(policy)
     made = [
-        _save(figures.utility_vs_n(estimates, policy, shown), by_n),
-        _save(figures.utility_vs_cost(estimates, policy, shown), by_cost),
+        _save(figures.utility_vs_n(arms, chosen, shown), by_n),
+        _save(figures.utility_vs_cost(arms, chosen, shown), by_cost),
     ]
     if len(log):
         made.append(_save(figures.trimming(log, contexts), trimmed))

@@ -322,3 +322,17 @@ def test_a_run_without_models_or_prices_reports_as_before(run_dir):
     text = write_report(run_dir).path.read_text()
     assert "Frontier" not in text and "$" not in text and "model" not in text.lower()
     assert not (run_dir / "frontier.png").exists()
+
+
+def test_per_prompt_figures_keep_models_apart(tmp_path):
+    from tests.run.test_evaluate import ARM_IDS, _multi_model_run
+
+    run, _ = _multi_model_run(tmp_path)
+    from iapo_cli.report._report import _per_arm
+
+    estimates = pd.read_csv(run / "estimates.csv")
+    assert sorted(_per_arm(estimates).prompt.unique()) == sorted(ARM_IDS)
+    fig = utility_vs_n(_per_arm(estimates), _per_arm(pd.read_csv(run / "policy.csv")),
+                       ["free"])
+    labels = {line.get_label() for line in fig.axes[0].lines}
+    assert set(ARM_IDS) <= labels  # one series per (prompt, model), none merged
