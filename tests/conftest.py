@@ -129,7 +129,7 @@ def run_cli(*args) -> tuple[int, str, str]:
 
 
 def write_replay_votes(path: Path, prompts: int = 3, queries: int = 20, samples: int = 4,
-                       seed: int = 0) -> Path:
+                       seed: int = 0, prompt_ids: list[str] | None = None) -> Path:
     """A majority-vote replay file (as ``iapo record`` writes): prompt p answers its query
     right with probability 0.3 + 0.2 p, else one of two wrong answers or nothing."""
     from iapo_cli.backends import write_replay
@@ -148,5 +148,6 @@ def write_replay_votes(path: Path, prompts: int = 3, queries: int = 20, samples:
         "cost": 1.0 + 0.5 * p,
     }
     meta = {"name": "votes", "strategy": "majority_vote", "objectives": ["correct"],
-            "prompt_ids": [f"p{i}" for i in range(prompts)], "samples": samples}
+            "prompt_ids": prompt_ids or [f"p{i}" for i in range(prompts)],
+            "samples": samples}
     return write_replay(path, meta, columns)

@@ -268,6 +268,7 @@ class RunDir(_Directory):
     EVALUATION_TABLE = "evaluation.csv"
     REPORT = "report.md"
     FIGURES = ("utility_vs_n.png", "utility_vs_cost.png", "trimming.png")
+    FRONTIER = "frontier.png"  # runs with models or prices: utility against dollars
     MARKER = CONFIG
     FILES = (CONFIG, TRIMMING_LOG, ESTIMATES, POLICY, POLICY_TABLE, SUMMARY, SPLIT)
     """What an offline ``optimize`` writes."""
@@ -428,7 +429,7 @@ class RunDir(_Directory):
         """estimates.csv: one row per (context, prompt, N); a table without rows is bad."""
         frame = self._read_table(self.ESTIMATES, columns,
                                  ("n", "utility", "task_utility", "cost", "samples",
-                                  "trimmed_in_round", "unbiased_utility"))
+                                  "trimmed_in_round", "unbiased_utility", "usd_per_query"))
         if frame.empty:
             raise ConfigError("has no rows", source=str(self.file(self.ESTIMATES)))
         return frame

@@ -15,8 +15,15 @@ from ..errors import BelowMinimum
 from ._render import console, is_terminal, progress
 
 
-def _arm(prompt: str, n: int) -> str:
-    return f"{prompt}@{n}"
+def _arm(ctx: dict) -> str:
+    """'prompt@N', or 'prompt/model@N' on a run with several models."""
+    model = f"/{ctx['model']}" if ctx.get("model") is not None else ""
+    return f"{ctx['prompt']}{model}@{ctx['n']}"
+
+
+def _dollars(value: float | None) -> str:
+    """USD per 1000 queries ('n/a' when unpriced)."""
+    return "n/a" if value is None else f"${value:.4g}"
 
 
 def _percent(value: float | None) -> str:
@@ -24,13 +31,18 @@ def _percent(value: float | None) -> str:
 
 
 def _cell(ctx: dict) -> str:
-    return f"{_arm(ctx['prompt'], ctx['n'])} {ctx['value']:.4f}"
+    usd = (f" {_dollars(ctx['usd_per_1k_queries'])}/1k" if "usd_per_1k_queries" in ctx
+           else "")
+    return f"{_arm(ctx)} {ctx['value']:.4f}{usd}"
 
 
 def _summary_rows(comparisons: list[dict]) -> list[tuple[str, list[str]]]:
     """(label, one cell per comparison): ACR ± sem, and regret and oracle gain when the
     oracle was evaluated."""
     rows = [("ACR ± sem", [f"{c['acr']:.4f} ± {c['acr_sem']:.4f}" for c in comparisons])]
+    if any("usd_per_1k_queries" in c for c in comparisons):  # the run records USD
+        rows.append(("USD / 1k queries", [_dollars(c.get("usd_per_1k_queries"))
+                                          for c in comparisons]))
     if any(c["regret"] is not None for c in comparisons):
         rows.append(("regret", ["n/a" if c["regret"] is None else f"{c['regret']:.4f}"
                                 for c in comparisons]))
@@ -57,13 +69,16 @@ def _long_tables(data: dict, title: str) -> Group:
     rows (comparison, arm, value), then the summary with comparisons as rows."""
     comparisons = data["comparisons"]
     per_context = Table(title=title)
-    for name in ("context", "comparison", "arm", "test utility"):
+    priced = "usd_per_1k_queries" in comparisons[0]["contexts"][0]
+    for name in ("context", "comparison", "arm", "test utility",
+                 *(["USD / 1k queries"] if priced else [])):
         per_context.add_column(name, overflow="fold")
     for c, first in enumerate(comparisons[0]["contexts"]):
         for i, item in enumerate(comparisons):
             ctx = item["contexts"][c]
+            usd = [_dollars(ctx["usd_per_1k_queries"])] if priced else []
             per_context.add_row(str(first["context"]) if i == 0 else "", item["name"],
-                                _arm(ctx["prompt"], ctx["n"]), f"{ctx['value']:.4f}",
+                                _arm(ctx), f"{ctx['value']:.4f}", *usd,
                                 end_section=i == len(comparisons) - 1)
     summary = Table()
     summary.add_column("comparison", overflow="fold")
@@ -77,8 +92,10 @@ def _long_tables(data: dict, title: str) -> Group:
 
 def evaluation_table(data: dict, title: str, width: int | None = None) -> Table | Group:
     """evaluation.json's ``data`` with one row per context (any number of them): one
-    column per comparison, each cell the arm deployed and its mean test utility, then
-    summary rows (ACR ± sem; regret and oracle gain when the oracle was evaluated). When
+    column per comparison, each cell the arm deployed and its mean test utility (and its
+    estimated USD per 1000 queries when the run records prices), then summary rows (ACR ±
+    sem; USD per 1000 queries over the context mix when priced; regret and oracle gain
+    when the oracle was evaluated). When
     that does not fit in ``width`` columns, per context one row per comparison instead,
     and the summary as its own table. Cells fold rather than truncate: no name is cut."""
     wide = _wide_table(data, title)
@@ -102,7 +119,9 @@ def evaluate_command(
         = False,
 ) -> None:
     """Score the run's policy on its test queries, per context and as ACR, next to the
-    inference-agnostic choice, its best fixed N, the best single arm and the oracle.
+    inference-agnostic choice, its best fixed N, the best single arm and the oracle (and,
+    on runs with several models or prices, the best single model at N=1 and the cheapest
+    arm within 1 point of the best), with USD per 1000 queries when the run is priced.
     A run that did not complete (interrupted, failed) is evaluated and said to be partial.
 
     Exit codes: 0 done (and the policy meets --min-acr), 3 the policy is below --min-acr

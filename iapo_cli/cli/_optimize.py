@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -46,15 +47,24 @@ def optimize_command(
 
 
 def policy_view(frame):
-    """policy.csv's columns a person compares: the chosen arm and its estimate, the samples
-    behind it, the inference-agnostic choice with its estimate in the same units (cost
-    included), and ``fallback`` when a context needed one."""
-    view = frame[["context", "prompt", "n", "estimated_utility", "samples"]].copy()
+    """policy.csv's columns a person compares: the chosen arm (with its ``model`` on a
+    run with several models) and its estimate, its expected USD per 1000 queries when the
+    run is priced (``usd_per_query`` x 1000; 'n/a' for an unpriced arm), the samples behind
+    it, the inference-agnostic choice with its estimate in the same units (cost included),
+    and ``fallback`` when a context needed one."""
+    arm = ["context", "prompt", *(["model"] if "model" in frame.columns else []), "n",
+           "estimated_utility"]
+    view = frame[arm].copy()
+    if "usd_per_query" in frame.columns and frame["usd_per_query"].notna().any():
+        view["usd_per_1k_queries"] = [
+            "n/a" if math.isnan(u) else f"${1000 * u:.4g}" for u in frame["usd_per_query"]]
+    view["samples"] = frame["samples"]
     view["agnostic"] = [f"{p}@{n}" for p, n in zip(frame["agnostic_prompt"],
                                                   frame["agnostic_n"], strict=True)]
     view["agnostic_utility"] = frame["agnostic_utility"]
-    if "fallback" in frame.columns:
-        view["fallback"] = frame["fallback"]
+    for flag in ("fallback", "over_cap"):  # over_cap: no arm within the context's caps
+        if flag in frame.columns:
+            view[flag] = frame[flag]
     return view
 
 

@@ -17,6 +17,10 @@ AGNOSTIC = "inference-agnostic choice"
 AGNOSTIC_BEST_N = "same prompts, best fixed N"
 SINGLE_ARM = "best single arm"
 ORACLE = "oracle"
+BEST_MODEL_N1 = "best single model at N=1"
+CHEAPEST_NEAR_BEST = "cheapest arm within 1 point of the best"
+POINT = 0.01
+"""One point of task utility (utilities are in [0, 1] per objective)."""
 
 DESCRIPTIONS = {
     POLICY: "the run's (prompt, N) per context",
@@ -25,6 +29,11 @@ DESCRIPTIONS = {
     AGNOSTIC_BEST_N: "the inference-agnostic prompts, all contexts at the one N with the best "
                      "estimated average return",
     SINGLE_ARM: "one (prompt, N) for every context: the best estimated average return",
+    BEST_MODEL_N1: "one model for every context (the best estimated average return at N=1), "
+                   "per context its prompt with the best estimated utility at N=1",
+    CHEAPEST_NEAR_BEST: "per context the arm with the lowest expected cost per query (USD "
+                        "when priced) among those whose estimated task utility is within "
+                        "1 point (0.01) of the context's best",
     ORACLE: "per context the best arm on these test queries (an upper bound)",
 }
 
@@ -58,6 +67,53 @@ def comparison_choices(train: np.ndarray, scales: np.ndarray, probabilities: np.
     p, s = divmod(int(_best(average.ravel())), n_scales)
     single = Choice(SINGLE_ARM, np.full(n_ctx, p), np.full(n_ctx, scales[s]))
     return [policy, at_n1, fixed, single]
+
+
+def best_model_choice(train: np.ndarray, scales: np.ndarray, probabilities: np.ndarray,
+                      arm_models: tuple[str, ...]) -> Choice:
+    """"The best single model at N=1" from training estimates ``train`` (C, P, S): for each
+    model (``arm_models[p]``, the model of arm p) its best arm at the grid's smallest N per
+    context, and of those models the one with the best estimated average return
+    (probability-weighted over contexts; ties: the model listed first; NaN never best)."""
+    n_ctx = train.shape[0]
+    at_n1 = np.nan_to_num(train[:, :, 0], nan=-np.inf)  # (C, P)
+    models = list(dict.fromkeys(arm_models))
+    owner = np.array([models.index(m) for m in arm_models])  # (P,)
+    best_value, best_pick = -np.inf, None
+    for m in range(len(models)):
+        masked = np.where(owner[None, :] == m, at_n1, -np.inf)  # (C, P)
+        pick = masked.argmax(axis=1)  # (C,)
+        chosen = masked[np.arange(n_ctx), pick]
+        value = float(probabilities @ np.where(np.isfinite(chosen), chosen, 0.0)) \
+            if np.isfinite(chosen).all() else -np.inf
+        if best_pick is None or value > best_value:
+            best_value, best_pick = value, pick
+    return Choice(BEST_MODEL_N1, best_pick, np.full(n_ctx, scales[0]))
+
+
+def cheapest_near_best(task: np.ndarray, price: np.ndarray, scales: np.ndarray,
+                       point: float = POINT) -> Choice:
+    """"The cheapest arm within 1 point of the best", per context: among the arms whose
+    estimated task utility ``task`` (C, P, S) is at least the context's best minus
+    ``point``, the one with the lowest expected cost per query ``price`` (C, P, S, any
+    unit; NaN arms never chosen); ties go to the higher task utility, then the first arm
+    (prompt-major, N ascending). A context without any priced estimate takes its best."""
+    n_ctx, n_prompts, n_scales = task.shape
+    flat_task = task.reshape(n_ctx, -1)
+    flat_price = price.reshape(n_ctx, -1)
+    best = np.where(np.isnan(flat_task), -np.inf, flat_task).max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        near = (flat_task >= best - point - 1e-12) & ~np.isnan(flat_price)
+    picks = np.empty(n_ctx, dtype=np.int64)
+    for c in range(n_ctx):
+        candidates = np.flatnonzero(near[c])
+        if not len(candidates):
+            picks[c] = _best(flat_task[c])
+            continue
+        order = np.lexsort((-flat_task[c, candidates], flat_price[c, candidates]))
+        picks[c] = candidates[order[0]]
+    p, s = np.divmod(picks, n_scales)
+    return Choice(CHEAPEST_NEAR_BEST, p, scales[s])
 
 
 def oracle_choice(test: np.ndarray, scales: np.ndarray) -> Choice:

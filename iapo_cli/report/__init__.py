@@ -2,6 +2,8 @@
 
 from ._figures import (
     acr_vs_budget,
+    frontier,
+    frontier_axis,
     pareto_front,
     regret_vs_budget,
     trimming,
@@ -13,6 +15,8 @@ from ._report import Report, markdown_table, run_report, study_report, write_rep
 __all__ = [
     "Report",
     "acr_vs_budget",
+    "frontier",
+    "frontier_axis",
     "markdown_table",
     "pareto_front",
     "regret_vs_budget",

@@ -221,6 +221,75 @@ def utility_vs_cost(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: lis
     return fig
 
 
+def frontier_axis(estimates: pd.DataFrame) -> tuple[str, str]:
+    """(column, axis label) of the frontier figure's x axis: USD per 1000 queries when some
+    arm of ``estimates`` is priced (``usd_per_query``), else the expected cost per query in
+    the strategy's cost units (``cost``)."""
+    if "usd_per_query" in estimates.columns and estimates.usd_per_query.notna().any():
+        return "usd_per_1k_queries", "USD per 1000 queries (expected)"
+    return "cost", "expected cost per query (cost units; no prices)"
+
+
+def frontier(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str]):
+    """Per context (a facet each), every (model, prompt, N) arm as its estimated task
+    utility against its expected dollars per 1000 queries (``frontier_axis``: the cost
+    units when nothing is priced; log scale when the costs span a factor of 10 or more),
+    one colour and marker per model (a run without a ``model`` column is one model); the
+    frontier (no arm cheaper and better) a black step line; the chosen arm per context a
+    star. ``estimates``: context, prompt, n, task_utility, cost, optionally model and
+    usd_per_query (estimates.csv); ``policy``: context, prompt, n, optionally model. One
+    scatter per (panel, model), so thousands of arms stay fast; the legend is outside."""
+    fig, axes = _grid(len(contexts))
+    x, xlabel = frontier_axis(estimates)
+    arms = estimates.copy()
+    if "model" not in arms.columns:
+        arms["model"] = "the run's model"
+    if x == "usd_per_1k_queries":
+        arms[x] = 1000 * arms.usd_per_query
+    arms["model"] = arms.model.astype(str)
+    known = arms.dropna(subset=["task_utility", x])
+    styles = series_styles(arms.model)
+    chosen = policy.set_index("context")
+    points = {(str(c), str(m)): (rows[x].to_numpy(dtype=float),
+                                 rows.task_utility.to_numpy(dtype=float))
+              for (c, m), rows in known.groupby(["context", "model"], sort=False)}
+    positive = known[x].to_numpy(dtype=float)
+    positive = positive[positive > 0]
+    log_x = len(positive) == len(known) and len(positive) > 0 and (
+        positive.max() >= 10 * positive.min())
+    for ax, name in zip(axes, contexts, strict=True):
+        part = known[known.context == name]
+        for model, style in styles.items():
+            if (str(name), model) in points:
+                cost, task = points[str(name), model]
+                ax.scatter(cost, task, s=12, alpha=0.7, color=style["color"],
+                           marker=style["marker"], label=model)
+        if len(part):
+            front = pareto_front(part[x].to_numpy(dtype=float),
+                                 part.task_utility.to_numpy(dtype=float))
+            rows = part.iloc[front]
+            ax.plot(rows[x], rows.task_utility, drawstyle="steps-post", color="black",
+                    linewidth=1, label="frontier")
+            pick = chosen.loc[name]
+            mine = (part.prompt.astype(str) == str(pick.prompt)) & (part.n == pick.n)
+            if "model" in policy.columns:
+                mine &= part.model == str(pick.model)
+            if mine.any():
+                ax.plot(part[x][mine].iloc[:1], part.task_utility[mine].iloc[:1], marker="*",
+                        markersize=16, color="black", linestyle="none", zorder=5,
+                        label="chosen arm")
+        if log_x:
+            ax.set_xscale("log")
+        _dress(ax, name, xlabel, "estimated task utility")
+    handles = [_proxy(model, linestyle="none", color=style["color"], marker=style["marker"],
+                      markersize=5) for model, style in styles.items()]
+    handles += [_proxy("frontier", color="black", linewidth=1, drawstyle="steps-post"),
+                _proxy("chosen arm", marker="*", markersize=10, color="black",
+                       linestyle="none")]
+    _legend_outside(fig, handles, "model")
+    return fig
+
+
 def dodge(count: int, spread: float = 0.6) -> np.ndarray:
     """(count,) horizontal offsets that set ``count`` series side by side within
     ``spread`` around each integer x (0 for a single series)."""

@@ -43,6 +43,21 @@ def markdown_table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
     return "\n".join(lines)
 
 
+def _dollars(value: float | None) -> str:
+    """A dollar amount for a person ('n/a' when unknown)."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"${value:.4g}"
+
+
+def _per_arm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``prompt`` as 'prompt@model' when it has a ``model`` column, so the
+    per-prompt figures draw one series per (prompt, model) instead of merging models."""
+    if "model" not in frame.columns:
+        return frame
+    return frame.assign(prompt=frame.prompt.astype(str) + "@" + frame.model.astype(str))
+
+
 def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legends outside the panels
     figures.pyplot().close(fig)
@@ -50,7 +65,9 @@ def _save(fig, path: Path) -> Path:
 
 
 def run_report(run_dir: Path | RunDir) -> Report:
-    """Figures of a run directory: utility against N, the cost frontier, the trimming.
+    """Figures of a run directory: utility against N, the cost frontier, the trimming,
+    and for a run with several models or prices the frontier of every (model, prompt, N)
+    arm in dollars per 1000 queries, with dollars in the policy and evaluation tables.
     A missing or unreadable file is a ConfigError, as in ``evaluate``."""
     import pandas as pd
 
@@ -70,14 +87,24 @@ def run_report(run_dir: Path | RunDir) -> Report:
     evaluation = files.read_evaluation()
     shown = contexts[:MAX_PANELS]
     by_n, by_cost, trimmed = (files.file(name) for name in RunDir.FIGURES)
+    arms, chosen = _per_arm(estimates), _per_arm(policy)
     made = [
-        _save(figures.utility_vs_n(estimates, policy, shown), by_n),
-        _save(figures.utility_vs_cost(estimates, policy, shown), by_cost),
+        _save(figures.utility_vs_n(arms, chosen, shown), by_n),
+        _save(figures.utility_vs_cost(arms, chosen, shown), by_cost),
     ]
     if len(log):
         made.append(_save(figures.trimming(log, contexts), trimmed))
-    cols = [c for c in ("context", "prompt", "n", "estimated_utility", "samples",
-                        "agnostic_prompt", "agnostic_utility", "fallback")
+    # runs with several models or prices (issue 11); older runs report as before
+    money = "model" in estimates.columns or (
+        "usd_per_query" in estimates.columns and estimates.usd_per_query.notna().any())
+    if money:
+        made.append(_save(figures.frontier(estimates, policy, shown),
+                          files.file(RunDir.FRONTIER)))
+    if "usd_per_query" in policy.columns and policy.usd_per_query.notna().any():
+        policy["usd_per_1k_queries"] = [_dollars(1000 * u) for u in policy.usd_per_query]
+    cols = [c for c in ("context", "prompt", "model", "n", "estimated_utility",
+                        "usd_per_1k_queries", "samples", "agnostic_prompt",
+                        "agnostic_utility", "fallback", "over_cap")
             if c in policy.columns]
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
             f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
@@ -97,13 +124,23 @@ def run_report(run_dir: Path | RunDir) -> Report:
              "Every arm's estimated task utility against its expected cost per query; the "
              "black steps are the frontier (no arm is both cheaper and better).", "",
              f"![utility vs cost]({by_cost.name})", ""]
+    if money:
+        axis = figures.frontier_axis(estimates)[1]
+        text += ["## Frontier: task utility against dollars", "",
+                 f"Every (model, prompt, N) arm's estimated task utility against its {axis}, "
+                 "one colour per model; the black steps are the frontier (no arm is both "
+                 "cheaper and better), the star the arm chosen for the context.", "",
+                 f"![frontier]({RunDir.FRONTIER})", ""]
     if len(log):
         text += ["## Trimming", "", "How many arms (and prompts) each context still "
                  "considered at every round (contexts side by side within a round).", "",
                  f"![trimming]({trimmed.name})", ""]
     if evaluation is not None:
         data = evaluation
+        priced = any("usd_per_1k_queries" in c for c in data["comparisons"])
         rows = pd.DataFrame([{"comparison": c["name"], "ACR": c["acr"], "sem": c["acr_sem"],
+                              **({"USD / 1k queries": _dollars(c.get("usd_per_1k_queries"))}
+                                 if priced else {}),
                               "regret": np.nan if c["regret"] is None else c["regret"],
                               "oracle gain": np.nan if c["gain_captured"] is None
                               else c["gain_captured"]}

@@ -31,6 +31,8 @@ from ..evaluation import (
     Choice,
     ChoiceScore,
     ExactTable,
+    best_model_choice,
+    cheapest_near_best,
     comparison_choices,
     gain_captured,
     oracle_choice,
@@ -44,8 +46,64 @@ from ._resolve import ResolvedRun, resolve
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BelowMinimum", "Evaluation", "EvaluationInterrupted", "evaluate", "reopen_run",
-           "write_evaluation"]
+__all__ = ["ArmMap", "BelowMinimum", "Evaluation", "EvaluationInterrupted", "evaluate",
+           "reopen_run", "write_evaluation"]
+
+
+@dataclass(frozen=True)
+class ArmMap:
+    """The one place that maps a run directory's (prompt, model) rows to the backend's arm
+    indices and back. A multi-model backend has ``arm_models``/``arm_prompts`` (its arm
+    ids are "prompt@model"); a run directory written on one has a ``model`` column with
+    ``prompt`` the prompt id. Single-model runs: ``models`` is None and a row's prompt is
+    the arm id itself."""
+
+    ids: tuple[str, ...]  # (P,) the backend's arm ids
+    prompts: tuple[str, ...]  # (P,) prompt id of each arm
+    models: tuple[str, ...] | None  # (P,) model id of each arm; None: one model
+
+    @classmethod
+    def of(cls, backend, multi_model: bool = False) -> ArmMap:
+        """``backend``'s arms; ``multi_model``: the run directory has a ``model`` column
+        (a backend without ``arm_models`` then has ids "prompt@model", split at the last
+        '@')."""
+        ids = tuple(str(i) for i in backend.prompt_ids)
+        models = getattr(backend, "arm_models", None)
+        if models is not None:
+            return cls(ids, tuple(str(p) for p in backend.arm_prompts),
+                       tuple(str(m) for m in models))
+        if multi_model:
+            split = [i.rpartition("@") if "@" in i else (i, "", "") for i in ids]
+            return cls(ids, tuple(p for p, _, _ in split), tuple(m for _, _, m in split))
+        return cls(ids, ids, None)
+
+    @property
+    def several_models(self) -> bool:
+        return self.models is not None and len(set(self.models)) > 1
+
+    def index(self, prompts, models=None) -> np.ndarray:
+        """(K,) the arm index of each row (``prompts[k]``, ``models[k]``); -1 where the
+        backend has no such arm. ``models`` None (or a row without one): the prompt is
+        the arm id."""
+        by_id = {arm: p for p, arm in enumerate(self.ids)}
+        by_pair = ({} if self.models is None else
+                   {pair: p for p, pair in enumerate(zip(self.prompts, self.models,
+                                                         strict=True))})
+        out = np.full(len(prompts), -1, dtype=np.int64)
+        for k, prompt in enumerate(prompts):
+            model = None if models is None else models[k]
+            if model is None or (isinstance(model, float) and math.isnan(model)):
+                out[k] = by_id.get(str(prompt), -1)
+            else:
+                out[k] = by_pair.get((str(prompt), str(model)),
+                                     by_id.get(f"{prompt}@{model}", -1))
+        return out
+
+    def label(self, p: int) -> dict:
+        """The keys a person reads for arm ``p``: ``prompt`` and, with models, ``model``."""
+        if self.models is None:
+            return {"prompt": self.ids[p]}
+        return {"prompt": self.prompts[p], "model": self.models[p]}
 
 
 class EvaluationInterrupted(errors.Interrupted):
@@ -70,10 +128,30 @@ class Evaluation:
     spent: int  # completions requested (live)
     budget: int | None
     usage: dict | None
+    scales: np.ndarray  # (S,) the run's N grid
     strategy: str = "majority_vote"  # the strategy the values are for
     run_status: str = "complete"  # summary.json's status of the trained run
     run_spent: int | None = None  # training completions the run spent (summary.json)
     run_budget: int | None = None  # and its budget
+    arms: ArmMap | None = None  # prompt/model labels of prompt_ids (None: the ids)
+    usd_per_query: np.ndarray | None = None  # (C, P, S) training estimate; None: not known
+
+    def _label(self, p: int) -> dict:
+        return (self.arms.label(p) if self.arms is not None else
+                {"prompt": self.prompt_ids[p]})
+
+    def usd_per_1k(self, name: str) -> tuple[list[float | None], float | None] | None:
+        """Comparison ``name``'s estimated USD per 1000 queries per context (None where
+        unpriced) and over the context mix (None unless every context is priced); None
+        when the run records no USD estimates."""
+        if self.usd_per_query is None:
+            return None
+        choice = self.score(name).choice
+        index = np.searchsorted(self.scales, choice.scale)
+        usd = self.usd_per_query[np.arange(len(self.contexts)), choice.prompt, index] * 1000
+        cells = [float(u) if np.isfinite(u) else None for u in usd]
+        total = (float(self.probabilities @ usd) if np.isfinite(usd).all() else None)
+        return cells, total
 
     @property
     def partial(self) -> bool:
@@ -124,17 +202,23 @@ class Evaluation:
         rows = []
         oracle = self.score(ORACLE)
         for s in self.scores:
+            usd = self.usd_per_1k(s.choice.name)
             for c, name in enumerate(self.contexts):
                 rows.append({"comparison": s.choice.name, "context": name,
-                             "prompt": self.prompt_ids[s.choice.prompt[c]],
+                             **self._label(s.choice.prompt[c]),
                              "n": int(s.choice.scale[c]), "value": float(s.value[c]),
                              "sem": float(s.sem[c]), "regret": float(
                                  oracle.value[c] - s.value[c]) if oracle else np.nan,
-                             "gain_captured": np.nan})
-            rows.append({"comparison": s.choice.name, "context": "ACR", "prompt": "",
+                             "gain_captured": np.nan,
+                             **({} if usd is None else {"usd_per_1k_queries": np.nan
+                                                        if usd[0][c] is None else usd[0][c]})})
+            blank = {k: "" for k in self._label(0)}
+            rows.append({"comparison": s.choice.name, "context": "ACR", **blank,
                          "n": np.nan, "value": s.acr, "sem": s.acr_sem,
                          "regret": oracle.acr - s.acr if oracle else np.nan,
-                         "gain_captured": self.gain(s.choice.name)})
+                         "gain_captured": self.gain(s.choice.name),
+                         **({} if usd is None else {"usd_per_1k_queries": np.nan
+                                                    if usd[1] is None else usd[1]})})
         return pd.DataFrame(rows)
 
     def as_dict(self, min_acr: float | None = None, allow_partial: bool = False) -> dict:
@@ -163,25 +247,35 @@ class Evaluation:
             self.min_acr_failure(min_acr, allow_partial) is None,
             "gain_captured": clean(self.gain(POLICY)),
             "gain_captured_means": "(policy - inference-agnostic) / (oracle - inference-agnostic)",
-            "comparisons": [{
-                "name": s.choice.name,
-                "description": DESCRIPTIONS[s.choice.name],
-                "acr": s.acr, "acr_sem": s.acr_sem,
-                "regret": clean(oracle.acr - s.acr) if oracle else None,
-                "gain_captured": clean(self.gain(s.choice.name)),
-                "contexts": [{"context": name, "probability": float(p),
-                              "prompt": self.prompt_ids[s.choice.prompt[c]],
-                              "n": int(s.choice.scale[c]), "value": float(s.value[c]),
-                              "sem": float(s.sem[c])}
-                             for c, (name, p) in enumerate(zip(self.contexts,
-                                                               self.probabilities,
-                                                               strict=True))],
-            } for s in self.scores],
+            "comparisons": [self._comparison(s, oracle, clean) for s in self.scores],
             "skipped": self.skipped,
             "spent": self.spent,
             "budget": self.budget,
             "usage": self.usage,
         }
+
+    def _comparison(self, s: ChoiceScore, oracle: ChoiceScore | None,
+                    clean: Callable[[float], float | None]) -> dict:
+        """evaluation.json's entry of one comparison; ``usd_per_1k_queries`` keys only when
+        the run records USD estimates (null where an arm is unpriced)."""
+        usd = self.usd_per_1k(s.choice.name)
+        contexts = []
+        for c, (name, p) in enumerate(zip(self.contexts, self.probabilities,
+                                          strict=True)):
+            item = {"context": name, "probability": float(p),
+                    **self._label(s.choice.prompt[c]), "n": int(s.choice.scale[c]),
+                    "value": float(s.value[c]), "sem": float(s.sem[c])}
+            if usd is not None:
+                item["usd_per_1k_queries"] = usd[0][c]
+            contexts.append(item)
+        out = {"name": s.choice.name, "description": DESCRIPTIONS[s.choice.name],
+               "acr": s.acr, "acr_sem": s.acr_sem,
+               "regret": clean(oracle.acr - s.acr) if oracle else None,
+               "gain_captured": clean(self.gain(s.choice.name))}
+        if usd is not None:
+            out["usd_per_1k_queries"] = usd[1]
+        out["contexts"] = contexts
+        return out
 
 
 def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
@@ -200,39 +294,64 @@ def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
     return resolved, split, policy
 
 
-def _policy_choice(resolved: ResolvedRun, policy: dict, source: Path) -> Choice:
-    ids = resolved.problem.backend.prompt_ids
+def _policy_choice(resolved: ResolvedRun, arms: ArmMap, policy: dict, source: Path
+                   ) -> Choice:
     names = resolved.problem.contexts.names
     rows = {r.get("context"): r for r in policy.get("contexts", [])}
     prompt, scale = [], []
     for name in names:
         row = rows.get(name)
-        if row is None or row.get("prompt") not in ids:
+        p = -1 if row is None else int(arms.index([row.get("prompt")],
+                                                  [row.get("model")])[0])
+        if p < 0:
             raise ConfigError(f"has no usable arm for context '{name}'", source=str(source))
-        prompt.append(ids.index(row["prompt"]))
+        prompt.append(p)
         scale.append(int(row["n"]))
     return Choice(POLICY, np.array(prompt), np.array(scale))
 
 
-def _train_estimates(resolved: ResolvedRun, files: RunDir) -> np.ndarray:
-    """(C, P, S) training estimates from estimates.csv (NaN where the run had none), the
-    unbiased ones when the run wrote them (comparisons rank arms as the algorithms did;
-    the clipped ``utility`` would tie arms at the range's bound)."""
+@dataclass(frozen=True)
+class TrainEstimates:
+    """The run's training estimates from estimates.csv as (C, P, S) arrays over the
+    backend's arms and the run's N grid, NaN where the run had none."""
+
+    utility: np.ndarray  # the unbiased one when the run wrote it (what arms are ranked by)
+    task: np.ndarray | None  # task utility (None: the run has no such column)
+    cost: np.ndarray | None  # expected cost per query in the strategy's cost units
+    usd: np.ndarray | None  # expected USD per query (None: the run records no USD)
+
+    @property
+    def priced(self) -> bool:
+        """Some arm has a USD estimate."""
+        return self.usd is not None and bool(np.isfinite(self.usd).any())
+
+
+def _train_estimates(resolved: ResolvedRun, arms: ArmMap, files: RunDir) -> TrainEstimates:
+    """The training estimates; ``utility`` the unbiased ones when the run wrote them
+    (comparisons rank arms as the algorithms did; the clipped ``utility`` would tie arms
+    at the range's bound)."""
     import pandas as pd
 
     if not files.has(RunDir.ESTIMATES):  # say why, not just that the run is incomplete
         raise ConfigError(f"{files.path} has no {RunDir.ESTIMATES} (written by iapo optimize "
                           "since version 0.3); rerun optimize", field=files.flag)
     frame = files.read_estimates(["context", "prompt", "n", "utility"])
-    column = ranking_column(frame)
     problem = resolved.problem
-    out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
     c = pd.Index(problem.contexts.names).get_indexer(frame.context.astype(str))
-    p = pd.Index(problem.backend.prompt_ids).get_indexer(frame.prompt.astype(str))
+    models = frame.model.tolist() if "model" in frame.columns else None
+    p = arms.index(frame.prompt.tolist(), models)
     s = pd.Index(problem.scales).get_indexer(frame.n)
     ok = (c >= 0) & (p >= 0) & (s >= 0)
-    out[c[ok], p[ok], s[ok]] = frame[column].to_numpy(dtype=float)[ok]
-    return out
+
+    def table(column: str) -> np.ndarray | None:
+        if column not in frame.columns:
+            return None
+        out = np.full((len(problem.contexts), problem.n_prompts, len(problem.scales)), np.nan)
+        out[c[ok], p[ok], s[ok]] = frame[column].to_numpy(dtype=float)[ok]
+        return out
+
+    return TrainEstimates(table(ranking_column(frame)), table("task_utility"), table("cost"),
+                          table("usd_per_query"))
 
 
 def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
@@ -264,6 +383,26 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
 def _usage(resolved: ResolvedRun) -> dict | None:
     usage = client_usage(resolved)
     return None if usage is None else {"model": resolved.config.model_label(), **usage}
+
+
+def money_choices(arms: ArmMap, train: TrainEstimates, scales: np.ndarray,
+                  probabilities: np.ndarray) -> list[Choice]:
+    """The comparisons of runs that choose between models or price their arms (none for
+    a run directory without a ``model`` column and without USD estimates, which evaluates
+    as it always did): "the best single model at N=1" when the run has several models,
+    "the cheapest arm within 1 point of the best" (task utility) when it has models or
+    prices — cheapest in USD when every estimated arm is priced, else in the strategy's
+    cost units (estimates.csv's ``cost``)."""
+    out: list[Choice] = []
+    if arms.several_models:
+        out.append(best_model_choice(train.utility, scales, probabilities, arms.models))
+    if (arms.models is not None or train.priced) and train.task is not None:
+        estimated = np.isfinite(train.task)
+        usd_known = train.usd is not None and bool(np.isfinite(train.usd[estimated]).all())
+        price = train.usd if usd_known else train.cost
+        if price is not None:
+            out.append(cheapest_near_best(train.task, price, scales))
+    return out
 
 
 def evaluation_cost(resolved: ResolvedRun, choices: list[Choice]) -> np.ndarray:
@@ -300,13 +439,16 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
                           source=str(files.file(RunDir.SPLIT)))
     if budget is not None and budget <= 0:
         raise ConfigError("must be > 0", field="--budget")
-    policy = _policy_choice(resolved, policy_file, files.file(RunDir.POLICY))
+    arms = ArmMap.of(problem.backend, any("model" in row
+                                         for row in policy_file.get("contexts", [])))
+    policy = _policy_choice(resolved, arms, policy_file, files.file(RunDir.POLICY))
     if not np.isin(policy.scale, problem.scales).all():
         raise ConfigError("deploys an N outside the run's scale grid",
                           source=str(files.file(RunDir.POLICY)))
-    train = _train_estimates(resolved, files)
+    train = _train_estimates(resolved, arms, files)
     probabilities = problem.contexts.probabilities
-    choices = comparison_choices(train, problem.scales, probabilities, policy)
+    choices = comparison_choices(train.utility, problem.scales, probabilities, policy)
+    choices += money_choices(arms, train, problem.scales, probabilities)
     backend = problem.backend
     skipped: list[str] = []
     spent = 0
@@ -352,7 +494,9 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
                             problem.backend.prompt_ids, len(test), scores, skipped, spent,
                             budget if method == "sampled" else None, _usage(resolved),
-                            problem.backend.strategy.name, *_run_state(summary))
+                            problem.scales, problem.backend.strategy.name,
+                            *_run_state(summary), arms=arms,
+                            usd_per_query=train.usd if train.priced else None)
     return evaluation
 
 

@@ -135,3 +135,53 @@ def test_the_table_has_one_row_per_context_and_truncates_nothing(many_contexts_r
         assert f"{item['acr']:.4f} ± {item['acr_sem']:.4f}" in narrow
         for ctx in item["contexts"]:
             assert f"│ {ctx['prompt']}@{ctx['n']} " in narrow
+
+
+def test_a_multi_model_priced_run_shows_models_and_dollars(tmp_path):
+    from iapo_cli.evaluation import BEST_MODEL_N1, CHEAPEST_NEAR_BEST
+    from tests.run.test_evaluate import _multi_model_run
+
+    run, _ = _multi_model_run(tmp_path)
+    code, out, err = run_cli("evaluate", run)
+    assert code == 0, err
+    data = json.loads((run / "evaluation.json").read_text())
+    names = [c["name"] for c in data["comparisons"]]
+    assert BEST_MODEL_N1 in names and CHEAPEST_NEAR_BEST in names
+    text = " ".join(out.split())  # cells may fold across lines
+    for item in data["comparisons"]:
+        for ctx in item["contexts"]:
+            usd = ctx["usd_per_1k_queries"]
+            assert (f"{ctx['prompt']}/{ctx['model']}@{ctx['n']} {ctx['value']:.4f} "
+                    f"${usd:.4g}/1k") in _render(evaluation_table(data, "t"), 400)
+    assert "USD / 1k queries" in text
+    narrow = _render(evaluation_table(data, "t", width=80), 80)
+    assert "USD / 1k queries" in narrow and max(len(line) for line in narrow.splitlines()) <= 80
+
+
+def test_an_unpriced_run_shows_no_dollars(tmp_path):
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    run = optimize(config, tmp_path / "run").run_dir
+    code, out, err = run_cli("evaluate", run)
+    assert code == 0, err
+    assert "USD" not in out and "$" not in out
+
+
+def test_the_policy_table_shows_models_and_dollars_per_1000_queries():
+    import pandas as pd
+
+    from iapo_cli.cli._optimize import policy_view
+
+    frame = pd.DataFrame({
+        "context": ["free", "frugal"], "prompt": ["a", "b"], "model": ["large", "small"],
+        "n": [1, 8], "estimated_utility": [0.9, 0.7], "samples": [40, 80],
+        "agnostic_prompt": ["a", "a"], "agnostic_n": [1, 1], "agnostic_utility": [0.9, 0.6],
+        "usd_per_query": [0.003, float("nan")]})
+    view = policy_view(frame)
+    assert list(view.columns[:6]) == ["context", "prompt", "model", "n", "estimated_utility",
+                                      "usd_per_1k_queries"]
+    assert list(view.usd_per_1k_queries) == ["$3", "n/a"]
+    plain = policy_view(frame.drop(columns=["model", "usd_per_query"]))
+    assert list(plain.columns) == ["context", "prompt", "n", "estimated_utility", "samples",
+                                   "agnostic", "agnostic_utility"]
+    unpriced = policy_view(frame.assign(usd_per_query=float("nan")))
+    assert "usd_per_1k_queries" not in unpriced.columns

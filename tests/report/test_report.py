@@ -18,7 +18,7 @@ from iapo_cli.report import (
     write_report,
 )
 from iapo_cli.run import optimize
-from tests.conftest import SMALL_SYNTHETIC, write_config
+from tests.conftest import SMALL_SYNTHETIC, run_cli, write_config
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +226,113 @@ def test_trimming_shows_every_context_with_identical_counts(many):
     for ax in (arms_ax, prompts_ax):
         _integer_ticks(ax.xaxis)
     _legend_clear_of_panels(fig)
+
+
+# --- frontier in dollars across models (issue 11) ------------------------------------------
+
+PRICE = {"tiny": 0.0001, "small": 0.0005, "large": 0.004}  # USD per completion
+
+
+def money_frames(contexts: int = 27, prompts: int = 20, scales=(1, 2, 4, 8), seed: int = 1):
+    """estimates and policy as the engine writes them on a multi-model backend: a
+    ``model`` column, ``usd_per_query`` (the "large" model unpriced for one prompt), and
+    per context a chosen (prompt, model, N)."""
+    rng = np.random.default_rng(seed)
+    names = [f"ctx-{c:02d}" for c in range(contexts)]
+    rows = [(c, f"p{p}", m, n) for c in names for p in range(prompts) for m in PRICE
+            for n in scales]
+    estimates = pd.DataFrame(rows, columns=["context", "prompt", "model", "n"])
+    estimates["task_utility"] = rng.uniform(0.2, 0.9, len(estimates))
+    estimates["utility"] = estimates.task_utility
+    estimates["cost"] = estimates.n * 30.0
+    estimates["usd_per_query"] = estimates.model.map(PRICE) * estimates.n
+    estimates.loc[(estimates.model == "large") & (estimates.prompt == "p3"),
+                  "usd_per_query"] = np.nan
+    picks = estimates.groupby("context").task_utility.idxmax()
+    policy = estimates.loc[picks, ["context", "prompt", "model", "n"]].reset_index(drop=True)
+    return names, estimates, policy
+
+
+def test_frontier_colours_arms_by_model_in_dollars_and_marks_the_chosen_arm():
+    from iapo_cli.report import frontier
+
+    names, estimates, policy = money_frames()
+    fig = frontier(estimates, policy, names)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == names  # a facet per context
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()][:3] == list(PRICE)
+    colours = [to_hex(h.get_color()) for h in legend.legend_handles[:3]]
+    assert len(set(colours)) == 3
+    for ax, name in zip(panels[:3], names, strict=False):
+        assert ax.get_xlabel() == "USD per 1000 queries (expected)"
+        assert ax.get_xscale() == "log"  # 0.1 .. 32 dollars: a factor of 320
+        part = estimates[(estimates.context == name)].dropna(subset=["usd_per_query"])
+        for collection, model, colour in zip(ax.collections, PRICE, colours, strict=True):
+            arms = part[part.model == model]
+            xy = collection.get_offsets()
+            assert len(xy) == len(arms)  # every priced arm of the model, one colour
+            assert {to_hex(c) for c in collection.get_facecolor()} == {colour}
+            assert np.allclose(np.sort(xy[:, 0]), np.sort(1000 * arms.usd_per_query))
+        pick = policy.set_index("context").loc[name]
+        star = next(line for line in ax.lines if line.get_label() == "chosen arm")
+        arm = part[(part.prompt == pick.prompt) & (part.model == pick.model)
+                   & (part.n == pick.n)]
+        if len(arm):
+            assert np.isclose(star.get_xdata()[0], 1000 * arm.usd_per_query.iloc[0])
+            assert np.isclose(star.get_ydata()[0], arm.task_utility.iloc[0])
+        step = next(line for line in ax.lines if line.get_label() == "frontier")
+        front = pareto_front(1000 * part.usd_per_query.to_numpy(),
+                             part.task_utility.to_numpy())
+        assert np.allclose(step.get_ydata(), part.task_utility.to_numpy()[front])
+    _legend_clear_of_panels(fig)
+
+
+def test_frontier_without_prices_uses_cost_units_and_one_model():
+    from iapo_cli.report import frontier
+
+    names, estimates, policy = money_frames(contexts=2, prompts=3)
+    plain = estimates[estimates.model == "small"].drop(columns=["model", "usd_per_query"])
+    fig = frontier(plain, policy.drop(columns=["model"]), names)
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("expected cost per query (cost units")
+    assert len(ax.collections) == 1  # one model, one colour
+    assert [t.get_text() for t in fig.legends[0].get_texts()][0] == "the run's model"
+
+
+def test_a_multi_model_priced_run_reports_dollars_and_the_frontier(tmp_path):
+    from tests.run.test_evaluate import _multi_model_run
+
+    run, _ = _multi_model_run(tmp_path)
+    code, _, err = run_cli("evaluate", run)
+    assert code == 0, err
+    report = write_report(run)
+    names = sorted(p.name for p in report.figures)
+    assert names == ["frontier.png", "trimming.png", "utility_vs_cost.png",
+                     "utility_vs_n.png"]
+    text = report.path.read_text()
+    assert "## Frontier: task utility against dollars" in text
+    assert "(frontier.png)" in text
+    assert "| context | prompt | model | n | estimated_utility |" in text
+    assert "USD / 1k queries" in text and "best single model at N=1" in text
+    assert "$" in text
+
+
+def test_a_run_without_models_or_prices_reports_as_before(run_dir):
+    text = write_report(run_dir).path.read_text()
+    assert "Frontier" not in text and "$" not in text and "model" not in text.lower()
+    assert not (run_dir / "frontier.png").exists()
+
+
+def test_per_prompt_figures_keep_models_apart(tmp_path):
+    from tests.run.test_evaluate import ARM_IDS, _multi_model_run
+
+    run, _ = _multi_model_run(tmp_path)
+    from iapo_cli.report._report import _per_arm
+
+    estimates = pd.read_csv(run / "estimates.csv")
+    assert sorted(_per_arm(estimates).prompt.unique()) == sorted(ARM_IDS)
+    fig = utility_vs_n(_per_arm(estimates), _per_arm(pd.read_csv(run / "policy.csv")),
+                       ["free"])
+    labels = {line.get_label() for line in fig.axes[0].lines}
+    assert set(ARM_IDS) <= labels  # one series per (prompt, model), none merged

@@ -104,3 +104,162 @@ def test_an_interrupted_run_is_evaluated_as_partial(tmp_path):
     assert data["meets_min_acr"] is False and data["partial"] is True
     complete = evaluate(optimize(config, tmp_path / "full").run_dir)
     assert not complete.partial and complete.min_acr_failure(-1.0) is None
+
+
+# --- run directories with several models and USD estimates (issue 11) ---------------------
+
+ARM_IDS = ["a@small", "b@small", "a@large", "b@large"]  # accuracy 0.3, 0.5, 0.7, 0.9
+USD_PER_COMPLETION = {"small": 0.0002, "large": 0.003}
+
+
+def _multi_model_run(tmp_path, priced: bool = True):
+    """A replay run whose arm ids are "prompt@model" (as a multi-model backend's), its
+    policy.json and estimates.csv rewritten as the engine writes them on such a backend:
+    ``prompt`` the prompt id, a ``model`` column, and ``usd_per_query`` (NaN unpriced).
+    Returns (run, the run's original single-id estimates)."""
+    import pandas as pd
+
+    from tests.conftest import write_replay_votes
+
+    write_replay_votes(tmp_path / "r.npz", prompts=4, queries=40, samples=8,
+                       prompt_ids=ARM_IDS)
+    config = write_config(tmp_path / "c.yaml", """\
+name: models
+backend: {kind: replay, path: r.npz, n_max: 8}
+scales: [1, 2, 4, 8]
+contexts:
+  - {name: free, weights: {correct: 1.0, cost: 0.0}}
+  - {name: frugal, weights: {correct: 1.0, cost: 0.05}}
+budget: 600
+""")
+    run = optimize(config, tmp_path / "run").run_dir
+    original = pd.read_csv(run / "estimates.csv")
+    split = original.prompt.str.rpartition("@")
+    estimates = original.copy()
+    estimates["prompt"] = split[0]
+    estimates.insert(2, "model", split[2])
+    estimates["usd_per_query"] = (estimates.model.map(USD_PER_COMPLETION) * estimates.n
+                                  if priced else np.nan)
+    estimates.to_csv(run / "estimates.csv", index=False)
+    policy = json.loads((run / "policy.json").read_text())
+    for row in policy["contexts"]:
+        row["prompt"], _, row["model"] = row["prompt"].rpartition("@")
+    (run / "policy.json").write_text(json.dumps(policy))
+    return run, original
+
+
+def test_multi_model_rows_map_back_to_their_arms(tmp_path):
+    run, _ = _multi_model_run(tmp_path)
+    result = evaluate(run)
+    policy = json.loads((run / "policy.json").read_text())["contexts"]
+    ids = list(result.prompt_ids)
+    assert ids == ARM_IDS
+    assert [ids[p] for p in result.policy.choice.prompt] == [
+        f"{r['prompt']}@{r['model']}" for r in policy]
+    data = write_evaluation(result)
+    for item in data["comparisons"]:
+        for ctx, p in zip(item["contexts"], item_arms(result, item["name"]), strict=True):
+            assert f"{ctx['prompt']}@{ctx['model']}" == ids[p]
+    header = (run / "evaluation.csv").read_text().splitlines()[0].split(",")
+    assert header[:5] == ["comparison", "context", "prompt", "model", "n"]
+    assert "usd_per_1k_queries" in header
+
+
+def item_arms(result, name):
+    return list(result.score(name).choice.prompt)
+
+
+def test_best_single_model_at_n1_and_cheapest_within_a_point(tmp_path):
+    from iapo_cli.evaluation import BEST_MODEL_N1, CHEAPEST_NEAR_BEST
+
+    run, original = _multi_model_run(tmp_path)
+    result = evaluate(run)
+    names = [s.choice.name for s in result.scores]
+    assert names[-3:] == [BEST_MODEL_N1, CHEAPEST_NEAR_BEST, ORACLE]
+    contexts = list(result.contexts)
+    probs = dict(zip(contexts, result.probabilities, strict=True))
+    # best single model at N=1, recomputed from estimates.csv by hand
+    ones = original[original.n == 1].copy()
+    ones["model"] = ones.prompt.str.rpartition("@")[2]
+    best = ones.loc[ones.groupby(["model", "context"]).unbiased_utility.idxmax()]
+    value = best.assign(w=best.context.map(probs) * best.unbiased_utility
+                        ).groupby("model").w.sum()
+    model = value.idxmax()
+    expected = best[best.model == model].set_index("context").prompt
+    chosen = result.score(BEST_MODEL_N1).choice
+    assert [ARM_IDS[p] for p in chosen.prompt] == [expected[c] for c in contexts]
+    assert (chosen.scale == 1).all()
+    # cheapest within one point (0.01) of the best task utility, in USD
+    priced = original.assign(usd=original.prompt.str.rpartition("@")[2].map(
+        USD_PER_COMPLETION) * original.n)
+    cheap = result.score(CHEAPEST_NEAR_BEST).choice
+    for c, name in enumerate(contexts):
+        rows = priced[(priced.context == name)].dropna(subset=["task_utility"])
+        near = rows[rows.task_utility >= rows.task_utility.max() - 0.01]
+        pick = near.sort_values(["usd", "task_utility"], ascending=[True, False]).iloc[0]
+        assert (ARM_IDS[cheap.prompt[c]], cheap.scale[c]) == (pick.prompt, pick.n)
+    # dollars per 1000 queries of every comparison, from the arm's USD estimate
+    data = write_evaluation(result)
+    for item in data["comparisons"]:
+        usd = [ctx["usd_per_1k_queries"] for ctx in item["contexts"]]
+        arms = [(ctx["model"], ctx["n"]) for ctx in item["contexts"]]
+        assert usd == pytest.approx([1000 * USD_PER_COMPLETION[m] * n for m, n in arms])
+        assert item["usd_per_1k_queries"] == pytest.approx(
+            sum(p * u for p, u in zip(result.probabilities, usd, strict=True)))
+
+
+def test_unpriced_models_rank_by_cost_units_and_show_no_dollars(tmp_path):
+    from iapo_cli.evaluation import CHEAPEST_NEAR_BEST
+
+    run, original = _multi_model_run(tmp_path, priced=False)
+    result = evaluate(run)
+    cheap = result.score(CHEAPEST_NEAR_BEST).choice
+    for c, name in enumerate(result.contexts):
+        rows = original[original.context == name].dropna(subset=["task_utility"])
+        near = rows[rows.task_utility >= rows.task_utility.max() - 0.01]
+        pick = near.sort_values(["cost", "task_utility"], ascending=[True, False]).iloc[0]
+        assert (ARM_IDS[cheap.prompt[c]], cheap.scale[c]) == (pick.prompt, pick.n)
+    data = write_evaluation(result)
+    assert "usd_per_1k_queries" not in json.dumps(data)
+
+
+def test_a_run_without_models_or_prices_evaluates_as_before(tmp_path):
+    from iapo_cli.evaluation import AGNOSTIC_BEST_N, POLICY, SINGLE_ARM
+
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    run = optimize(config, tmp_path / "run").run_dir
+    data = write_evaluation(evaluate(run))
+    assert [c["name"] for c in data["comparisons"]] == [POLICY, AGNOSTIC, AGNOSTIC_BEST_N,
+                                                        SINGLE_ARM, ORACLE]
+    assert list(data["comparisons"][0]) == ["name", "description", "acr", "acr_sem",
+                                            "regret", "gain_captured", "contexts"]
+    assert list(data["comparisons"][0]["contexts"][0]) == [
+        "context", "probability", "prompt", "n", "value", "sem"]
+    assert (run / "evaluation.csv").read_text().splitlines()[0] == (
+        "comparison,context,prompt,n,value,sem,regret,gain_captured")
+
+
+def test_live_cheapest_arm_is_sampled_within_the_evaluate_budget(live_run):
+    import pandas as pd
+
+    from iapo_cli.evaluation import CHEAPEST_NEAR_BEST
+
+    run, server = live_run
+    estimates = pd.read_csv(run / "estimates.csv")
+    estimates["usd_per_query"] = 0.001 * estimates.n  # priced: the comparison appears
+    estimates.to_csv(run / "estimates.csv", index=False)
+    before = server.completions
+    result = evaluate(run)
+    assert result.score(CHEAPEST_NEAR_BEST) is not None
+    assert server.completions - before == result.spent <= result.budget
+    # a budget for the policy alone: the comparison is read only from what that samples
+    policy = result.policy.choice
+    need = np.zeros(len(result.prompt_ids), dtype=int)
+    np.maximum.at(need, policy.prompt, policy.scale)
+    least = int(need.sum()) * result.test_queries
+    tight = evaluate(run, budget=least)
+    assert tight.spent <= least
+    cheap = result.score(CHEAPEST_NEAR_BEST).choice
+    covered = (cheap.scale <= need[cheap.prompt]).all()
+    assert (tight.score(CHEAPEST_NEAR_BEST) is not None) == covered
+    assert (CHEAPEST_NEAR_BEST in tight.skipped) == (not covered)
