@@ -267,6 +267,10 @@ class LLMClient:
     def price_known(self) -> bool:
         return self._price() is not None
 
+    def prices(self) -> tuple[float, float] | None:
+        """USD per prompt token and per completion token (None: no price), as accounted."""
+        return self._price()
+
     def supports_n(self) -> bool:
         """The settings' ``supports_n`` when set, else the transport's answer; False from
         the moment a server answered one completion to a request for several."""
