@@ -65,17 +65,24 @@ def _usd(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:,.4f}"
 
 
+def _per_1k(usd_per_query: float | None) -> str:
+    return "unpriced" if usd_per_query is None else f"${1000 * usd_per_query:,.3f}"
+
+
 def arms_table(result) -> Table:
-    """Per arm: tokens per request and completion, N support, price and the cost of one
-    query at the smallest and largest N, round-1 pulls."""
-    out = Table(title=f"plan: {result.config}")
+    """Per arm: tokens per request and completion, N support, tokens per query and dollars
+    per 1000 queries at the smallest and largest N, latency, round-1 pulls."""
+    out = Table(title=f"plan: {result.config}", caption="compl. tok: pilot mean, cached "
+                "pilot, or max_tokens; n: the largest n per request (no: one request per "
+                "completion); tok/q, $/1k q: per query, per 1000 queries at N")
     low, high = (result.arms[0].per_n[0]["n"], result.arms[0].per_n[-1]["n"]) \
         if result.arms else (None, None)
-    columns = ["arm", "model", "prompt tok", "completion tok", "n support",
-               f"tok/query N={low}", f"tok/query N={high}", f"$/query N={low}",
-               f"$/query N={high}", "latency s", "round 1"]
+    columns = ["arm", "model", "prompt tok", "compl. tok", "n",
+               f"tok/q N={low}", f"tok/q N={high}", f"$/1k q N={low}",
+               f"$/1k q N={high}", "latency s", "round 1"]
     for name in columns:
-        out.add_column(name, justify="left" if name in ("arm", "model") else "right")
+        out.add_column(name, justify="left" if name in ("arm", "model") else "right",
+                       overflow="fold")
     schedule = result.schedule
     for i, arm in enumerate(result.arms):
         source = {"pilot": " (pilot)", "cache": " (cache)", "max_tokens": " (max)"}.get(
@@ -85,10 +92,11 @@ def arms_table(result) -> Table:
             if schedule.round1_scale[i] else "0")
         out.add_row(arm.arm, arm.model, _num(arm.prompt_tokens, 1),
                     _num(arm.completion_tokens, 1) + source,
-                    f"yes (≤{arm.max_n})" if arm.supports_n else "no",
+                    f"≤{arm.max_n}" if arm.supports_n else "no",
                     _num(arm.per_n[0]["tokens_per_query"]),
                     _num(arm.per_n[-1]["tokens_per_query"]),
-                    _usd(arm.per_n[0]["usd_per_query"]), _usd(arm.per_n[-1]["usd_per_query"]),
+                    _per_1k(arm.per_n[0]["usd_per_query"]),
+                    _per_1k(arm.per_n[-1]["usd_per_query"]),
                     _num(arm.latency, 3), first)
     return out
 
@@ -109,7 +117,7 @@ def _estimates(values: dict, what: str, show) -> str:
     if values["expected"] is None and values["worst"] is None:
         return f"{what} unknown" if what != "USD" else "unpriced"
     expected = "?" if values["expected"] is None else show(values["expected"])
-    worst = "unbounded (no max_tokens)" if values["worst"] is None else show(values["worst"])
+    worst = "unbounded, no max_tokens" if values["worst"] is None else show(values["worst"])
     return f"{expected} {what} expected (worst {worst})" if what != "USD" else \
         f"{expected} expected (worst {worst})"
 

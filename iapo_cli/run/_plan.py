@@ -477,6 +477,9 @@ def _arm_warnings(arms: list[ArmPlan], warnings: list[str]) -> None:
             warnings.append(f"{model} has no price: money is not estimated")
         if not arm.supports_n:
             warnings.append(f"{model} does not support n: a pull at N sends N requests")
+        if arm.completion_from == "max_tokens":
+            warnings.append(f"{model}: completion tokens taken at max_tokens (an upper "
+                            f"bound); --pilot K measures them")
         if arm.max_tokens is None:
             warnings.append(f"{model}: no max_tokens, so the worst case is unbounded"
                             + ("" if arm.completion_from is not None else
