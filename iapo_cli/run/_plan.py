@@ -450,6 +450,8 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
             warnings.append(f"prompt tokens counted on {len(queries)} of "
                             f"{len(problem.train)} training queries")
         _arm_warnings(arms, warnings)
+        if len(getattr(problem.backend, "clients", ())) > 1:
+            warnings.append("the judge's requests (llm_judge objectives) are not included")
         for arm in arms:
             arm.per_n = [{"n": int(n),
                           "requests": _requests(int(n), arm.supports_n, arm.max_n),
