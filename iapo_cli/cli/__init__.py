@@ -23,6 +23,7 @@ from ._bench import bench_command
 from ._evaluate import evaluate_command
 from ._explain import explain_command
 from ._optimize import optimize_command, validate_command
+from ._plan import plan_command
 from ._record import record_command
 from ._render import err_console
 from ._report import report_command
@@ -32,6 +33,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "user context, under a completion budget.")
 app.command("optimize")(optimize_command)
 app.command("validate")(validate_command)
+app.command("plan")(plan_command)
 app.command("explain")(explain_command)
 app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)

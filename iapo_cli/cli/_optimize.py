@@ -24,7 +24,8 @@ def optimize_command(
              "budget and seed); completions it already paid for come from the cache.")] = None,
 ) -> None:
     """Pick, for every context, the (prompt, N) to deploy, within the completion budget."""
-    from ..run import optimize
+    from ..run import optimize, plan_estimate
+    from ._plan import estimate_line
 
     if resume is not None and out is not None:
         raise ConfigError("use --resume or --out, not both", field="--out")
@@ -32,7 +33,9 @@ def optimize_command(
         def observer(round_: int, rounds: int, spent: int, total: int) -> None:
             update(round_, rounds, f"round {round_}/{rounds}, spent {spent}/{total}")
 
-        outcome = optimize(config, out, budget, seed, observer, resume=resume)
+        outcome = optimize(config, out, budget, seed, observer, resume=resume,
+                           on_start=lambda resolved: console.print(
+                               estimate_line(plan_estimate(resolved)), soft_wrap=True))
     console.print(table(policy_view(outcome.policy_table),
                         f"policy ({outcome.resolved.problem.backend.strategy.name})"))
     result = outcome.result

@@ -50,6 +50,38 @@ def load_litellm():
     return litellm
 
 
+OFFLINE_ENCODINGS = ("cl100k_base", "o200k_base", "p50k_base")
+"""The tiktoken encodings LiteLLM bundles (its ``litellm_core_utils/tokenizers``, where it
+points ``TIKTOKEN_CACHE_DIR``): counting with them needs no download."""
+
+_DOWNLOADED_TOKENIZERS = ("cohere", "llama2", "llama3")
+"""LiteLLM's HuggingFace tokenizer kinds that it downloads from the Hub on first use (25 s
+of retries and then tiktoken when offline): counted with ``cl100k_base`` instead."""
+
+
+def count_prompt_tokens(model: str, messages: list[dict]) -> tuple[int, str]:
+    """Prompt tokens of ``messages`` for ``model`` by LiteLLM's ``token_counter``, and the
+    name of the tokenizer used. Never downloads: a model whose tokenizer LiteLLM would
+    fetch from the Hub (llama, cohere) or whose tiktoken encoding it does not bundle is
+    counted with ``cl100k_base`` and the name says ``approximate``. Raises whatever LiteLLM
+    raises (the caller falls back)."""
+    litellm = load_litellm()
+    from litellm.litellm_core_utils import token_counter as counting
+
+    if provider_of(model) == "openai":  # LiteLLM's tables know OpenAI models by bare name
+        model = model.split("/", 1)[1]
+    kind = litellm.utils.huggingface_tokenizer_kind(model)
+    if kind == "anthropic":
+        return litellm.token_counter(model=model, messages=messages), "anthropic (LiteLLM)"
+    if kind is None:
+        encoding = counting.openai_tokenizer_encoding_name(model)
+        if encoding in OFFLINE_ENCODINGS:
+            return litellm.token_counter(model=model, messages=messages), f"tiktoken {encoding}"
+    # model="" selects the default encoding (cl100k_base) with the chat message overhead
+    return (litellm.token_counter(model="", messages=messages),
+            "tiktoken cl100k_base (approximate)")
+
+
 class LiteLLMTransport:
     """Any provider LiteLLM knows (``openai/...``, ``anthropic/...``, ``hosted_vllm/...``):
     ``settings.params`` and the request's decoding pass through to ``litellm.acompletion``,

@@ -10,6 +10,7 @@ from ._evaluate import (
     write_evaluation,
 )
 from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
+from ._plan import Plan, plan, plan_estimate
 from ._record import RecordInterrupted, RecordOutcome, record
 from ._resolve import ResolvedRun, build_contexts, build_environment, resolve
 from ._study import BenchInterrupted, StudyOutcome, load_env, parse_algorithms, run_bench
@@ -34,6 +35,9 @@ __all__ = [
     "load_env",
     "optimize",
     "parse_algorithms",
+    "Plan",
+    "plan",
+    "plan_estimate",
     "record",
     "register_backend",
     "resolve",

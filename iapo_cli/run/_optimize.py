@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -289,13 +290,16 @@ def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
 
 def optimize(config_path: str | Path, out: str | Path | None = None, budget: int | None = None,
              seed: int | None = None, observer: Observer | None = None,
-             resume: str | Path | None = None) -> RunOutcome:
+             resume: str | Path | None = None,
+             on_start: Callable[[ResolvedRun], None] | None = None) -> RunOutcome:
     """Train the configured algorithm and write ``<out>/<name>-<UTC stamp>/``.
 
     ``resume``: an earlier run directory of the same config; the run is replayed with the
     same seed, so every completion it already paid for comes from the cache. On Ctrl-C
     the files are written from what was done (status "interrupted") and ``Interrupted`` is
     raised; a live failure writes status "failed" and raises ``RunFailed``.
+    ``on_start(resolved)`` is called once every check passed, just before training (the
+    command line announces the plan's estimate there).
     """
     given = load_config(config_path)
     config = given
@@ -319,6 +323,8 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         for client in resolved.problem.backend.clients:
             client.ledger = ledger
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)
+    if on_start is not None:
+        on_start(resolved)
     # the run owns the trainer, so what the algorithm learned survives an interrupt
     trainer = Trainer(resolved.problem, resolved.budget,
                       np.random.default_rng(resolved.seed), observer)
