@@ -156,12 +156,13 @@ class ArmSource:
 
 
 def _arms(env) -> Iterator[ArmSource]:
-    """The live backend's arms. One model today: every prompt on ``backend.client``. A
-    multi-model backend (``arm_models``) loops over (model, prompt) here."""
+    """The live backend's arms, each on its own model's client (``arm_clients``: one
+    client for every arm of a one-model config)."""
     backend = env.backend
-    client = backend.client
     for p, arm in enumerate(backend.prompts):
-        yield ArmSource(p, backend.prompt_ids[p], client.settings.model, arm.id, p, client,
+        client = backend.arm_clients[p]
+        yield ArmSource(p, backend.prompt_ids[p], client.settings.model,
+                        backend.arm_prompts[p], p, client,
                         {**client.settings.params, **(arm.decoding or {})})
 
 
@@ -450,7 +451,8 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
             warnings.append(f"prompt tokens counted on {len(queries)} of "
                             f"{len(problem.train)} training queries")
         _arm_warnings(arms, warnings)
-        if len(getattr(problem.backend, "clients", ())) > 1:
+        backend = problem.backend
+        if len(backend.clients) > len(set(backend.arm_clients)):  # judges beyond the models
             warnings.append("the judge's requests (llm_judge objectives) are not included")
         for arm in arms:
             arm.per_n = [{"n": int(n),

@@ -83,11 +83,26 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
         names = tuple(",".join(f"{k}={v:g}" for k, v in zip(keys, combo, strict=True))
                       for combo in combos)
         probs = np.full(len(rows), 1.0)
+    max_usd = max_n = None
+    if isinstance(config.contexts, list):
+        if any(c.max_cost_per_query is not None for c in config.contexts):
+            if not getattr(env.backend, "usd_known", False):
+                i = next(i for i, c in enumerate(config.contexts)
+                         if c.max_cost_per_query is not None)
+                raise ConfigError("a cap in USD needs a price for every model (give "
+                                  "price: {input, output}, or use a model LiteLLM prices)",
+                                  source=source, field=f"contexts[{i}].max_cost_per_query")
+            max_usd = np.array([np.nan if c.max_cost_per_query is None
+                                else c.max_cost_per_query for c in config.contexts])
+        if any(c.max_n is not None for c in config.contexts):
+            max_n = np.array([c.max_n or 0 for c in config.contexts], dtype=np.int64)
     return Contexts(
         names,
         np.array([r[0] for r in rows], dtype=float),
         np.array([r[1] for r in rows], dtype=float),
         probs / probs.sum(),
+        max_usd,
+        max_n,
     )
 
 

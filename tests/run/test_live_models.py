@@ -52,7 +52,9 @@ def test_the_shipped_config_runs_offline_with_arms_across_models(tmp_path):
     outcome = optimize(path, out=tmp_path / "run")
     summary = (tmp_path / "run" / "summary.json").read_text()
     assert '"model": "small,large"' in summary
-    assert set(outcome.policy_table["prompt"]) <= set(backend.prompt_ids)
+    table = outcome.policy_table  # prompt and model apart, as the contract has them
+    chosen = {f"{p}@{m}" for p, m in zip(table["prompt"], table["model"], strict=True)}
+    assert chosen <= set(backend.prompt_ids)
 
 
 def test_one_model_configs_keep_their_arms_and_report_no_models(tmp_path):
@@ -206,7 +208,8 @@ def test_a_run_across_two_loopback_models_with_a_completion_budget(two_model_ser
     served = sum(m["completions"] for m in server.served.values())
     assert served == 240 and set(server.served) == {"small", "large"}
     policy = outcome.policy_table
-    assert set(policy["prompt"]) <= {"a@small", "a@large", "b@small"}
+    chosen = {f"{p}@{m}" for p, m in zip(policy["prompt"], policy["model"], strict=True)}
+    assert chosen <= {"a@small", "a@large", "b@small"}
     spent = sum((m["prompt_tokens"] * PRICES[k][0] + m["completion_tokens"] * PRICES[k][1])
                 / 1e6 for k, m in server.served.items())
     assert outcome.usage["this_attempt"]["completion"]["cost"] == pytest.approx(spent)
