@@ -133,6 +133,12 @@ class LiveClientConfig(_Strict):
                 raise ValueError(f"'{key}' is set by iapo itself ({SET_BY_CLIENT[key]})")
         return check_sampling_values(params)
 
+    @model_validator(mode="after")
+    def _no_secrets(self):
+        # a one-model backend and every entry of ``models`` alike
+        _refuse_secrets({"params": self.params, "api_base": self.api_base})
+        return self
+
     def client_fields(self) -> dict[str, Any]:
         """The client's settings by name (every field this class declares but ``price``,
         which a client takes per token: ``PriceConfig.per_token``), with ``params``
@@ -176,13 +182,9 @@ class ModelConfig(LiveClientConfig, _ClientExtras):
     """The model's name in arm ids (prompt@id), policies and reports (letters, digits,
     . _ : -)."""
 
-    @model_validator(mode="after")
-    def _no_secrets(self) -> ModelConfig:
-        _refuse_secrets({"params": self.params, "api_base": self.api_base})
-        return self
 
 
-class LiveBackendConfig(LiveClientConfig, _Backend):
+class LiveBackendConfig(LiveClientConfig, _ClientExtras, _Backend):
     """A model through LiteLLM: the client's settings plus the run's use of them, and two
     more client settings declared here (``client_extras``: the key's variable and the
     Retry-After cap)."""
@@ -197,30 +199,6 @@ class LiveBackendConfig(LiveClientConfig, _Backend):
     cache_dir: str = ".iapo-cache"
     """The completion cache's directory (relative to the config file). --resume uses
     the run's own (summary.json: cache_dir) unless this value was changed."""
-    retry_after_max: float = Field(600.0, ge=0)
-    """Seconds a provider's Retry-After is honoured up to (a longer one waits this long)."""
-    api_key_env: str | None = None
-    """The environment variable holding the API key (null: the provider's usual one, e.g.
-    OPENAI_API_KEY; an api_base server needs none). Only the name is written anywhere."""
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _variable_name(cls, value: str | None) -> str | None:
-        # the value is never echoed: a pasted key must not reach an error message
-        if value is not None and not _ENV_NAME.fullmatch(value):
-            raise ValueError("must name an environment variable (letters, digits and _), "
-                             "not hold the key itself")
-        return value
-
-    def client_extras(self) -> dict[str, Any]:
-        """The client settings declared here rather than in ``LiveClientConfig``:
-        ``retry_after_max`` and ``api_key_env``."""
-        return {"retry_after_max": self.retry_after_max, "api_key_env": self.api_key_env}
-
-    @model_validator(mode="after")
-    def _no_secrets(self) -> LiveBackendConfig:
-        _refuse_secrets({"params": self.params, "api_base": self.api_base})
-        return self
 
 
 class ReplayBackendConfig(_Backend):

@@ -192,33 +192,8 @@ def utility_vs_cost(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: lis
     cost per query (one colour and marker per prompt, as in ``utility_vs_n``); the frontier
     (no arm cheaper and better) is a black step line and the chosen arm a star. The legend
     is outside the panels."""
-    fig, axes = _grid(len(contexts))
-    chosen = policy.set_index("context")
-    styles = series_styles(estimates.prompt)
     known = estimates.dropna(subset=["task_utility", "cost"])
-    points = {(str(c), str(p)): (rows.cost.to_numpy(), rows.task_utility.to_numpy())
-              for (c, p), rows in known.groupby(["context", "prompt"], sort=False)}
-    for ax, name in zip(axes, contexts, strict=True):
-        part = known[known.context == name]
-        for prompt, style in styles.items():
-            if (str(name), prompt) in points:
-                cost, task = points[str(name), prompt]
-                ax.scatter(cost, task, s=12, alpha=0.7, color=style["color"],
-                           marker=style["marker"], label=prompt)
-        if len(part):
-            front = pareto_front(part.cost.to_numpy(), part.task_utility.to_numpy())
-            rows = part.iloc[front]
-            ax.plot(rows.cost, rows.task_utility, drawstyle="steps-post", color="black",
-                    linewidth=1, label="frontier")
-        _mark_chosen(ax, part, chosen.loc[name], "cost", "task_utility")
-        _dress(ax, name, "expected cost per query", "estimated task utility")
-    handles = [_proxy(prompt, linestyle="none", color=style["color"], marker=style["marker"],
-                      markersize=5) for prompt, style in styles.items()]
-    handles += [_proxy("frontier", color="black", linewidth=1, drawstyle="steps-post"),
-                _proxy("chosen arm", marker="*", markersize=10, color="black",
-                       linestyle="none")]
-    _legend_outside(fig, handles, "prompt")
-    return fig
+    return _cost_panels(known, policy, contexts, "prompt", "cost", "expected cost per query")
 
 
 def frontier_axis(estimates: pd.DataFrame) -> tuple[str, str]:
@@ -239,7 +214,6 @@ def frontier(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str])
     star. ``estimates``: context, prompt, n, task_utility, cost, optionally model and
     usd_per_query (estimates.csv); ``policy``: context, prompt, n, optionally model. One
     scatter per (panel, model), so thousands of arms stay fast; the legend is outside."""
-    fig, axes = _grid(len(contexts))
     x, xlabel = frontier_axis(estimates)
     arms = estimates.copy()
     if "model" not in arms.columns:
@@ -248,22 +222,32 @@ def frontier(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str])
         arms[x] = 1000 * arms.usd_per_query
     arms["model"] = arms.model.astype(str)
     known = arms.dropna(subset=["task_utility", x])
-    styles = series_styles(arms.model)
-    chosen = policy.set_index("context")
-    points = {(str(c), str(m)): (rows[x].to_numpy(dtype=float),
-                                 rows.task_utility.to_numpy(dtype=float))
-              for (c, m), rows in known.groupby(["context", "model"], sort=False)}
     positive = known[x].to_numpy(dtype=float)
     positive = positive[positive > 0]
     log_x = len(positive) == len(known) and len(positive) > 0 and (
         positive.max() >= 10 * positive.min())
+    return _cost_panels(known, policy, contexts, "model", x, xlabel, log_x)
+
+
+def _cost_panels(known: pd.DataFrame, policy: pd.DataFrame, contexts: list[str], group: str,
+                 x: str, xlabel: str, log_x: bool = False):
+    """The figure ``utility_vs_cost`` and ``frontier`` share: per context a panel of the
+    arms of ``known`` (rows with task_utility and ``x``), task utility against ``x``, one
+    scatter per value of ``group`` (its colour and marker), the frontier as black steps
+    and the policy's arm (matched on prompt, n and, when both have it, model) a star."""
+    fig, axes = _grid(len(contexts))
+    styles = series_styles(known[group])
+    chosen = policy.set_index("context")
+    points = {(str(c), str(g)): (rows[x].to_numpy(dtype=float),
+                                 rows.task_utility.to_numpy(dtype=float))
+              for (c, g), rows in known.groupby(["context", group], sort=False)}
     for ax, name in zip(axes, contexts, strict=True):
         part = known[known.context == name]
-        for model, style in styles.items():
-            if (str(name), model) in points:
-                cost, task = points[str(name), model]
+        for value, style in styles.items():
+            if (str(name), value) in points:
+                cost, task = points[str(name), value]
                 ax.scatter(cost, task, s=12, alpha=0.7, color=style["color"],
-                           marker=style["marker"], label=model)
+                           marker=style["marker"], label=value)
         if len(part):
             front = pareto_front(part[x].to_numpy(dtype=float),
                                  part.task_utility.to_numpy(dtype=float))
@@ -272,8 +256,8 @@ def frontier(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str])
                     linewidth=1, label="frontier")
             pick = chosen.loc[name]
             mine = (part.prompt.astype(str) == str(pick.prompt)) & (part.n == pick.n)
-            if "model" in policy.columns:
-                mine &= part.model == str(pick.model)
+            if "model" in policy.columns and "model" in part.columns:
+                mine &= part.model.astype(str) == str(pick.model)
             if mine.any():
                 ax.plot(part[x][mine].iloc[:1], part.task_utility[mine].iloc[:1], marker="*",
                         markersize=16, color="black", linestyle="none", zorder=5,
@@ -281,12 +265,12 @@ def frontier(estimates: pd.DataFrame, policy: pd.DataFrame, contexts: list[str])
         if log_x:
             ax.set_xscale("log")
         _dress(ax, name, xlabel, "estimated task utility")
-    handles = [_proxy(model, linestyle="none", color=style["color"], marker=style["marker"],
-                      markersize=5) for model, style in styles.items()]
+    handles = [_proxy(value, linestyle="none", color=style["color"], marker=style["marker"],
+                      markersize=5) for value, style in styles.items()]
     handles += [_proxy("frontier", color="black", linewidth=1, drawstyle="steps-post"),
                 _proxy("chosen arm", marker="*", markersize=10, color="black",
                        linestyle="none")]
-    _legend_outside(fig, handles, "model")
+    _legend_outside(fig, handles, group)
     return fig
 
 
