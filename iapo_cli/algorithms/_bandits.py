@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ._base import Policy, Trainer, keep_best
-from ._budget import check_rounds, round_room, spend_leftover, split_budget
+from ._budget import check_rounds, round_room, spend_leftover, split_budget, times_affordable
 from ._contract import Algorithm
 
 
@@ -57,33 +57,41 @@ class _BatchedBandit(Algorithm):
         problem, budget, rng = trainer.problem, trainer.budget, trainer.rng
         scales = problem.scales
         n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(scales)
-        warm = scales[scales * n_prompts <= budget // 2]
+        # prices of one query per (prompt, scale of the grid) in the budget's unit: N
+        # with completions (exact), estimated from usage so far with a metered budget
+        cost = trainer.price[:, scales - 1]  # (P, S)
+        # budget // 2 is budget / 2 rounded down: the same comparison for integer sums
+        warm = scales[cost.sum(axis=0) <= budget / 2 if trainer.metered else
+                      scales * n_prompts <= budget // 2]
         first = int(warm[-1]) if warm.size else int(scales[0])
         queries = trainer.queries.draw(1)
         trainer.pull_many([(p, queries, first) for p in range(n_prompts)])
-        cost = np.broadcast_to(scales[None, :], (n_prompts, n_scales))
         turns = _context_turns(problem.contexts.probabilities, rng)
-        size = max(int(scales[-1]), math.ceil(trainer.remaining / self.batches))
+        dearest = cost.max()
+        size = max(dearest, trainer.remaining / self.batches) if trainer.metered else \
+            max(int(scales[-1]), math.ceil(trainer.remaining / self.batches))
         step = 0
-        while trainer.remaining >= scales[0]:
+        while trainer.remaining >= cost.min():
             room = min(size, trainer.remaining)
             score = self._score(trainer, trainer.grid_utility(), trainer.grid_samples(), rng)
             chosen: dict[tuple[int, int], int] = {}
             # pulls per decision: 1 unless the room holds more than MAX_DECISIONS pulls at
-            # N_max; fewer near the end of the room, so that every arm stays affordable
-            unit = max(1, room // (MAX_DECISIONS * int(scales[-1])))
-            while room >= scales[0]:
+            # the dearest arm; fewer near the end of the room, so every arm stays affordable
+            unit = max(1, times_affordable(room, MAX_DECISIONS * dearest))
+            while room >= cost.min():
                 context = turns[step % len(turns)]
                 step += 1
-                take = max(1, min(unit, room // int(scales[-1])))
+                take = max(1, min(unit, times_affordable(room, dearest)))
                 arm = self._pick(score, context, cost * take <= room, rng)
                 p, s = divmod(arm, n_scales)
                 chosen[(p, int(scales[s]))] = chosen.get((p, int(scales[s])), 0) + take
-                room -= take * int(scales[s])
+                room -= take * cost[p, s]
             before = trainer.spent
             trainer.pull_fresh([(p, count, n) for (p, n), count in sorted(chosen.items())])
             if trainer.spent == before:  # nothing affordable was chosen: stop, never spin
                 break
+            cost = trainer.price[:, scales - 1]  # metered: prices learnt from the usage
+            dearest = cost.max()
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
@@ -215,12 +223,13 @@ class SequentialHalving(Algorithm):
             room = round_room(shares, r, trainer.remaining)
             arms = np.argwhere(active.any(axis=0))  # (A, 2): prompt, scale index
             n = scales[arms[:, 1]]
-            per = room // int(n.sum())
+            price = trainer.price[arms[:, 0], n - 1]  # (A,) N each with completions
+            per = times_affordable(room, price.sum())
             if per > 0:
                 counts = np.full(len(arms), per)
             else:  # the least-sampled arms that fit, random among equals
                 order = np.lexsort((rng.random(len(arms)), own[arms[:, 0], arms[:, 1]]))
-                fits = order[np.cumsum(n[order]) <= room]
+                fits = order[np.cumsum(price[order]) <= room]
                 counts = np.zeros(len(arms), dtype=np.int64)
                 counts[fits] = 1
             trainer.pull_fresh([(p, k, scales[s])
@@ -229,8 +238,9 @@ class SequentialHalving(Algorithm):
                 own[p, s] += k
             last = r == rounds - 1
             if last:  # leftovers: one pull each for the arms that still fit, cheapest first
-                for idx in np.argsort(n, kind="stable"):
-                    if n[idx] <= trainer.remaining:
+                price = trainer.price[arms[:, 0], n - 1]
+                for idx in np.argsort(price, kind="stable"):
+                    if price[idx] <= trainer.remaining:
                         trainer.pull(int(arms[idx, 0]), trainer.queries.draw(1), int(n[idx]))
                 spend_leftover(trainer, trainer.remaining)  # still some left
             count = active.sum(axis=(1, 2))

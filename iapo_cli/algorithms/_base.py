@@ -236,6 +236,7 @@ class TrainingResult:
     pulls: int
     rounds: int
     extra: dict = field(default_factory=dict)
+    completions: int = 0  # completions served, whatever the budget's unit
 
 
 Observer = Callable[[int, int, int, int], None]  # (round, rounds, spent, budget)
@@ -318,7 +319,7 @@ class Trainer:
         n_prompts, n_max = self.problem.n_prompts, backend.n_max
         if not self.metered:
             return np.broadcast_to(np.arange(1, n_max + 1), (n_prompts, n_max))
-        worst = self._worst_prices()
+        worst = self.worst_prices()
         seen = self._served_completions > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             per_completion = self._charge_completion / self._served_completions
@@ -329,7 +330,21 @@ class Trainer:
                     + per_request[:, None] * self.requests_per_scale())
         return np.where(seen[:, None], observed, worst)
 
-    def _worst_prices(self) -> np.ndarray:
+    def probe_prices(self) -> None:
+        """Metered units: one query of every prompt at the grid's smallest scale (the same
+        query for all, as far as the budget allows at worst case), so that ``price`` rests
+        on usage from the start; the pulls feed the statistics like any other. Completions
+        (priced exactly) and prompts that already have data: nothing."""
+        if not self.metered:
+            return
+        unseen = np.nonzero(self._served_completions == 0)[0]
+        if unseen.size == 0:
+            return
+        queries = self.queries.draw(1)
+        n = int(self.problem.scales[0])
+        self.pull_many([(p, queries, n) for p in unseen])
+
+    def worst_prices(self) -> np.ndarray:
         """(P, n_max) the worst-case charge of one query at each scale (asked once, on the
         first train query)."""
         if self._worst_price is None:
@@ -631,7 +646,7 @@ class Trainer:
         prompts = np.nonzero(any_ctx.any(axis=1))[0]
         if prompts.size == 0:
             return
-        worst = self._worst_prices()
+        worst = self.worst_prices()
         while True:
             before = self.spent
             for p in prompts:
@@ -710,7 +725,7 @@ class Trainer:
 
     def result(self, policy: Policy) -> TrainingResult:
         return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,
-                              dict(self.notes))
+                              dict(self.notes), self.completions)
 
 
 def _charge(unit: str, usage: PullUsage | None, sample) -> np.ndarray:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ._base import MAX_BATCH, Policy, Problem, Trainer, keep_best
-from ._budget import keep_counts, round_room, spend_leftover, split_budget
+from ._budget import keep_counts, round_room, spend_leftover, split_budget, times_affordable
 from ._contract import Algorithm
 
 
@@ -25,15 +25,18 @@ class Uniform(Algorithm):
         n_prompts, scales = problem.n_prompts, problem.scales
         arm_prompt = np.repeat(np.arange(n_prompts), len(scales))
         arm_scale = np.tile(scales, n_prompts)
-        cycles, rest = divmod(budget, int(arm_scale.sum()))
+        arm_price = trainer.price[arm_prompt, arm_scale - 1]  # N each with completions
+        cycle = arm_price.sum()
+        cycles = times_affordable(budget, cycle)
+        rest = budget - cycles * cycle
         pulls = np.full(arm_prompt.size, cycles)
         order = rng.permutation(arm_prompt.size)  # the partial cycle: random arms that fit
-        fits = np.cumsum(arm_scale[order]) <= rest
+        fits = np.cumsum(arm_price[order]) <= rest
         pulls[order[fits]] += 1
-        rest -= int(arm_scale[order[fits]].sum())
+        rest -= arm_price[order[fits]].sum()
         for a in np.nonzero(pulls)[0]:
             trainer.pull_fresh([(arm_prompt[a], pulls[a], arm_scale[a])])
-        spend_leftover(trainer, rest)  # the last completions: one pull that still fits
+        spend_leftover(trainer, rest)  # the last of the budget: one pull that still fits
         active = np.ones((len(problem.contexts), n_prompts, len(scales)), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
@@ -73,9 +76,12 @@ class TripleN1(_PromptHalving):
 
     def _spend(self, trainer: Trainer, prompts: np.ndarray, room: int) -> None:
         n = int(trainer.problem.scales[0])
-        per = room // (len(prompts) * n)
+        price = trainer.price[prompts, n - 1]  # (len(prompts),) one query at N=n
+        per = times_affordable(room, price.sum())
         trainer.pull_paired([(p, n) for p in prompts], per)
-        rest = (room - per * len(prompts) * n) // n  # < len(prompts)
+        # what is left pays one more query of some prompts (< len(prompts)): at the mean
+        # price, exactly (room - spent) // n with completions
+        rest = min(times_affordable(room - per * price.sum(), price.mean()), len(prompts) - 1)
         if rest > 0:  # random prompts: the lowest indices must not be favoured
             queries = trainer.queries.draw(1)
             chosen = np.sort(trainer.rng.choice(prompts, rest, replace=False))
@@ -102,23 +108,27 @@ class TripleRandomN(_PromptHalving):
         of ``MAX_BATCH`` (the same random stream as one draw) and only counted, so memory
         does not grow with ``room``."""
         scales, rng = trainer.problem.scales, trainer.rng
-        draws = max(1, int(2 * room / float(scales.mean())) + len(scales))
+        # the price of one query at each N of the grid, averaged over the prompts (N
+        # exactly with completions): which prompt takes which turn is drawn afterwards
+        price = trainer.price[prompts][:, scales - 1].mean(axis=0)  # (S,)
+        draws = max(1, int(2 * room / float(price.mean())) + len(scales))
         turn_counts = np.zeros((len(prompts), len(scales)), dtype=np.int64)  # turn, N
         used, full = 0, False
         for start in range(0, draws, MAX_BATCH):
             n = rng.choice(scales, size=min(MAX_BATCH, draws - start))
             if full:
                 continue  # drawn all the same: what follows sees the same stream
-            total = used + np.cumsum(n)
-            fits = int((total <= room).sum())  # a prefix: every N is positive
+            index = np.searchsorted(scales, n)
+            total = used + np.cumsum(price[index])
+            fits = int((total <= room).sum())  # a prefix: every price is positive
             turn = (start + np.arange(fits)) % len(prompts)
-            np.add.at(turn_counts, (turn, np.searchsorted(scales, n[:fits])), 1)
-            used = int(total[fits - 1]) if fits else used
+            np.add.at(turn_counts, (turn, index[:fits]), 1)
+            used = total[fits - 1] if fits else used
             full = fits < len(n)
         order = rng.permutation(prompts)  # turn i belongs to prompt order[i]
         counts = np.zeros_like(turn_counts)  # (prompt position, N)
         counts[np.searchsorted(prompts, order)] = turn_counts
-        small = np.flatnonzero(scales <= room - used)
+        small = np.flatnonzero(price <= room - used)
         if small.size:  # use up the share with one last pull that fits
             counts[np.searchsorted(prompts, rng.choice(prompts)), small[-1]] += 1
         for i, p in enumerate(prompts):

@@ -22,8 +22,11 @@ def check_rounds(rounds: int | None) -> None:
         raise ValueError(f"rounds must be {bound}, got {rounds}")
 
 
-def split_budget(total: int, parts: int) -> list[int]:
-    """``total`` in ``parts`` integer shares that differ by at most one."""
+def split_budget(total: int | float, parts: int) -> list:
+    """``total`` in ``parts`` shares: integer shares that differ by at most one for an
+    integer total (completions), equal float shares for a metered one (tokens, USD, cost)."""
+    if isinstance(total, float):
+        return [total / parts] * parts
     base, extra = divmod(int(total), parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
@@ -50,11 +53,24 @@ def keep_counts(count: np.ndarray, rounds_left: int, schedule: str = "geometric"
     return np.ceil(count ** ((rounds_left - 1) / rounds_left) - 1e-9).astype(int)
 
 
-def spend_leftover(trainer, left: int) -> None:
-    """The last completions that no round could use: one pull of a random prompt at the
-    largest scale of the grid that fits in ``left`` (nothing if none fits)."""
+def times_affordable(room: float, price: float) -> int:
+    """How many times something of ``price`` (> 0) fits in ``room``, in whole numbers: the
+    floor of the ratio, 0 for an empty room. Integer arithmetic when both are integers
+    (completions), so counts are exact there."""
+    if price <= 0 or room <= 0:
+        return 0
+    return int(room // price)
+
+
+def spend_leftover(trainer, left: float) -> None:
+    """The last of the budget that no round could use: one pull of a random prompt at the
+    largest scale of the grid whose price (``trainer.price``) fits in ``left`` (nothing if
+    none fits for any prompt). With completions the price of scale n is n."""
     scales = trainer.problem.scales
-    fits = scales[scales <= left]
+    price = trainer.price[:, scales - 1]  # (P, S)
+    if not (price.min(axis=0) <= left).any():
+        return
+    prompt = int(trainer.rng.integers(trainer.problem.n_prompts))
+    fits = scales[price[prompt] <= left]
     if fits.size:
-        trainer.pull(int(trainer.rng.integers(trainer.problem.n_prompts)),
-                     trainer.queries.draw(1), int(fits[-1]))
+        trainer.pull(prompt, trainer.queries.draw(1), int(fits[-1]))

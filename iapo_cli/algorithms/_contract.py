@@ -53,11 +53,11 @@ class Algorithm:
         record facts about the run in ``trainer.notes`` (written to summary.json)."""
         raise NotImplementedError
 
-    def fit(self, problem: Problem, budget: int, rng: np.random.Generator,
-            observer: Observer | None = None) -> TrainingResult:
-        """Convenience for scripts and tests: a fresh ``Trainer`` (kept as ``trainer_``),
-        then ``train``."""
-        self.trainer_ = Trainer(problem, budget, rng, observer)
+    def fit(self, problem: Problem, budget: float, rng: np.random.Generator,
+            observer: Observer | None = None, unit: str = "completions") -> TrainingResult:
+        """Convenience for scripts and tests: a fresh ``Trainer`` (kept as ``trainer_``,
+        its budget in ``unit``, see ``METER_UNITS``), then ``train``."""
+        self.trainer_ = Trainer(problem, budget, rng, observer, unit=unit)
         return train(self, self.trainer_)
 
 
@@ -115,8 +115,11 @@ def _check_types(algorithm: Algorithm) -> None:
 
 
 def train(algorithm: Algorithm, trainer: Trainer) -> TrainingResult:
-    """Run ``algorithm`` on a trainer the caller owns; parameters are checked first."""
+    """Run ``algorithm`` on a trainer the caller owns; parameters are checked first. A
+    metered budget (tokens, USD, cost) starts with ``Trainer.probe_prices``, so that the
+    algorithm plans with prices learnt from usage rather than with worst cases."""
     algorithm.check_params()
+    trainer.probe_prices()
     return trainer.result(algorithm.run(trainer))
 
 

@@ -8,7 +8,14 @@ import math
 import numpy as np
 
 from ._base import Policy, Problem, Trainer, keep_best
-from ._budget import KEEP_SCHEDULES, check_rounds, keep_counts, round_room, split_budget
+from ._budget import (
+    KEEP_SCHEDULES,
+    check_rounds,
+    keep_counts,
+    round_room,
+    split_budget,
+    times_affordable,
+)
 from ._contract import Algorithm
 
 
@@ -19,22 +26,35 @@ def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
     return top.max(axis=1)
 
 
-def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int | None,
+def sweep_price(trainer: Trainer, top: np.ndarray) -> float:
+    """The price (``trainer.price``, the budget's unit) of one query of every prompt with
+    ``top[p]`` > 0 at scale ``top[p]``: what one paired query of a round costs."""
+    prompts = np.nonzero(top)[0]
+    return trainer.price[prompts, top[prompts] - 1].sum()
+
+
+def trim_rounds(trainer: Trainer, active: np.ndarray, budget: float, rounds: int | None,
                 schedule: str = "geometric", notify_offset: int = 0) -> np.ndarray:
-    """Run the trimming rounds of PSST on ``active`` (C, P, S) with ``budget`` completions.
+    """Run the trimming rounds of PSST on ``active`` (C, P, S) with ``budget`` (in the
+    trainer's unit: completions, or tokens/USD/cost for a metered budget).
 
     Returns the surviving mask (one arm per context). Each round pulls every prompt that is
     active anywhere at its largest active scale, all on one batch of train queries, as many
-    times as the round's share pays for; then each context keeps the best
+    times as the round's share pays for at the prompts' prices (``trainer.price``: N
+    completions, or what the prompt-model costs at N, so a round pays for every survivor
+    with money when arms differ in price); then each context keeps the best
     ``ceil(n ** ((R-r-1)/(R-r)))`` of its n arms (halving when R = log2 n). What a round
     cannot spend carries over; the last round spends the rest on the closest races.
+    A context's caps (``Trainer.allowed``) remove the arms they rule out before each
+    round's cut, as long as some arm of the context remains.
     """
     problem = trainer.problem
-    sweep = int(largest_active_scale(problem, active).sum())
+    active = _within_caps(trainer, active)
     n_arms = int(active.sum(axis=(1, 2)).max())
     if rounds is None:
         wanted = max(1, math.ceil(math.log2(max(n_arms, 2))))
-        affordable = max(1, budget // max(sweep, 1))
+        sweep = sweep_price(trainer, largest_active_scale(problem, active))
+        affordable = max(1, times_affordable(budget, sweep) if sweep > 0 else int(budget))
         rounds = min(wanted, affordable)
     shares = split_budget(budget, rounds)
     stop_at = trainer.spent + budget
@@ -43,17 +63,19 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
         top = largest_active_scale(problem, active)
         prompts = np.nonzero(top)[0]
         room = round_room(shares, r, stop_at - trainer.spent)
-        per = room // int(top.sum())
+        per = times_affordable(room, sweep_price(trainer, top))
+        before = trainer.spent
         if per > 0:
             trainer.pull_paired([(p, top[p]) for p in prompts], per)
-        else:
-            _rotate(trainer, top, room)
+        if trainer.spent == before:  # metered: a paired query can exceed, at its worst
+            _rotate(trainer, top, room)  # case, all that is left; some prompts still fit
         last = r == rounds - 1
         # a round that could not reach every prompt only accumulates: trimming arms that
         # have no data yet would be a blind cut
         unseen = (trainer.stats.pulls[prompts, top[prompts] - 1] == 0).any()
         if last:
-            _spend_on_closest(trainer, active, top, stop_at - trainer.spent)
+            _spend_on_closest(trainer, active, top, stop_at)
+        active = _within_caps(trainer, active)
         count = active.sum(axis=(1, 2))
         keep = keep_counts(count, rounds - r, schedule)
         if unseen and not last:
@@ -68,23 +90,37 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: int, rounds: int |
     return active
 
 
-def _rotate(trainer: Trainer, top: np.ndarray, room: int) -> None:
+def _within_caps(trainer: Trainer, active: np.ndarray) -> np.ndarray:
+    """``active`` (C, P, S) without the arms each context's caps rule out (``max_n``; a USD
+    cap once the arm's price is known), unless that would leave a context with none."""
+    contexts = trainer.problem.contexts
+    if contexts.max_n is None and contexts.max_usd is None:
+        return active
+    capped = active & trainer.allowed()
+    keeps_some = capped.any(axis=(1, 2))
+    return np.where(keeps_some[:, None, None], capped, active)
+
+
+def _rotate(trainer: Trainer, top: np.ndarray, room: float) -> None:
     """A share too small for one pull of every prompt: pull the least-sampled prompts that
     fit, one query each, so that successive rounds rotate through the prompts."""
     prompts = np.nonzero(top)[0]
     samples = trainer.stats.pulls[prompts, top[prompts] - 1]
     order = prompts[np.argsort(samples, kind="stable")]
-    fits = order[np.cumsum(top[order]) <= room]
+    fits = order[np.cumsum(trainer.price[order, top[order] - 1]) <= room]
     if fits.size:
         queries = trainer.queries.draw(1)
         trainer.pull_many([(p, queries, top[p]) for p in fits])
 
 
-def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, left: int) -> None:
-    """Spend what is left on the prompts in the tightest races: per context the best two
-    arms, contexts ordered by their gap; pull those prompts one query at a time at their
-    largest active scale (smaller if that is all that is left)."""
-    if left <= 0:
+def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
+                      stop_at: float) -> None:
+    """Spend what is left before ``stop_at`` (the trainer's ``spent``) on the prompts in
+    the tightest races: per context the best two arms, contexts ordered by their gap; pull
+    those prompts one query at a time at their largest active scale (the largest smaller
+    one whose price still fits if that is all that is left). Stops once no candidate's
+    pull fits, or a pull spent nothing (a metered pull refused at its worst case)."""
+    if stop_at - trainer.spent <= 0:
         return
     util = np.where(active, trainer.grid_utility(), -np.inf)
     flat = util.reshape(util.shape[0], -1)
@@ -104,13 +140,18 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray, lef
                 candidates.append(p)
     if not candidates:
         candidates = [int(p) for p in np.nonzero(top)[0]]
-    i = 0
-    while left > 0 and candidates:
+    i, idle = 0, 0
+    while candidates and idle < len(candidates):
+        left = stop_at - trainer.spent
+        if left <= 0:
+            return
         p = candidates[i % len(candidates)]
-        n = int(min(top[p], left))
-        trainer.pull(p, trainer.queries.draw(1), n)
-        left -= n
         i += 1
+        fits = np.nonzero(trainer.price[p, : top[p]] <= left)[0]
+        before = trainer.spent
+        if fits.size:
+            trainer.pull(p, trainer.queries.draw(1), int(fits[-1]) + 1)
+        idle = idle + 1 if trainer.spent == before else 0
 
 
 SCREEN_MODES = ("auto", "always", "never")
@@ -152,18 +193,24 @@ class PSST(Algorithm):
             raise ValueError(f"k must be at least 1, got {self.k}")
         check_rounds(self.rounds)
 
-    def wants_screen(self, problem: Problem, budget: int) -> bool:
+    def wants_screen(self, problem: Problem, budget: float,
+                     price: np.ndarray | None = None) -> bool:
+        """Whether to screen: ``auto`` screens when ``budget`` cannot pay one full sweep
+        (every prompt at the grid's largest N, at ``price`` (P, n_max) per query, default
+        N completions) per round of ``ceil(log2 |arms|)`` rounds."""
         if self.screen != "auto":
             return self.screen == "always"
         n_arms = problem.n_prompts * len(problem.scales)
         canonical = max(1, math.ceil(math.log2(max(n_arms, 2))))
-        sweep = problem.n_prompts * int(problem.scales[-1])
-        return budget // canonical < sweep
+        top = int(problem.scales[-1])
+        sweep = problem.n_prompts * top if price is None else price[:, top - 1].sum()
+        # budget / canonical < sweep is budget // canonical < sweep for integer sweeps
+        return budget / canonical < sweep
 
     def run(self, trainer: Trainer) -> Policy:
         problem, budget = trainer.problem, trainer.budget
         active = np.ones((len(problem.contexts), problem.n_prompts, len(problem.scales)), bool)
-        screened = self.wants_screen(problem, budget)
+        screened = self.wants_screen(problem, budget, trainer.price)
         trainer.notes["screened"] = screened
         if screened:
             active = self._screen(trainer, active, budget)
@@ -171,12 +218,14 @@ class PSST(Algorithm):
                             notify_offset=int(screened))
         return trainer.policy(final)
 
-    def _screen(self, trainer: Trainer, active: np.ndarray, budget: int) -> np.ndarray:
+    def _screen(self, trainer: Trainer, active: np.ndarray, budget: float) -> np.ndarray:
         problem = trainer.problem
         n_ctx, n_prompts, n_scales = active.shape
         first = int(problem.scales[0])
-        per = int(self.rho * budget) // (n_prompts * first)
-        if per == 0 and n_prompts * first <= trainer.remaining:
+        sweep = trainer.price[:, first - 1].sum()  # one query of every prompt at N=first
+        share = self.rho * budget if trainer.metered else int(self.rho * budget)
+        per = times_affordable(share, sweep)
+        if per == 0 and sweep <= trainer.remaining:
             per = 1  # never cut prompts blind: each is sampled once before any is dropped
         if per > 0:
             trainer.pull_paired([(p, first) for p in range(n_prompts)], per)

@@ -7,6 +7,7 @@ from ._records import (
     estimates_table,
     policy_table,
     ranking_column,
+    spend_text,
     trimmed_rounds,
 )
 from ._run_dir import (
@@ -32,6 +33,7 @@ __all__ = [
     "estimates_table",
     "policy_table",
     "ranking_column",
+    "spend_text",
     "trimmed_rounds",
     "StudyDir",
     "check_creatable",

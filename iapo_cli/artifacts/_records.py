@@ -18,6 +18,20 @@ if TYPE_CHECKING:
 ARM = ["context", "prompt", "n"]
 
 
+def spend_text(spent, budget, unit: str | None) -> str:
+    """'612 of 700 completions', '$0.4871 of $0.5', '98,113 of 100,000 tokens' or
+    '41.2 of 42 cost units': a run's spend in its budget's unit (summary.json's ``spent``,
+    ``budget`` and ``budget_unit``; no unit is completions, as runs wrote before)."""
+    unit = unit or "completions"
+    if unit == "usd" and isinstance(spent, int | float) and isinstance(budget, int | float):
+        return f"${spent:.4g} of ${budget:g}"
+    if unit == "tokens":
+        return f"{spent:,} of {budget:,} tokens"
+    if unit == "cost" and isinstance(spent, float):
+        return f"{spent:.4g} of {budget:g} cost units"
+    return f"{spent} of {budget} {unit}"
+
+
 def trimmed_rounds(estimates: pd.DataFrame, log: pd.DataFrame) -> np.ndarray:
     """(len(estimates),) per arm row of ``estimates`` (context, prompt, n) the trimming-log
     round in which the arm left its context's race; NaN for an arm that was never cut

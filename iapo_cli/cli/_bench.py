@@ -23,6 +23,9 @@ def bench_command(
     runs: Annotated[int, typer.Option(help="Random 80/20 splits per budget.")] = 200,
     seed: Annotated[int, typer.Option(help="Study seed.")] = 0,
     workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    budget_unit: Annotated[str, typer.Option(
+        help="What --budgets count: completions, or cost (the environment's per-completion "
+             "costs, e.g. tokens; budgets may then be fractional).")] = "completions",
 ) -> None:
     """Compare algorithms on an offline environment with exact test values."""
     from ..artifacts import StudyDir
@@ -30,7 +33,8 @@ def bench_command(
 
     with progress("runs", runs) as update:
         outcome = run_bench(env, algorithms, budgets, runs, seed=seed, workers=workers,
-                            out=out, progress=lambda done, total: update(done, total))
+                            out=out, progress=lambda done, total: update(done, total),
+                            budget_unit=budget_unit)
     summary, reference = outcome.summary, outcome.reference
     shown = summary[["algorithm", "budget", "mean_acr", "sem_acr", "mean_regret", "mean_spent",
                      "median_seconds", f"p_vs_{reference}"]]

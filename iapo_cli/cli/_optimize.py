@@ -16,22 +16,25 @@ def optimize_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
     out: Annotated[Path | None, typer.Option(help="Run directory (default "
                                              "<output>/<name>-<UTC timestamp>/).")] = None,
-    budget: Annotated[int | None, typer.Option(help="Override the config's budget "
-                                               "(completions).")] = None,
+    budget: Annotated[int | None, typer.Option(
+        help="Override the config's budget (in its unit: completions, tokens, USD, cost).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
     resume: Annotated[Path | None, typer.Option(
         help="Continue an interrupted or failed run in this run directory (same config, "
              "budget and seed); completions it already paid for come from the cache.")] = None,
 ) -> None:
     """Pick, for every context, the (prompt, N) to deploy, within the completion budget."""
+    from ..artifacts import spend_text
     from ..run import optimize, plan_estimate
     from ._plan import estimate_line
 
     if resume is not None and out is not None:
         raise ConfigError("use --resume or --out, not both", field="--out")
     with progress("training", 1) as update:
-        def observer(round_: int, rounds: int, spent: int, total: int) -> None:
-            update(round_, rounds, f"round {round_}/{rounds}, spent {spent}/{total}")
+        def observer(round_: int, rounds: int, spent: float, total: float) -> None:
+            shown = f"{spent}/{total}" if isinstance(total, int) else f"{spent:.4g}/{total:g}"
+            update(round_, rounds, f"round {round_}/{rounds}, spent {shown}")
 
         outcome = optimize(config, out, budget, seed, observer, resume=resume,
                            on_start=lambda resolved: console.print(
@@ -39,8 +42,11 @@ def optimize_command(
     console.print(table(policy_view(outcome.policy_table),
                         f"policy ({outcome.resolved.problem.backend.strategy.name})"))
     result = outcome.result
-    console.print(f"spent {result.spent}/{result.budget} completions in {result.pulls} pulls, "
-                  f"{result.rounds} rounds, {outcome.seconds:.2f} s")
+    unit = outcome.resolved.budget_unit
+    spent = f"{result.spent}/{result.budget} completions" if unit == "completions" else \
+        f"{spend_text(result.spent, result.budget, unit)} ({result.completions} completions)"
+    console.print(f"spent {spent} in {result.pulls} pulls, {result.rounds} rounds, "
+                  f"{outcome.seconds:.2f} s")
     usage = outcome.usage
     if usage:
         console.print(usage_line(usage))

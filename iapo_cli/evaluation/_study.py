@@ -59,11 +59,11 @@ _STATE: dict = {}
 
 
 def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=None,
-                 in_pool=False):
+                 budget_unit="completions", in_pool=False):
     if in_pool:  # Ctrl-C reaches the whole process group; the parent alone handles it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
-                  seed=seed)
+                  seed=seed, budget_unit=budget_unit)
     if credit_tables:  # built once in the parent; a fresh worker would rebuild them
         from ..strategies import adopt_credit_tables
 
@@ -82,8 +82,10 @@ def _run_one(run: int) -> list[dict]:
     for spec in _STATE["algorithms"]:
         for budget in _STATE["budgets"]:
             # common random numbers: every algorithm sees the same stream in a (run, budget)
-            rng = np.random.default_rng([seed, run, 1, budget])
-            trainer = Trainer(problem, budget, rng)
+            unit = _STATE["budget_unit"]
+            stream = budget if unit == "completions" else int(round(budget * 1e6))
+            rng = np.random.default_rng([seed, run, 1 if unit == "completions" else 2, stream])
+            trainer = Trainer(problem, budget, rng, unit=unit)
             start = time.perf_counter()
             result = train(spec.build(), trainer)
             seconds = time.perf_counter() - start
@@ -99,9 +101,11 @@ def _run_one(run: int) -> list[dict]:
 def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Sequence[int],
               runs: int, seed: int = 0, scales: np.ndarray | None = None,
               workers: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+              progress: Callable[[int, int], None] | None = None,
+              budget_unit: str = "completions") -> pd.DataFrame:
     """One row per (algorithm, budget, run). Exact values and vote credit tables are computed
-    once, here, and handed to the worker processes."""
+    once, here, and handed to the worker processes. ``budget_unit``: ``completions`` or
+    ``cost`` (the environment's per-completion costs, ``Trainer`` metering)."""
     scales = np.arange(1, env.backend.n_max + 1) if scales is None else np.asarray(scales)
     table = ExactTable(env.backend, env.contexts)
     credit_tables = {}
@@ -111,7 +115,8 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
 
         credit_tables[tuple(strategy.table)] = credit_table(*strategy.table)
     workers = workers or min(os.cpu_count() or 1, runs)
-    args = (env, table, scales, list(algorithms), list(budgets), seed, credit_tables)
+    args = (env, table, scales, list(algorithms), list(budgets), seed, credit_tables,
+            budget_unit)
     rows: list[dict] = []
     try:
         if workers <= 1:
@@ -182,7 +187,7 @@ def summarize(results: pd.DataFrame, reference: str = "psst") -> pd.DataFrame:
             "mean_acr": part.acr.mean(),
             "sem_acr": part.acr.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan,
             "mean_regret": part.regret.mean(),
-            "mean_spent": part.spent.mean(), "max_spent": int(part.spent.max()),
+            "mean_spent": part.spent.mean(), "max_spent": part.spent.max().item(),
             "median_seconds": part.seconds.median(),
             "p_vs_" + reference: p_value,
         })

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..artifacts import RunDir, StudyDir, trimmed_rounds
+from ..artifacts import RunDir, StudyDir, spend_text, trimmed_rounds
 from ..errors import ConfigError
 from . import _figures as figures
 
@@ -108,8 +108,9 @@ def run_report(run_dir: Path | RunDir) -> Report:
             if c in policy.columns]
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
             f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
-            f"({summary.get('strategy')}), spent {summary.get('spent')} of "
-            f"{summary.get('budget')} completions in {summary.get('rounds')} rounds; "
+            f"({summary.get('strategy')}), spent "
+            f"{spend_text(summary.get('spent'), summary.get('budget'), summary.get('budget_unit'))}"
+            f" in {summary.get('rounds')} rounds; "
             f"status: {summary.get('status')}.", "", "## Policy", "",
             markdown_table(policy[cols]), ""]
     if len(shown) < len(contexts):

@@ -500,14 +500,16 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     return evaluation
 
 
-def _run_state(summary: dict) -> tuple[str, int | None, int | None]:
+def _run_state(summary: dict) -> tuple[str, float | None, float | None]:
     """(status, spent, budget) of the trained run from its summary.json; a summary without
     a status (none is written so) counts as not complete."""
     status = summary.get("status")
     spent, budget = summary.get("spent"), summary.get("budget")
-    return (str(status) if status else "unknown",
-            spent if isinstance(spent, int) else None,
-            budget if isinstance(budget, int) else None)
+    def amount(value):  # a number (a float for a budget in usd or cost), never a bool
+        return value if isinstance(value, int | float) and not isinstance(value, bool) \
+            else None
+
+    return (str(status) if status else "unknown", amount(spent), amount(budget))
 
 
 def write_evaluation(evaluation: Evaluation, min_acr: float | None = None,

@@ -151,7 +151,9 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         "environment": resolved.env.name,
         "seed": resolved.seed,
         "budget": resolved.budget,
+        "budget_unit": resolved.budget_unit,
         "spent": trainer.spent,
+        "completions": trainer.completions,
         "pulls": trainer.pulls,
         "rounds": trainer.rounds,
         "screened": bool(result.extra.get("screened")) if result is not None else None,
@@ -172,7 +174,9 @@ def _resolved_config(resolved: ResolvedRun, config: Config | None = None) -> dic
     """``config`` (default: the resolved run's) as stored in config.yaml, with the run's
     budget and seed."""
     config = resolved.config if config is None else config
-    return {**config.stored(), "budget": resolved.budget, "seed": resolved.seed}
+    budget = resolved.budget if resolved.budget_unit == "completions" else \
+        {resolved.budget_unit: resolved.budget}
+    return {**config.stored(), "budget": budget, "seed": resolved.seed}
 
 
 RESUMABLE_CHANGES = frozenset({
@@ -327,7 +331,8 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         on_start(resolved)
     # the run owns the trainer, so what the algorithm learned survives an interrupt
     trainer = Trainer(resolved.problem, resolved.budget,
-                      np.random.default_rng(resolved.seed), observer)
+                      np.random.default_rng(resolved.seed), observer,
+                      unit=resolved.budget_unit)
     start = time.perf_counter()
     try:
         result = train(resolved.algorithm, trainer)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..algorithms import Problem, make_algorithm
+from ..algorithms import Problem, Trainer, make_algorithm
 from ..backends import Contexts, Environment
 from ..config import COST, Config, check_budget
 from ..errors import ConfigError
@@ -25,8 +25,9 @@ class ResolvedRun:
     problem: Problem
     test: np.ndarray
     algorithm: object
-    budget: int
+    budget: int | float  # in budget_unit: int for completions and tokens
     seed: int
+    budget_unit: str = "completions"  # one of algorithms.METER_UNITS
 
 
 def _objective_names(config: Config, env: Environment, source: str) -> tuple[str, ...]:
@@ -140,17 +141,19 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         scales = np.array(sorted(config.scales))
     contexts = build_contexts(config, env, source)
     unit, amount = config.budget_spec()
-    if unit != "completions":  # the engine's metering of other units is issue 11's work
-        raise ConfigError(f"a budget in {unit} is not supported yet", source=source,
-                          field=f"budget.{unit}")
-    budget = int(amount) if budget is None else budget
-    field = "budget" if budget == amount else "--budget"
+    if unit != "completions":
+        _check_budget_unit(backend, unit, source)
+    given = budget
+    budget = amount if budget is None else budget
+    budget = float(budget) if unit in ("usd", "cost") else int(budget)
+    field = ("budget" if unit == "completions" else f"budget.{unit}") if given is None \
+        else "--budget"
     try:
         check_budget(budget)
     except ValueError as exc:
         raise ConfigError(str(exc), source=source, field=field) from None
     cheapest = n_prompts * int(scales[0])
-    if budget < cheapest:
+    if unit == "completions" and budget < cheapest:
         raise ConfigError(f"{budget} is smaller than one pull at N={scales[0]} per prompt "
                           f"({n_prompts} prompts need {cheapest})", source=source, field=field)
     seed = config.seed if seed is None else seed
@@ -166,4 +169,32 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         raise ConfigError(f"{config.split.test_fraction:g} of {backend.n_queries} queries leaves "
                           f"the {part} split empty", source=source, field="split.test_fraction")
     problem = Problem(backend, train, scales, contexts)
-    return ResolvedRun(config, source, env, problem, test, algorithm, int(budget), int(seed))
+    if unit != "completions":
+        # the worst case of one query of every arm at the smallest scale (prompt tokens
+        # bounded, completions at max_tokens): a budget below it could not sample them all
+        probe = Trainer(problem, budget, np.random.default_rng(0), unit=unit)
+        needed = float(probe.worst_prices()[:, scales[0] - 1].sum())
+        if budget < needed:
+            raise ConfigError(f"{budget:g} {unit} is less than one pull at N={scales[0]} of "
+                              f"each of the {n_prompts} arms at worst case ({needed:.4g} "
+                              f"{unit})", source=source, field=field)
+    return ResolvedRun(config, source, env, problem, test, algorithm, budget, int(seed), unit)
+
+
+def _check_budget_unit(backend, unit: str, source: str) -> None:
+    """A budget in ``unit`` needs a backend that meters it: usd a live backend with a price
+    for every model, tokens a live backend, cost an offline one with per-completion
+    costs (ConfigError on ``budget.<unit>`` otherwise)."""
+    field = f"budget.{unit}"
+    live = hasattr(backend, "worst_usage")
+    if unit == "usd" and not (live and getattr(backend, "usd_known", False)):
+        what = "a price for every model (give price: {input, output}, or use a model " \
+            "LiteLLM prices)" if live else "a live backend with prices"
+        raise ConfigError(f"a budget in usd needs {what}", source=source, field=field)
+    if unit == "tokens" and not live:
+        raise ConfigError("a budget in tokens needs a live backend (offline environments "
+                          "count completions or cost)", source=source, field=field)
+    if unit == "cost" and not hasattr(backend, "worst_cost"):
+        raise ConfigError("a budget in cost needs an offline environment with "
+                          "per-completion costs (live backends take usd or tokens)",
+                          source=source, field=field)

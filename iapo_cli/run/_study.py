@@ -4,10 +4,13 @@ study directory (results.csv, summary.csv). ``run_bench`` is the Python entry po
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .. import errors
 from ..algorithms import AlgorithmParameterError
@@ -44,14 +47,18 @@ class StudyOutcome:
     runs: int
 
 
-def _parse_ints(text: str, flag: str) -> list[int]:
+def _parse_ints(text: str, flag: str, kind: type = int) -> list:
     """``"1000,2000"`` -> ``[1000, 2000]``; ConfigError naming ``flag`` unless every value
-    is a positive integer and there is at least one."""
+    is a positive integer (``kind`` float: a positive finite number) and there is at
+    least one."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"expected comma-separated integers, got {text!r}", field=flag
+        what = "integers" if kind is int else "numbers"
+        raise ConfigError(f"expected comma-separated {what}, got {text!r}", field=flag
                           ) from None
+    if kind is float and not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"expected finite numbers, got {text!r}", field=flag)
     if not values or min(values) <= 0:
         raise ConfigError("needs at least one value, all > 0", field=flag)
     return values
@@ -153,8 +160,12 @@ def _check_specs(specs: list[AlgorithmSpec]) -> list[AlgorithmSpec]:
 def run_bench(env: str | Path | Environment, algorithms: str | Sequence[AlgorithmSpec],
               budgets: str | Sequence[int], runs: int, seed: int = 0,
               workers: int | None = None, out: str | Path | None = None,
-              progress: Callable[[int, int], None] | None = None) -> StudyOutcome:
+              progress: Callable[[int, int], None] | None = None,
+              budget_unit: str = "completions") -> StudyOutcome:
     """Run a study in the paper's protocol and write ``out``/results.csv and summary.csv.
+
+    ``budget_unit``: ``completions`` (integer budgets) or ``cost`` (budgets in the
+    environment's per-completion cost units, numbers; the environment must carry costs).
 
     ``env``: an environment, ``synthetic:NAME`` or a recorded file; ``algorithms``: specs
     (or their texts) or the ``--algorithms`` text (``psst,psst_topk(k=3),ucb``);
@@ -174,8 +185,12 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
         for spec in specs:
             _check_builds(spec)
         _check_specs(specs)
+    if budget_unit not in ("completions", "cost"):
+        raise ConfigError(f"must be completions or cost, got {budget_unit!r}",
+                          field="--budget-unit")
     budget_list = _parse_ints(budgets if isinstance(budgets, str)
-                              else ",".join(str(b) for b in budgets), "--budgets")
+                              else ",".join(str(b) for b in budgets), "--budgets",
+                              int if budget_unit == "completions" else float)
     if out is None:
         raise ConfigError("a directory for results.csv and summary.csv is needed",
                           field="--out")
@@ -194,8 +209,19 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     if seed < 0:
         raise ConfigError(f"must be >= 0, got {seed}", field="--seed")
     environment = env if isinstance(env, Environment) else load_env(env)
-    smallest = len(environment.backend.prompt_ids)
-    if min(budget_list) < smallest:
+    backend = environment.backend
+    if budget_unit == "cost":
+        if not hasattr(backend, "worst_cost"):
+            raise ConfigError(f"the environment {environment.name} has no per-completion "
+                              f"costs; use --budget-unit completions", field="--budget-unit")
+        queries = np.arange(backend.n_queries)
+        smallest = float(sum(np.max(backend.worst_cost(p, queries, 1))
+                             for p in range(len(backend.prompt_ids))))
+        if min(budget_list) < smallest:
+            raise ConfigError(f"{min(budget_list):g} is less than one pull at N=1 per prompt "
+                              f"at worst case ({smallest:.4g} cost units)", field="--budgets")
+    smallest = len(backend.prompt_ids)
+    if budget_unit == "completions" and min(budget_list) < smallest:
         raise ConfigError(f"{min(budget_list)} is smaller than one pull at N=1 per prompt "
                           f"({smallest} prompts)", field="--budgets")
     study = StudyDir.make(out)
@@ -203,7 +229,7 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
     reference = "psst" if "psst" in labels else labels[0]
     try:
         results = run_study(environment, specs, budget_list, runs, seed=seed,
-                            workers=workers, progress=progress)
+                            workers=workers, progress=progress, budget_unit=budget_unit)
     except StudyInterrupted as exc:  # keep the finished runs
         study.write_results(exc.partial)
         raise BenchInterrupted(study.path, exc.partial) from None
