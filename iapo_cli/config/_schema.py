@@ -515,9 +515,10 @@ class Config(_Strict):
     def stored(self) -> dict:
         """Every setting with its default filled in, as plain data that validates again
         (the backend holds exactly its kind's fields, ``kind`` first; with ``models`` only
-        kind, n_max and cache_dir). ``models`` and a prompt's ``models`` are left out while
-        null, so a one-model config's stored sections other than the backend read as they
-        always did."""
+        kind, n_max and cache_dir; the budget a number of completions or
+        ``{unit: amount}``). ``models`` and a prompt's ``models`` are left out while null,
+        so a one-model config's stored sections other than the backend read as they always
+        did."""
         out = self.model_dump(mode="json")
         if out.get("models") is None:
             out.pop("models", None)
@@ -527,6 +528,8 @@ class Config(_Strict):
         for prompt in out.get("prompts") or ():
             if prompt.get("models") is None:
                 prompt.pop("models", None)
+        unit, amount = self.budget_spec()  # {completions: X} is X; other units one key
+        out["budget"] = amount if unit == "completions" else {unit: amount}
         return out
 
     def model_label(self) -> str | None:

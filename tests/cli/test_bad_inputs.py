@@ -276,6 +276,15 @@ CONFIG_CASES = [
     (LIVE, "budget", {"usd": 1, "tokens": 5}, "budget", "give exactly one of"),
     (LIVE, "budget", {}, "budget", "give exactly one of"),
     (LIVE, "budget", {"dollars": 1}, "budget.dollars", "unknown key"),
+    (SYN, "budget", {"usd": 1}, "budget.usd", "a budget in usd needs a live backend with "
+     "prices"),
+    (SYN, "budget", {"tokens": 1000}, "budget.tokens", "a budget in tokens needs a live "
+     "backend (offline environments count completions or cost)"),
+    (LIVE, "budget", {"cost": 5}, "budget.cost", "a budget in cost needs an offline "
+     "environment with per-completion costs (live backends take usd or tokens)"),
+    (SYN, "budget", {"cost": 1e-9}, "budget.cost", "1e-09 cost is less than one pull at N=1 "
+     "of each of the 6 arms at worst case"),
+    (SYN, "budget", {"cost": float("nan")}, "budget.cost", "finite number"),
     # request keys the client sets itself: given twice, every request would fail
     (LIVE, "backend.params", {"timeout": 5}, "backend.params",
      "'timeout' is set by iapo itself (use backend.timeout)"),
@@ -689,6 +698,12 @@ def _bench(**flags) -> list[str]:
 
 # (command line, the file named or None, the field (flag or argument), in the message)
 FLAG_CASES = [
+    ([*BENCH, "--budget-unit", "dollars"], None, "--budget-unit",
+     "must be completions or cost, got 'dollars'"),
+    (_bench(**{"budgets": "nan"}) + ["--budget-unit", "cost"], None, "--budgets",
+     "expected finite numbers"),
+    (_bench(**{"budgets": "1e-9"}) + ["--budget-unit", "cost"], None, "--budgets",
+     "is less than one pull at N=1 per prompt at worst case"),
     (["optimize", "{cfg}", "--budget", "0"], "{cfg}", "--budget", "must be > 0"),
     (["optimize", "{cfg}", "--budget", "-5"], "{cfg}", "--budget", "must be > 0"),
     (["optimize", "{cfg}", "--budget", str(HUGE)], "{cfg}", "--budget",

@@ -71,3 +71,40 @@ def test_interrupt_saves_what_was_done(tmp_path, monkeypatch):
     assert 0 < summary["spent"] < 600
     assert json.loads((tmp_path / "run" / "policy.json").read_text())["status"] == "interrupted"
     assert np.isfinite(pd.read_csv(tmp_path / "run" / "policy.csv").samples).all()
+
+
+def test_a_budget_in_cost_units_is_kept_recorded_and_stored(tmp_path):
+    """``budget: {cost: X}`` on an offline env with per-completion costs: spent within
+    [0.95 X, X], summary.json says the unit and the completions, config.yaml keeps the
+    mapping (so a resume reads the same budget)."""
+    config = write_config(tmp_path / "c.yaml",
+                          SMALL_SYNTHETIC.replace("budget: 600", "budget: {cost: 3.0}"))
+    outcome = optimize(config, out=tmp_path / "run", seed=2)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["budget_unit"] == "cost" and summary["budget"] == 3.0
+    assert 0.95 * 3.0 <= summary["spent"] == outcome.result.spent <= 3.0
+    assert summary["completions"] == outcome.result.completions > 0
+    stored = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert stored["budget"] == {"cost": 3.0}
+    assert not pd.read_csv(tmp_path / "run" / "policy.csv").estimated_utility.isna().any()
+
+
+def test_an_interrupted_run_with_a_cost_budget_resumes_to_the_same_result(tmp_path,
+                                                                          monkeypatch):
+    """The stored ``budget: {cost: X}`` compares equal on resume, and the resumed run ends
+    where an uninterrupted one does."""
+    text = SMALL_SYNTHETIC.replace("budget: 600", "budget: {cost: 3.0}")
+    config = write_config(tmp_path / "c.yaml", text)
+    whole = optimize(config, out=tmp_path / "whole", seed=2)
+    calls = []
+
+    def stop_in_round_two(round_, rounds, spent, budget):
+        calls.append(round_)
+        if round_ == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        optimize(config, out=tmp_path / "cut", seed=2, observer=stop_in_round_two)
+    resumed = optimize(config, seed=2, resume=tmp_path / "cut")
+    assert resumed.result.spent == pytest.approx(whole.result.spent)
+    assert (resumed.result.policy.prompt == whole.result.policy.prompt).all()

@@ -144,3 +144,13 @@ def test_run_bench_from_python_takes_algorithm_names_and_checks_budgets(tmp_path
         run_bench(env, ["psst(rho=2)"], [50], runs=2, workers=1, out=tmp_path / "c")
     assert err.value.field == "--algorithms"
     assert not (tmp_path / "c").exists()
+
+
+def test_bench_takes_budgets_in_the_environments_cost_units(tmp_path):
+    """``budget_unit="cost"``: fractional budgets, every run within [0.95 B, B]."""
+    outcome = run_bench("synthetic:bernoulli-mv", "psst,uniform,ucb", "1.5,4", runs=2,
+                        workers=1, out=tmp_path, budget_unit="cost")
+    results = outcome.results
+    assert sorted(results.budget.unique()) == [1.5, 4.0]
+    assert (results.spent <= results.budget).all()
+    assert (results.spent >= 0.95 * results.budget).all()
