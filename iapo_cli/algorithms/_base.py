@@ -344,6 +344,10 @@ class Trainer:
         n = int(self.problem.scales[0])
         self.pull_many([(p, queries, n) for p in unseen])
 
+    def _worst_prices_min(self) -> float:
+        """The cheapest worst case of one query of any prompt at any scale of the grid."""
+        return float(self.worst_prices()[:, self.problem.scales - 1].min())
+
     def worst_prices(self) -> np.ndarray:
         """(P, n_max) the worst-case charge of one query at each scale (asked once, on the
         first train query)."""
@@ -392,10 +396,11 @@ class Trainer:
         than ``MAX_BATCH`` completions are served in consecutive batches (a pull split by
         its queries), which bounds what a backend holds at once."""
         pulls = [(int(p), q, int(n)) for p, q, n in pulls if len(q) * int(n) > 0]
-        if self.metered:  # what does not fit at worst case is not sent
-            pulls = self._fit(pulls)
+        if self.metered:
+            self._pull_metered(pulls)
+            return
         cost = sum(len(q) * n for _, q, n in pulls)
-        if not self.metered and cost > self.remaining:
+        if cost > self.remaining:
             raise BudgetError(f"pulls of {cost} completions exceed the {self.remaining} left")
         if cost <= MAX_BATCH:
             self._serve(pulls)
@@ -412,6 +417,34 @@ class Trainer:
                 size, start = size + len(part) * n, start + len(part)
         self._serve(batch)
 
+    def _pull_metered(self, pulls) -> None:
+        """Metered units: serve ``(prompt, queries, n)`` pulls in order, in batches of the
+        longest prefix whose worst case fits in what is left (at most ``MAX_BATCH``
+        completions); after each batch the charge is reconciled with the usage, so the
+        next batch sees what really remains. Ends when all is served or not one more
+        query fits at worst case (what is left is then not sent)."""
+        while pulls:
+            batch, size = [], 0
+            for p, q, n in pulls:  # at most MAX_BATCH completions (one query at least)
+                if batch and size + n > MAX_BATCH:
+                    break
+                take = min(len(q), max(1, (MAX_BATCH - size) // n))
+                batch.append((p, q[:take], n))
+                size += take * n
+                if take < len(q):
+                    break
+            fitted = self._fit(batch)
+            if not fitted:
+                return
+            self._serve(fitted)
+            served = {i: len(part[1]) for i, part in enumerate(fitted)}
+            rest = []
+            for i, (p, q, n) in enumerate(pulls):
+                done = served.get(i, 0)
+                if done < len(q):
+                    rest.append((p, q[done:], n))
+            pulls = rest
+
     def pull_fresh(self, pulls) -> None:
         """Pulls ``(prompt, count, n)``, each on ``count`` fresh train queries of its own,
         drawn in order. Up to ``MAX_BATCH`` completions in all they are drawn and served
@@ -419,15 +452,22 @@ class Trainer:
         queries drawn per batch, so neither the queries nor the samples of a huge count
         are ever held at once."""
         pulls = [(int(p), int(k), int(n)) for p, k, n in pulls if int(k) * int(n) > 0]
-        if self.metered:  # queries drawn in order, the prefix that fits at worst case served
-            for p, k, n in pulls:
-                while k > 0:
-                    queries = self.queries.draw(min(k, max(1, MAX_BATCH // n)))
-                    served = self._fit([(p, queries, n)])
-                    self._serve(served)
-                    if not served or len(served[0][1]) < len(queries):
-                        return  # nothing more fits
-                    k -= len(queries)
+        if self.metered:  # drawn per batch; served while some query fits at worst case
+            pending = list(pulls)
+            while pending:
+                before = self.spent
+                batch, size = [], 0
+                while pending and (not batch or size + pending[0][2] <= MAX_BATCH):
+                    p, k, n = pending[0]
+                    take = min(k, max(1, (MAX_BATCH - size) // n))
+                    batch.append((p, self.queries.draw(take), n))
+                    size += take * n
+                    pending[0] = (p, k - take, n)
+                    if pending[0][1] == 0:
+                        pending.pop(0)
+                self._pull_metered(batch)
+                if self.spent == before or self._worst_prices_min() > self.remaining:
+                    return  # not one more query fits at worst case
             return
         cost = sum(k * n for _, k, n in pulls)
         if cost > self.remaining:
@@ -452,17 +492,20 @@ class Trainer:
         count = int(count)
         if count <= 0 or width == 0:
             return
-        if self.metered:
+        if self.metered:  # as many paired queries as fit at worst case, batch by batch
             step = max(1, MAX_BATCH // width)
-            while count > 0:
-                queries = self.queries.draw(min(step, count))
-                worst = sum(self._worst(p, queries, n) for p, n in arms)  # (B,) per query
+            pending = np.zeros(0, dtype=np.int64)
+            while count > 0 or pending.size:
+                if pending.size == 0:
+                    pending = self.queries.draw(min(step, count))
+                    count -= len(pending)
+                worst = sum(self._worst(p, pending, n) for p, n in arms)  # (B,) per query
                 take = int(np.searchsorted(np.cumsum(worst), self.remaining * (1 + 1e-12),
                                            side="right"))
-                self._serve([(p, queries[:take], n) for p, n in arms] if take else [])
-                if take < len(queries):
-                    return  # the next paired query does not fit at worst case
-                count -= len(queries)
+                if take == 0:
+                    return  # not one more paired query fits at worst case
+                self._serve([(p, pending[:take], n) for p, n in arms])
+                pending = pending[take:]
             return
         if count * width > self.remaining:
             raise BudgetError(f"pulls of {count * width} completions exceed the "
@@ -635,8 +678,11 @@ class Trainer:
 
     def spend_rest(self, candidates: np.ndarray | None = None) -> None:
         """Metered units: spend what is left on the prompts of ``candidates`` (C, P, S),
-        each at its largest candidate scale, smaller scales once that no longer fits at
-        worst case, until no single query of any of them fits. Exact units: nothing."""
+        each at its largest candidate scale whose worst case still fits (else the largest
+        of the grid that does), in batches sent together: each prompt gets an equal share
+        of what is left, counted at its expected price (``price``), and what does not fit
+        at worst case waits for the next batch; until no query of any of them fits.
+        Exact units: nothing."""
         if not self.metered:
             return
         scales = self.problem.scales
@@ -649,6 +695,8 @@ class Trainer:
         worst = self.worst_prices()
         while True:
             before = self.spent
+            price = self.price
+            pulls = []
             for p in prompts:
                 fits = [s for s in np.nonzero(any_ctx[p])[0][::-1]
                         if worst[p, scales[s] - 1] <= self.remaining]
@@ -658,8 +706,11 @@ class Trainer:
                 if not fits:
                     continue
                 n = int(scales[fits[0]])
-                count = max(1, int(self.remaining / len(prompts) // worst[p, n - 1]))
-                self.pull_fresh([(p, count, n)])
+                count = max(1, int(self.remaining / len(prompts) // price[p, n - 1]))
+                pulls.append((p, self.queries.draw(min(count, MAX_BATCH)), n))
+            if not pulls:
+                return
+            self.pull_many(pulls)
             if self.spent <= before:  # nothing fitted any more: progress guard
                 return
 

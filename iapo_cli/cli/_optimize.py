@@ -107,7 +107,9 @@ def validate_command(
     console.print(
         f"{config}: ok — {len(problem.backend.prompt_ids)} prompts, "
         f"{len(problem.scales)} scales, {len(problem.contexts)} contexts, "
-        f"budget {resolved.budget}, {problem.backend.strategy.name}, "
+        f"budget {resolved.budget}"
+        f"{'' if resolved.budget_unit == 'completions' else ' ' + resolved.budget_unit}, "
+        f"{problem.backend.strategy.name}, "
         f"algorithm {resolved.config.algorithm.name}"
     )
     for field, problem_text in resolved.env.info.get("missing_environment", ()):
