@@ -119,6 +119,9 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as separate writes: without TCP_NODELAY, Nagle's
+            # algorithm holds the second back until the client's delayed ACK (~40 ms)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass

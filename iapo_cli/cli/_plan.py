@@ -15,8 +15,9 @@ from ._render import console
 
 def plan_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
-    budget: Annotated[int | None, typer.Option(help="Override the config's budget "
-                                               "(completions).")] = None,
+    budget: Annotated[int | None, typer.Option(
+        help="Override the config's budget (in its unit: completions, tokens, USD).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
     pilot: Annotated[int, typer.Option(
         help="Draw K completions per arm (through the run's cache, at the slots the run "
@@ -105,7 +106,14 @@ def estimate_line(result) -> str:
     """One line: completions, expected and worst-case tokens and dollars, wall time."""
     exact = "" if result.completions_exact else "at most "
     tokens, usd = result.tokens, result.usd
-    text = f"estimate: {exact}{result.completions} completions"
+    unit, amount = result.budget["unit"], result.budget["amount"]
+    if unit == "completions":
+        text = f"estimate: {exact}{result.completions} completions"
+    else:  # a metered budget: a ceiling on its unit, the completions it buys estimated
+        ceiling = f"${amount:g}" if unit == "usd" else f"{amount:g} {unit}"
+        bought = f"about {result.completions}" if result.completions else "an unknown " \
+            "number of"
+        text = f"estimate: {bought} completions within {ceiling} (a ceiling)"
     if result.backend == "live":
         text += f", {_estimates(tokens, 'tokens', _num)}, {_estimates(usd, 'USD', _usd)}, " \
                 f"wall time {_seconds(result.wall_seconds)}"

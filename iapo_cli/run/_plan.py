@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from ..algorithms import PSST, Problem
-from ..algorithms._budget import round_room, split_budget
+from ..algorithms._budget import round_room, split_budget, times_affordable
 from ..config import load_config
 from ..llm import ChatRequest, LLMClient, provider_of, slot_key
 from ..sim import SIM_PROVIDER, token_count
@@ -69,17 +69,18 @@ class RoundPlan:
         return self.rounds + int(self.screened)
 
 
-def _first_round(left: int, top_price: np.ndarray, arms_per_context: int,
+def _first_round(left: float, top_price: np.ndarray, arms_per_context: int,
                  rounds: int | None) -> tuple[int, np.ndarray]:
     """``trim_rounds``' number of rounds and round-1 queries per prompt (P,) for ``left``
     budget units when the prompts with ``top_price`` > 0 (the price of a pull at their
     largest active scale) are active and a context holds ``arms_per_context`` arms."""
-    sweep = int(top_price.sum())
+    sweep = top_price.sum()
     if rounds is None:
         wanted = max(1, math.ceil(math.log2(max(arms_per_context, 2))))
-        rounds = min(wanted, max(1, left // max(sweep, 1)))
+        affordable = times_affordable(left, sweep) if sweep > 0 else int(left)
+        rounds = min(wanted, max(1, affordable))
     room = round_room(split_budget(left, rounds), 0, left)
-    per = room // max(sweep, 1)
+    per = times_affordable(room, sweep)
     active = top_price > 0
     if per > 0:
         return int(rounds), np.where(active, per, 0)
@@ -87,28 +88,37 @@ def _first_round(left: int, top_price: np.ndarray, arms_per_context: int,
     return int(rounds), (active & (np.cumsum(top_price) <= room)).astype(int)
 
 
-def psst_schedule(problem: Problem, budget: int, price: np.ndarray | None = None,
+def psst_schedule(problem: Problem, budget: float, price: np.ndarray | None = None,
                   algorithm: PSST | None = None) -> RoundPlan:
     """PSST's plan for ``budget`` on ``problem``, mirroring ``PSST.run`` and
     ``trim_rounds`` (algorithms/_psst.py) without pulling: the screening decision and its
-    pulls, the number of trimming rounds and the pulls of round 1 (PSST spends the whole
-    budget, so ``completions`` is ``budget``). ``price`` (P, S): the budget charge of one
-    pull of prompt p at scale index s; None: completions (the scale itself), the only unit
-    PSST meters today. ``algorithm``: the configured PSST (its rounds, schedule, screen,
-    rho, k); default ``PSST()``."""
+    pulls, the number of trimming rounds and the pulls of round 1. ``price`` (P, n_max):
+    the budget charge of one query of prompt p at scale k+1; None: completions (k+1, and
+    ``completions`` is ``budget``: PSST spends all of it). A float ``budget`` is metered
+    (tokens, USD): it starts with ``Trainer.probe_prices``' pull of every prompt at the
+    smallest scale, and ``completions`` is what ``_metered_allocation`` expects it to buy.
+    ``algorithm``: the configured PSST (its rounds, schedule, screen, rho, k); default
+    ``PSST()``."""
     algorithm = PSST() if algorithm is None else algorithm
     scales = problem.scales
-    n_prompts, n_scales = problem.n_prompts, len(scales)
-    price = np.broadcast_to(scales, (n_prompts, n_scales)) if price is None else price
-    screened = bool(algorithm.wants_screen(problem, budget))
-    left = int(budget)
+    n_prompts = problem.n_prompts
+    metered = isinstance(budget, float)
+    n_max = int(problem.backend.n_max)
+    price = np.broadcast_to(np.arange(1, n_max + 1), (n_prompts, n_max)) if price is None \
+        else np.asarray(price)
+    grid = price[:, scales - 1]  # (P, S)
+    left = budget
+    if metered:  # the price probe: one query of every prompt at the smallest scale
+        left = budget - float(grid[:, 0].sum())
+    screened = bool(algorithm.wants_screen(problem, budget, price))
     screen_queries, survivors, most = 0, n_prompts, n_prompts
     if screened:
-        first = int(scales[0])
-        screen_queries = int(algorithm.rho * budget) // (n_prompts * first)
-        if screen_queries == 0 and n_prompts * first <= left:
+        sweep = grid[:, 0].sum()
+        share = algorithm.rho * budget if metered else int(algorithm.rho * budget)
+        screen_queries = times_affordable(share, sweep)
+        if screen_queries == 0 and sweep <= left:
             screen_queries = 1
-        left -= int(price[:, 0].sum()) * screen_queries
+        left -= sweep * screen_queries
         # each context keeps k prompts; the first round pulls every prompt some context
         # kept: k when the contexts agree (usual), up to min(P, C * k)
         survivors = min(algorithm.k, n_prompts)
@@ -116,8 +126,8 @@ def psst_schedule(problem: Problem, budget: int, price: np.ndarray | None = None
 
     def first_round(count: int) -> tuple[int, np.ndarray]:
         # which prompts survive is unknown: the first ``count`` stand for them
-        top_price = np.where(np.arange(n_prompts) < count, price[:, -1], 0)
-        return _first_round(left, top_price, survivors * n_scales, algorithm.rounds)
+        top_price = np.where(np.arange(n_prompts) < count, grid[:, -1], 0)
+        return _first_round(left, top_price, survivors * len(scales), algorithm.rounds)
 
     rounds, queries = first_round(survivors)
     spread = None
@@ -128,8 +138,42 @@ def psst_schedule(problem: Problem, budget: int, price: np.ndarray | None = None
     if survivors == n_prompts:
         per_prompt = queries
     top = np.where(per_prompt > 0, int(scales[-1]), 0)
-    return RoundPlan(int(budget), screened, int(scales[0]), screen_queries, rounds, top,
-                     per_prompt, survivors, exact=survivors == n_prompts, spread=spread)
+    plan = RoundPlan(int(budget) if not metered else 0, screened, int(scales[0]),
+                     screen_queries, rounds, top, per_prompt, survivors,
+                     exact=survivors == n_prompts, spread=spread)
+    if metered:  # the completions the budget buys, as allocated
+        alloc = _metered_allocation(plan, budget, price, scales)
+        plan = replace(plan, completions=int(round(sum(q * n for _, n, q in alloc))))
+    return plan
+
+
+def _metered_allocation(schedule: RoundPlan, budget: float, price: np.ndarray,
+                        scales: np.ndarray) -> list[tuple[int, int, float]]:
+    """(arm, scale, queries) a metered run is expected to pull with ``budget`` at ``price``
+    (P, n_max) per query: the probe, the screening and round 1 as scheduled, then the rest
+    of the budget in equal queries over the round-1 arms at their largest scale (paired,
+    as PSST's rounds are; which arms survive later depends on the data)."""
+    n_arms = price.shape[0]
+    first, top = int(scales[0]), int(scales[-1])
+    out = [(a, first, 1.0) for a in range(n_arms)]  # Trainer.probe_prices
+    used = float(price[:, first - 1].sum())
+    if schedule.screened:
+        for a in range(n_arms):
+            out.append((a, schedule.screen_scale, float(schedule.screen_queries)))
+        used += float(price[:, schedule.screen_scale - 1].sum()) * schedule.screen_queries
+    pulled = [a for a in range(n_arms) if schedule.round1_scale[a] > 0] or list(range(n_arms))
+    share = schedule.round1_prompts / len(pulled) if not schedule.exact else 1.0
+    for a in pulled:
+        n, q = int(schedule.round1_scale[a]) or top, schedule.round1_queries[a] * share
+        out.append((a, n, float(q)))
+        used += float(price[a, n - 1]) * q
+    # each pulled arm's expected share of the rest: (budget - used) / sweep queries (with
+    # screening, ``share`` of the arms get 1/share of that, which averages to the same)
+    sweep = sum(float(price[a, (int(schedule.round1_scale[a]) or top) - 1]) for a in pulled)
+    rest = max(budget - used, 0.0) / sweep if sweep > 0 else 0.0
+    for a in pulled:
+        out.append((a, int(schedule.round1_scale[a]) or top, rest))
+    return out
 
 
 def schedule_for(resolved: ResolvedRun) -> RoundPlan | None:
@@ -210,7 +254,8 @@ def _requests(scale: int, supports_n: bool, max_n: int) -> int:
 @dataclass
 class ArmPlan:
     """What one arm costs. Tokens per request/completion are means over the (sampled)
-    train queries; ``completion_tokens`` is the pilot's mean or ``max_tokens`` (None:
+    train queries (prompt tokens counted by ``tokenizer``, or as a pilot's requests were
+    billed: ``prompt_from``); ``completion_tokens`` is the pilot's mean or ``max_tokens`` (None:
     unknown), ``completion_from`` says which. Prices in USD per token (None: unpriced)."""
 
     arm: str
@@ -229,6 +274,7 @@ class ArmPlan:
     usd_per_completion_token: float | None
     price_from: str | None
     latency: float | None = None  # seconds per request (pilot), None unknown
+    prompt_from: str = "tokenizer"  # or "pilot": prompt tokens as the model billed them
     pilot: dict | None = None
     per_n: list[dict] = field(default_factory=list)
 
@@ -313,6 +359,11 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
             plan.pilot = {"completions": len(completions), "from_cache": len(completions)}
         plan.completion_tokens = float(np.mean([c.completion_tokens for c in completions]))
         plan.completion_from = "pilot" if send else "cache"
+        if send:  # one completion per pilot request: its prompt tokens as the model bills
+            # them, which a local tokenizer only approximates (cached records of a run's
+            # n-requests hold a share of them, so only a pilot's own count is taken)
+            plan.prompt_tokens = float(np.mean([c.prompt_tokens for c in completions]))
+            plan.prompt_from = "pilot"
         plan.latency = float(np.mean([c.latency for c in completions]))
 
 
@@ -418,17 +469,18 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
     (or run) left in the cache at the pilot's slots (up to ``PILOT_FROM_CACHE`` per arm)
     stand in for one (``completion_from`` "cache")."""
     problem, config = resolved.problem, resolved.config
-    unit, amount = config.budget_spec()
-    schedule = schedule_for(resolved)
+    unit, amount = resolved.budget_unit, resolved.budget
+    metered = unit != "completions"
+    schedule = None if metered else schedule_for(resolved)  # metered: needs the prices
     completions = resolved.budget
     warnings: list[str] = []
     live = config.backend.kind == "live"
     scales = problem.scales
     n_arms = problem.n_prompts
-    if schedule is None:
+    if not isinstance(resolved.algorithm, PSST):
         warnings.append(f"{config.algorithm.name} has no schedule here: it spends at most "
                         f"the budget (nearly all of it), rounds are not planned")
-    if completions < n_arms * int(scales[-1]):
+    if not metered and completions < n_arms * int(scales[-1]):
         warnings.append(f"the budget ({completions} completions) cannot sample every arm "
                         f"once at N={scales[-1]} ({n_arms} prompts need "
                         f"{n_arms * int(scales[-1])})")
@@ -464,12 +516,51 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
     else:
         warnings.append(f"the {config.backend.kind} backend is offline: no tokens or money "
                         f"are spent")
-    tokens, usd, requests, wall = _totals(arms, schedule, completions, scales)
+    if metered:
+        price = _unit_prices(resolved, arms, unit)
+        if price is None:  # no completion length or no price: what the budget buys is open
+            warnings.append(f"what a budget in {unit} buys is unknown without completion "
+                            f"tokens and prices: completions not planned")
+            alloc, completions = [], 0
+        else:
+            if isinstance(resolved.algorithm, PSST):
+                schedule = psst_schedule(problem, float(amount), price, resolved.algorithm)
+                alloc = _metered_allocation(schedule, float(amount), price, scales)
+            else:  # a baseline: the budget in equal queries over arms at the largest scale
+                top = int(scales[-1])
+                queries = float(amount) / float(price[:, top - 1].sum())
+                alloc = [(a, top, queries) for a in range(n_arms)]
+            completions = int(round(sum(q * n for _, n, q in alloc)))
+            worst_sweep = float(price[:, int(scales[-1]) - 1].sum())
+            if amount < worst_sweep:
+                warnings.append(f"the budget ({amount:g} {unit}) cannot sample every arm "
+                                f"once at N={scales[-1]} (about {worst_sweep:.4g} {unit})")
+    else:
+        alloc = _allocation(schedule, completions, n_arms, int(scales[-1]))
+    tokens, usd, requests, wall = _totals(arms, schedule, completions, alloc)
+    if metered:  # the budget is the ceiling on its own unit; the other is an estimate
+        (usd if unit == "usd" else tokens)["worst"] = float(amount)
     pilot_total = _pilot_total(arms) if live and pilot else None
     return Plan(resolved.source, config.backend.kind, config.algorithm.name,
                 {"unit": unit, "amount": amount}, resolved.seed, completions,
-                schedule is not None, schedule, arms, tokens, usd, requests, wall,
-                pilot_total, warnings)
+                schedule is not None and not metered, schedule, arms, tokens, usd,
+                requests, wall, pilot_total, warnings)
+
+
+def _unit_prices(resolved: ResolvedRun, arms: list[ArmPlan], unit: str
+                 ) -> np.ndarray | None:
+    """(P, n_max) expected charge of one query of each arm at each N in the budget's unit
+    (USD or tokens: prompt tokens once per request, completion tokens from the pilot or
+    max_tokens); None when some arm's is unknown."""
+    n_max = int(resolved.problem.backend.n_max)
+    rows = []
+    for arm in arms:
+        row = [arm.usd_per_query(k) if unit == "usd" else arm.tokens_per_query(k)
+               for k in range(1, n_max + 1)]
+        if any(v is None for v in row):
+            return None
+        rows.append(row)
+    return np.asarray(rows, dtype=float) if rows else None
 
 
 def _arm_warnings(arms: list[ArmPlan], warnings: list[str]) -> None:
@@ -491,13 +582,14 @@ def _arm_warnings(arms: list[ArmPlan], warnings: list[str]) -> None:
 
 
 def _totals(arms: list[ArmPlan], schedule: RoundPlan | None, completions: int,
-            scales: np.ndarray) -> tuple[dict, dict, float | None, float | None]:
-    """Expected and worst-case tokens and USD, expected requests and wall seconds."""
+            alloc: list[tuple[int, int, float]]
+            ) -> tuple[dict, dict, float | None, float | None]:
+    """Expected and worst-case tokens and USD of the ``alloc``ated pulls (arm, scale,
+    queries), expected requests and wall seconds."""
     empty = {"expected": None, "worst": None, "prompt_expected": None,
              "completion_expected": None}
-    if not arms:
+    if not arms or not alloc:
         return empty, {"expected": None, "worst": None}, None, None
-    alloc = _allocation(schedule, completions, len(arms), int(scales[-1]))
     prompt = sum(q * _requests(n, arms[a].supports_n, arms[a].max_n) * arms[a].prompt_tokens
                  for a, n, q in alloc)
     requests = sum(q * _requests(n, arms[a].supports_n, arms[a].max_n) for a, n, q in alloc)
