@@ -371,9 +371,19 @@ def _sampled(resolved: ResolvedRun, test: np.ndarray, need: np.ndarray,
 
     backend.progress = advance if progress is not None else None
     samples = backend.sample_many(pulls, np.random.default_rng(0))
-    for (p, _, n), sample in zip(pulls, samples, strict=True):
+    pop_usage = getattr(backend, "pop_usage", None)
+    usages = pop_usage() if pop_usage is not None else [None] * len(pulls)
+    for (p, _, n), sample, usage in zip(pulls, samples, usages, strict=True):
         est = backend.strategy.estimate(sample, contexts.task_weights)
-        util = utility(est.task, est.cost, contexts.cost_weights)  # (X, C, n)
+        cost = est.cost  # (X, n): the completions' part
+        if usage is not None and np.any(usage.request_cost):
+            # the part billed once per request (prompt tokens under money or total_tokens):
+            # a deployment at scale k sends requests_per_scale[p, k-1] requests per query,
+            # as training counts it (ArmStatistics.task_and_cost)
+            per_request = np.asarray(usage.request_cost) / np.maximum(usage.requests, 1)
+            requests = np.asarray(backend.requests_per_scale)[p, :n]
+            cost = cost + per_request[:, None] * requests[None, :]
+        util = utility(est.task, cost, contexts.cost_weights)  # (X, C, n)
         cols = problem.scales <= n
         view = out[:, p]  # (C, X, S), a view
         view[:, :, cols] = util[:, :, problem.scales[cols] - 1].transpose(1, 0, 2)

@@ -124,7 +124,7 @@ def test_simulator_usage_is_bounded_by_its_worst_case_and_max_tokens_truncates(t
     np.testing.assert_allclose(used.request_cost, used.usd_prompt * 1000)  # cost.scale
 
 
-PRICES_SHIPPED = {"small": (0.15, 0.6), "large": (2.5, 10.0)}
+PRICES_SHIPPED = {"small": (0.05, 0.2), "large": (5.0, 15.0)}  # configs/two-models.yaml
 
 
 def loopback_config(path: Path, url: str, data: Path, budget: int = 300,
