@@ -49,9 +49,15 @@ class LoopbackModel:
 class LoopbackServer:
     def __init__(self, seed: int = 0, latency: float = 0.0, hang: float = 2.0,
                  retry_after: str = "0", ignore_n: bool = False,
-                 models: dict[str, LoopbackModel] | None = None):
+                 models: dict[str, LoopbackModel] | None = None,
+                 seed_by_content: bool = False):
         self.seed, self.latency, self.hang, self.retry_after = seed, latency, hang, retry_after
         self.ignore_n = ignore_n
+        # answers seeded by the request's content and how often it came before, instead
+        # of its arrival number: a run's answers then do not depend on how its concurrent
+        # requests happen to interleave (as long as equal requests are not in flight at once)
+        self.seed_by_content = seed_by_content
+        self._seen: dict[str, int] = {}
         self.models = dict(models or {})
         self.served: dict[str, dict[str, int]] = {}  # per model: what it served
         self.script: deque = deque()
@@ -144,6 +150,12 @@ class LoopbackServer:
                 with server._lock:
                     server.requests += 1
                     index = server.requests
+                    if server.seed_by_content:
+                        key = hashlib.sha256(json.dumps(
+                            [body.get("model"), body.get("messages"),
+                             body.get("temperature")], sort_keys=True).encode()).hexdigest()
+                        server._seen[key] = server._seen.get(key, 0) + 1
+                        index = int(key[:12], 16) * 1000 + server._seen[key]
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.auth_headers.append(self.headers.get("Authorization", ""))

@@ -121,8 +121,20 @@ def test_max_tokens_bounds_the_worst_case(tmp_path):
     assert _paid_tokens(outcome.usage) <= planned.tokens["expected"] <= worst
 
 
+@pytest.fixture
+def steady_loopback():
+    """A loopback server whose answers do not depend on how concurrent requests
+    interleave: which pilot slots the run reuses depends on which arms it keeps (with
+    seed 4, all six: the run asks for every pilot slot)."""
+    from tests.loopback import LoopbackServer
+
+    with LoopbackServer(seed=4, seed_by_content=True) as server:
+        yield server
+
+
 def test_without_a_pilot_nothing_is_sent_and_a_later_plan_reads_the_pilot(
-        tmp_path, loopback, api_key):
+        tmp_path, steady_loopback, api_key):
+    loopback = steady_loopback
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     config = live_config(tmp_path / "live.yaml", loopback.url, data, prompts=3, budget=120)
     planned = plan(config)
