@@ -75,7 +75,10 @@ class LoopbackServer:
         self._httpd.daemon_threads = True
         # a client killed mid-request resets its connection: expected here, not an error
         self._httpd.handle_error = lambda request, address: None
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop to look up: every 0.5 s by default, which
+        # made every test with a server half a second longer
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:

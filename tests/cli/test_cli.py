@@ -155,7 +155,7 @@ def test_bench_ctrl_c_keeps_finished_runs(tmp_path):
     out = tmp_path / "bench"
     proc = subprocess.Popen(
         [sys.executable, "-m", "iapo_cli", "bench", "--env", "synthetic:bon-grid",
-         "--algorithms", "psst,uniform,ucb", "--budgets", "5000,20000", "--runs", "5000",
+         "--algorithms", "psst,uniform,ucb", "--budgets", "500,2000", "--runs", "5000",
          "--workers", "2", "--out", out],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})

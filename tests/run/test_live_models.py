@@ -160,6 +160,16 @@ def two_model_server(monkeypatch):
         yield server
 
 
+@pytest.fixture
+def quick_two_model_server(monkeypatch):
+    """``two_model_server`` without its latency (kept there so that requests overlap)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    models = {"small": LoopbackModel(0.55, (2, 6), supports_n=False),
+              "large": LoopbackModel(0.9, (6, 14), supports_n=True)}
+    with LoopbackServer(seed=1, models=models) as server:
+        yield server
+
+
 def _set_supports_n(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     data["models"][0]["supports_n"] = False
@@ -199,9 +209,9 @@ def test_loopback_usage_matches_the_server_meter_and_its_worst_case(two_model_se
     assert server.max_in_flight == 2
 
 
-def test_a_run_across_two_loopback_models_with_a_completion_budget(two_model_server,
+def test_a_run_across_two_loopback_models_with_a_completion_budget(quick_two_model_server,
                                                                    tmp_path):
-    server = two_model_server
+    server = quick_two_model_server
     path = loopback_config(tmp_path / "c.yaml", server.url,
                            write_sums(tmp_path / "sums.jsonl", 30), budget=240)
     outcome = optimize(path, out=tmp_path / "run")

@@ -21,7 +21,7 @@ from tests.run.money_project import (
     server_usd,
 )
 
-BUDGET = 0.05
+BUDGET = 0.03
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_the_truth_makes_the_cheap_model_at_large_n_best_for_the_frugal_context(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_usd_budget_is_a_ceiling_on_the_servers_bill_and_is_spent(tmp_path, api_key,
                                                                     seed):
-    with LoopbackServer(seed=seed, models=MODELS) as server:
+    with LoopbackServer(seed=seed, models=MODELS, seed_by_content=True) as server:
         config = money_config(tmp_path / "c.yaml", server.url, budget={"usd": BUDGET},
                               seed=seed)
         outcome = optimize(config, out=tmp_path / "run")
@@ -67,8 +67,8 @@ def test_a_usd_budget_is_a_ceiling_on_the_servers_bill_and_is_spent(tmp_path, ap
 
 
 def test_a_rerun_of_a_usd_run_pays_nothing_and_ends_alike(tmp_path, api_key):
-    with LoopbackServer(seed=4, models=MODELS) as server:
-        config = money_config(tmp_path / "c.yaml", server.url, budget={"usd": BUDGET})
+    with LoopbackServer(seed=4, models=MODELS, seed_by_content=True) as server:
+        config = money_config(tmp_path / "c.yaml", server.url, budget={"usd": 0.01})
         first = optimize(config, out=tmp_path / "one")
         requests = server.requests
         again = optimize(config, out=tmp_path / "two")
@@ -77,12 +77,12 @@ def test_a_rerun_of_a_usd_run_pays_nothing_and_ends_alike(tmp_path, api_key):
     assert (again.result.policy.prompt == first.result.policy.prompt).all()
 
 
-@pytest.mark.parametrize("budget", [{"usd": BUDGET}, 900])
+@pytest.mark.parametrize("budget", [{"usd": BUDGET}, 300])
 def test_plan_predicts_the_runs_spend_within_ten_percent(tmp_path, api_key, budget):
     """With a pilot of 3 per arm (through the run's cache) the plan's dollars are within
     10% of what the server then bills the run; with a completion budget its completions
     are exact; without a pilot it sends nothing."""
-    with LoopbackServer(seed=5, models=MODELS) as server:
+    with LoopbackServer(seed=5, models=MODELS, seed_by_content=True) as server:
         config = money_config(tmp_path / "c.yaml", server.url, budget=budget)
         plan(config)
         assert server.requests == 0
