@@ -326,6 +326,27 @@ class TrainEstimates:
         return self.usd is not None and bool(np.isfinite(self.usd).any())
 
 
+def within_caps(contexts, scales: np.ndarray, usd: np.ndarray | None,
+                shape: tuple[int, int, int]) -> np.ndarray | None:
+    """(C, P, S) the arms each context's caps allow, for the recipes it is compared with
+    and the oracle (a context cannot deploy what its caps rule out): ``max_n``, and
+    ``max_cost_per_query`` against the estimated USD per query ``usd`` (C, P, S; an arm
+    without a USD estimate is not allowed under a USD cap). None when no context is
+    capped; a context that no arm meets keeps every arm."""
+    if contexts.max_n is None and contexts.max_usd is None:
+        return None
+    ok = np.ones(shape, bool)
+    if contexts.max_n is not None:
+        cap = np.asarray(contexts.max_n)
+        ok &= ((cap[:, None] == 0) | (scales[None, :] <= cap[:, None]))[:, None, :]
+    if contexts.max_usd is not None:
+        cap = np.asarray(contexts.max_usd, dtype=float)[:, None, None]
+        price = np.full(shape, np.nan) if usd is None else usd
+        with np.errstate(invalid="ignore"):
+            ok &= np.isnan(cap) | (price <= cap)
+    return np.where(ok.any(axis=(1, 2))[:, None, None], ok, True)
+
+
 def _train_estimates(resolved: ResolvedRun, arms: ArmMap, files: RunDir) -> TrainEstimates:
     """The training estimates; ``utility`` the unbiased ones when the run wrote them
     (comparisons rank arms as the algorithms did; the clipped ``utility`` would tie arms
@@ -456,9 +477,13 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
         raise ConfigError("deploys an N outside the run's scale grid",
                           source=str(files.file(RunDir.POLICY)))
     train = _train_estimates(resolved, arms, files)
+    allowed = within_caps(problem.contexts, problem.scales, train.usd, train.utility.shape)
+    compared = train if allowed is None else TrainEstimates(*(
+        None if table is None else np.where(allowed, table, np.nan)
+        for table in (train.utility, train.task, train.cost, train.usd)))
     probabilities = problem.contexts.probabilities
-    choices = comparison_choices(train.utility, problem.scales, probabilities, policy)
-    choices += money_choices(arms, train, problem.scales, probabilities)
+    choices = comparison_choices(compared.utility, problem.scales, probabilities, policy)
+    choices += money_choices(arms, compared, problem.scales, probabilities)
     backend = problem.backend
     skipped: list[str] = []
     spent = 0
@@ -499,7 +524,9 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
                             "cached") from None
         spent = int(need.sum()) * n_test
     if ORACLE not in skipped:
-        choices = [*choices, oracle_choice(values, problem.scales)]
+        reachable = values if allowed is None else np.where(allowed[:, :, None, :], values,
+                                                            np.nan)
+        choices = [*choices, oracle_choice(reachable, problem.scales)]
     scores = [score_choice(values, problem.scales, probabilities, c) for c in choices]
     evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
                             problem.backend.prompt_ids, len(test), scores, skipped, spent,

@@ -263,3 +263,39 @@ def test_live_cheapest_arm_is_sampled_within_the_evaluate_budget(live_run):
     covered = (cheap.scale <= need[cheap.prompt]).all()
     assert (tight.score(CHEAPEST_NEAR_BEST) is not None) == covered
     assert (CHEAPEST_NEAR_BEST in tight.skipped) == (not covered)
+
+
+def test_comparisons_and_the_oracle_keep_within_each_contexts_caps(tmp_path):
+    """A context capped at N=2 is compared with recipes, and an oracle, it could deploy:
+    none above N=2 (uncapped, the oracle of the free context goes above it)."""
+    text = SMALL_SYNTHETIC.replace(
+        "  - {name: free, weights: {correct: 1.0, cost: 0.0}}\n",
+        "  - {name: free, weights: {correct: 1.0, cost: 0.0}}\n"
+        "  - {name: small-n, weights: {correct: 1.0, cost: 0.0}, max_n: 2}\n")
+    config = write_config(tmp_path / "c.yaml", text)
+    optimize(config, out=tmp_path / "run", budget=2000)
+    result = evaluate(tmp_path / "run")
+    capped = list(result.contexts).index("small-n")
+    free = list(result.contexts).index("free")
+    names = [score.choice.name for score in result.scores]
+    assert ORACLE in names and AGNOSTIC in names
+    for score in result.scores:
+        assert score.choice.scale[capped] <= 2, score.choice.name
+    oracle = result.scores[names.index(ORACLE)].choice
+    assert oracle.scale[free] > 2
+
+
+def test_within_caps_masks_by_n_and_by_estimated_usd():
+    from iapo_cli.backends import Contexts
+    from iapo_cli.run._evaluate import within_caps
+
+    contexts = Contexts(("a", "b", "c"), np.ones((3, 1)), np.zeros(3), np.full(3, 1 / 3),
+                        max_usd=np.array([np.nan, 0.002, 1e-9]), max_n=np.array([2, 0, 0]))
+    scales = np.array([1, 2, 4])
+    usd = np.broadcast_to(np.array([[0.001, 0.002, 0.004]]), (3, 1, 3))
+    ok = within_caps(contexts, scales, usd, (3, 1, 3))
+    assert ok[0, 0].tolist() == [True, True, False]  # max_n 2
+    assert ok[1, 0].tolist() == [True, True, False]  # $0.002 per query at most
+    assert ok[2, 0].tolist() == [True, True, True]  # no arm meets it: all kept
+    assert within_caps(Contexts(("a",), np.ones((1, 1)), np.zeros(1), np.ones(1)), scales,
+                       None, (1, 1, 3)) is None
