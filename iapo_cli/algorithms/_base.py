@@ -30,6 +30,10 @@ MAX_BATCH = 1 << 13
 USD_CAP_BOUND = 2.0
 """Standard errors added to the mean USD per completion when checking ``max_usd`` caps."""
 
+PRICE_FLOOR = 1e-3
+"""The least planning price of an arm with a metered budget, as a fraction of its worst
+case (``Trainer.price``)."""
+
 METER_UNITS = ("completions", "tokens", "usd", "cost")
 """Units a ``Trainer`` keeps its budget in: completions (charge n per query, counted before
 serving), tokens (prompt + completion tokens), usd, cost (the backend's cost measure)."""
@@ -328,6 +332,10 @@ class Trainer:
         scales = np.arange(1, n_max + 1)
         observed = (per_completion[:, None] * scales[None]
                     + per_request[:, None] * self.requests_per_scale())
+        # a floor (a thousandth of the worst case): pulls that happened to cost nothing
+        # (empty answers of a model free for prompts) must not make an arm free to plan
+        # with, or a loop that pays arm after arm out of a room would never end
+        observed = np.maximum(observed, PRICE_FLOOR * worst)
         return np.where(seen[:, None], observed, worst)
 
     def probe_prices(self) -> None:

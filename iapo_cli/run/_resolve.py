@@ -173,7 +173,14 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         # the worst case of one query of every arm at the smallest scale (prompt tokens
         # bounded, completions at max_tokens): a budget below it could not sample them all
         probe = Trainer(problem, budget, np.random.default_rng(0), unit=unit)
-        needed = float(probe.worst_prices()[:, scales[0] - 1].sum())
+        worst = probe.worst_prices()[:, scales[0] - 1]
+        free = np.flatnonzero(worst <= 0)
+        if free.size:  # a budget in this unit would never be spent on it
+            raise ConfigError(f"a budget in {unit} needs every arm to cost something, but "
+                              f"{backend.prompt_ids[free[0]]} costs 0 (a price of 0, or a "
+                              f"cost of 0); use a budget in completions",
+                              source=source, field=field)
+        needed = float(worst.sum())
         if budget < needed:
             raise ConfigError(f"{budget:g} {unit} is less than one pull at N={scales[0]} of "
                               f"each of the {n_prompts} arms at worst case ({needed:.4g} "

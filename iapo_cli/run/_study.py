@@ -215,8 +215,14 @@ def run_bench(env: str | Path | Environment, algorithms: str | Sequence[Algorith
             raise ConfigError(f"the environment {environment.name} has no per-completion "
                               f"costs; use --budget-unit completions", field="--budget-unit")
         queries = np.arange(backend.n_queries)
-        smallest = float(sum(np.max(backend.worst_cost(p, queries, 1))
-                             for p in range(len(backend.prompt_ids))))
+        worst = [float(np.max(backend.worst_cost(p, queries, 1)))
+                 for p in range(len(backend.prompt_ids))]
+        if min(worst) <= 0:
+            raise ConfigError(f"prompt {backend.prompt_ids[int(np.argmin(worst))]} of "
+                              f"{environment.name} costs 0: a budget in cost would never be "
+                              f"spent on it; use --budget-unit completions",
+                              field="--budget-unit")
+        smallest = float(sum(worst))
         if min(budget_list) < smallest:
             raise ConfigError(f"{min(budget_list):g} is less than one pull at N=1 per prompt "
                               f"at worst case ({smallest:.4g} cost units)", field="--budgets")

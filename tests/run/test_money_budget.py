@@ -94,3 +94,20 @@ def test_plan_predicts_the_runs_spend_within_ten_percent(tmp_path, api_key, budg
         assert planned.completions == outcome.result.completions == budget
     else:
         assert planned.usd["worst"] == BUDGET and planned.completions > 0
+
+
+def test_a_usd_budget_refuses_a_model_priced_at_zero(tmp_path):
+    """Nothing would ever be spent on a free model: the budget could not be kept as the
+    run's end condition, so the config is refused (exit 2) before anything is sent."""
+    import yaml
+
+    from iapo_cli.errors import ConfigError
+    from iapo_cli.run import validate
+
+    config = money_config(tmp_path / "c.yaml", "http://127.0.0.1:9/v1")
+    data = yaml.safe_load(config.read_text())
+    data["models"][0]["price"] = {"input": 0, "output": 0}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match="a budget in usd needs every arm to cost "
+                                          "something, but a@small costs 0"):
+        validate(config, require_keys=False)
