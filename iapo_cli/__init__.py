@@ -24,6 +24,9 @@ the ``iapo`` command stay fast::
   -> StudyOutcome``: ``iapo bench``, writing results.csv and summary.csv.
 * ``load_env(spec)``, ``parse_algorithms(text)``, ``AlgorithmSpec``: study inputs.
 * ``write_report(path) -> Report``: ``iapo report``.
+* ``Policy.load(run_dir) -> Policy``: a run's choice per context, to deploy:
+  ``policy.contexts``, ``policy.arm(context)`` (arm, model, decoding, N, strategy,
+  expected utility and USD per query, ``messages(row)``).
 * ``RunDir``, ``StudyDir``: the files of a run or a study directory.
 
 Errors are ``iapo_cli.errors.IapoError`` subclasses carrying ``exit_code``.
@@ -45,6 +48,7 @@ _LAZY = {
     "run_bench": "iapo_cli.run",
     "load_env": "iapo_cli.run",
     "parse_algorithms": "iapo_cli.run",
+    "Policy": "iapo_cli.run",
     "run_study": "iapo_cli.evaluation",
     "summarize": "iapo_cli.evaluation",
     "AlgorithmSpec": "iapo_cli.evaluation",

@@ -1,6 +1,7 @@
 """Run orchestration: config -> environment -> algorithm -> run directory; studies."""
 
 from ._backends import register_backend
+from ._deploy import DeployedArm, Policy
 from ._evaluate import (
     BelowMinimum,
     Evaluation,
@@ -18,6 +19,8 @@ from ._study import BenchInterrupted, StudyOutcome, load_env, parse_algorithms, 
 __all__ = [
     "BelowMinimum",
     "BenchInterrupted",
+    "DeployedArm",
+    "Policy",
     "Evaluation",
     "EvaluationInterrupted",
     "evaluate",

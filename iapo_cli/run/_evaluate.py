@@ -278,10 +278,11 @@ class Evaluation:
         return out
 
 
-def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
+def reopen_run(run_dir: Path | RunDir, require_keys: bool = True
+               ) -> tuple[ResolvedRun, dict, dict]:
     """The run's resolved setup (relative paths as in the original config), its split and
     its policy file. Raises ConfigError (naming ``RUN_DIR``) for a missing or unreadable
-    file."""
+    file; a live model's missing key too unless ``require_keys`` is False."""
     files = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, flag="RUN_DIR")
     data = files.read_config()
     summary = files.read_summary()
@@ -290,7 +291,7 @@ def reopen_run(run_dir: Path | RunDir) -> tuple[ResolvedRun, dict, dict]:
     stored = str(files.file(RunDir.CONFIG))
     source = summary.get("config_path") or stored
     config = with_recorded_cache(config_from_mapping(data, stored), summary)
-    resolved = resolve(config, source)
+    resolved = resolve(config, source, require_keys=require_keys)
     return resolved, split, policy
 
 

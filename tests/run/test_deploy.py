@@ -1,0 +1,68 @@
+"""``Policy.load(run_dir)``: what each context deploys, read back from a run directory
+without sending anything (issue 12, first part)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import iapo_cli
+from iapo_cli.errors import ConfigError
+from iapo_cli.run import Policy, optimize
+from tests.conftest import SMALL_SYNTHETIC, write_config
+from tests.run.test_live_models import two_models_project
+
+
+@pytest.fixture(scope="module")
+def two_model_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("deploy")
+    path = two_models_project(directory, rows=60, budget={"usd": 0.05})
+    optimize(path, out=directory / "run")
+    return directory / "run"
+
+
+def test_each_context_deploys_what_policy_json_says(two_model_run, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # loading needs no key
+    policy = iapo_cli.Policy.load(two_model_run)
+    rows = json.loads((two_model_run / "policy.json").read_text())["contexts"]
+    assert policy.contexts == tuple(r["context"] for r in rows)
+    for row in rows:
+        arm = policy.arm(row["context"])
+        assert (arm.prompt, arm.model, arm.n) == (row["prompt"], row["model"], row["n"])
+        assert arm.arm == f"{row['prompt']}@{row['model']}"
+        assert arm.expected_utility == pytest.approx(row["estimated_utility"])
+        assert arm.usd_per_query == pytest.approx(row["usd_per_query"])
+        assert arm.samples == row["samples"] and arm.strategy == "majority_vote"
+        assert arm.decoding["max_tokens"] == 256  # the model's params
+        assert arm.weights == row["weights"]
+
+
+def test_messages_render_a_new_row_as_training_did(two_model_run):
+    policy = Policy.load(two_model_run)
+    arm = policy.arm(policy.contexts[0])
+    messages = arm.messages({"question": "What is 2 + 3?"})
+    assert messages[-1]["role"] == "user" and "What is 2 + 3?" in messages[-1]["content"]
+    backend = arm._backend  # the same rendering as the run's own requests
+    row = backend.dataset.rows[0]
+    assert arm.messages(row) == backend.messages(arm._index, 0)
+    with pytest.raises(ConfigError, match="cannot render the template"):
+        arm.messages({"nothing": 1})
+
+
+def test_unknown_context_and_offline_runs(two_model_run, tmp_path):
+    policy = Policy.load(two_model_run)
+    with pytest.raises(ConfigError, match="unknown context 'nope' \\(the run has: "
+                                          "accuracy-first, frugal, capped, cheap\\)"):
+        policy.arm("nope")
+    config = write_config(tmp_path / "c.yaml", SMALL_SYNTHETIC)
+    optimize(config, out=tmp_path / "syn")
+    offline = Policy.load(tmp_path / "syn")
+    table = pd.read_csv(tmp_path / "syn" / "policy.csv")
+    arm = offline.arm("costly")
+    assert (arm.prompt, arm.n) == (table.prompt[1], table.n[1]) and arm.model is None
+    with pytest.raises(ConfigError, match="offline"):
+        arm.messages({})
+    with pytest.raises(ConfigError, match="not a run directory"):
+        Policy.load(tmp_path)
