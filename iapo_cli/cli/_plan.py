@@ -111,8 +111,11 @@ def estimate_line(result) -> str:
         text = f"estimate: {exact}{result.completions} completions"
     else:  # a metered budget: a ceiling on its unit, the completions it buys estimated
         ceiling = f"${amount:g}" if unit == "usd" else f"{amount:g} {unit}"
-        bought = f"about {result.completions}" if result.completions else "an unknown " \
-            "number of"
+        # completion tokens at max_tokens over-price every pull: the count is a floor
+        floor = any(arm.completion_from == "max_tokens" for arm in result.arms)
+        bought = (f"at least {result.completions}" if floor else
+                  f"about {result.completions}") if result.completions else \
+            "an unknown number of"
         text = f"estimate: {bought} completions within {ceiling} (a ceiling)"
     if result.backend == "live":
         text += f", {_estimates(tokens, 'tokens', _num)}, {_estimates(usd, 'USD', _usd)}, " \
