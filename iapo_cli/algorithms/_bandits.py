@@ -95,7 +95,7 @@ class _BatchedBandit(Algorithm):
         active = np.ones((n_ctx, n_prompts, n_scales), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
-        return trainer.policy()
+        return trainer.final_policy()
 
 
 MAX_DECISIONS = 1024  # per batch of a batched bandit, about
@@ -254,4 +254,4 @@ class SequentialHalving(Algorithm):
             trainer.end_round(active, kept)
             active = kept
             trainer.notify(r + 1, rounds)
-        return trainer.policy(active)
+        return trainer.final_policy(active)

@@ -722,11 +722,18 @@ class Trainer:
             if self.spent <= before:  # nothing fitted any more: progress guard
                 return
 
+    def final_policy(self, candidates: np.ndarray | None = None) -> Policy:
+        """What an algorithm returns at its end: a metered budget first spends what is
+        left on the ``candidates`` (``spend_rest``), then ``policy(candidates)``."""
+        self.spend_rest(candidates)
+        return self.policy(candidates)
+
     def policy(self, candidates: np.ndarray | None = None) -> Policy:
         """Per context, the best estimated arm among ``candidates`` (C, P, S) (default all)
-        that the context's caps allow (``allowed(final=True)``).
+        that the context's caps allow (``allowed(final=True)``). Spends nothing (a run
+        stopped by Ctrl-C or a failure is written from it; ``final_policy`` spends the
+        rest of a metered budget first).
 
-        A metered budget first spends what is left on the candidates (``spend_rest``).
         A policy never rests on an arm without data: a context whose candidates have no
         estimate takes its best estimated arm of the whole grid (within its caps) instead,
         and says so in ``Policy.fallback``. Only a run stopped before its first pull has
@@ -735,7 +742,6 @@ class Trainer:
         the cheapest (lowest expected USD per query, else the smallest N) among those with
         data and within ``max_n`` if any, and ``Policy.over_cap`` marks it. The pick is by
         the unbiased estimates; ``Policy.estimate`` is the reported (clipped) one."""
-        self.spend_rest(candidates)
         full = self.grid_utility()
         capped = self.problem.contexts.max_n is not None or \
             self.problem.contexts.max_usd is not None

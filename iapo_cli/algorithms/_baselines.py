@@ -40,7 +40,7 @@ class Uniform(Algorithm):
         active = np.ones((len(problem.contexts), n_prompts, len(scales)), bool)
         trainer.end_round(active, active)
         trainer.notify(1, 1)
-        return trainer.policy()
+        return trainer.final_policy()
 
 
 class _PromptHalving(Algorithm):
@@ -65,7 +65,7 @@ class _PromptHalving(Algorithm):
             trainer.end_round(grid, grid & kept[:, :, None])
             active = kept
             trainer.notify(r + 1, rounds)
-        return trainer.policy(self._grid_mask(problem, active))
+        return trainer.final_policy(self._grid_mask(problem, active))
 
 
 class TripleN1(_PromptHalving):

@@ -248,7 +248,7 @@ class PSST(Algorithm):
             active = self._screen(trainer, active, budget)
         final = trim_rounds(trainer, active, trainer.remaining, self.rounds, self.schedule,
                             notify_offset=int(screened))
-        return trainer.policy(final)
+        return trainer.final_policy(final)
 
     def _screen(self, trainer: Trainer, active: np.ndarray, budget: float) -> np.ndarray:
         problem = trainer.problem

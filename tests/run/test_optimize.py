@@ -99,12 +99,15 @@ def test_an_interrupted_run_with_a_cost_budget_resumes_to_the_same_result(tmp_pa
     calls = []
 
     def stop_in_round_two(round_, rounds, spent, budget):
-        calls.append(round_)
+        calls.append(spent)
         if round_ == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted):
         optimize(config, out=tmp_path / "cut", seed=2, observer=stop_in_round_two)
+    # nothing is spent after Ctrl-C (writing the files of a stopped run draws nothing)
+    cut = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert cut["status"] == "interrupted" and cut["spent"] == calls[-1] < 3.0
     resumed = optimize(config, seed=2, resume=tmp_path / "cut")
     assert resumed.result.spent == pytest.approx(whole.result.spent)
     assert (resumed.result.policy.prompt == whole.result.policy.prompt).all()
