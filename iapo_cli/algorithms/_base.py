@@ -269,6 +269,8 @@ class Trainer:
         backend = problem.backend
         if unit in ("tokens", "usd") and not hasattr(backend, "worst_usage"):
             raise ValueError(f"a budget in {unit} needs a backend that reports usage")
+        if unit == "usd" and not getattr(backend, "usd_known", True):
+            raise ValueError("a budget in usd needs a price for every model")
         if unit == "cost" and not hasattr(backend, "worst_cost"):
             raise ValueError("a budget in cost needs a backend with per-completion costs")
         self.stats = ArmStatistics(len(problem.contexts), problem.n_prompts, backend.n_max)

@@ -25,8 +25,8 @@ def spend_text(spent, budget, unit: str | None) -> str:
     unit = unit or "completions"
     if unit == "usd" and isinstance(spent, int | float) and isinstance(budget, int | float):
         return f"${spent:.4g} of ${budget:g}"
-    if unit == "tokens":
-        return f"{spent:,} of {budget:,} tokens"
+    if unit == "tokens" and isinstance(spent, int | float) and isinstance(budget, int | float):
+        return f"{round(spent):,} of {round(budget):,} tokens"
     if unit == "cost" and isinstance(spent, float):
         return f"{spent:.4g} of {budget:g} cost units"
     return f"{spent} of {budget} {unit}"

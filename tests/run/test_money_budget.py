@@ -111,3 +111,14 @@ def test_a_usd_budget_refuses_a_model_priced_at_zero(tmp_path):
     with pytest.raises(ConfigError, match="a budget in usd needs every arm to cost "
                                           "something, but a@small costs 0"):
         validate(config, require_keys=False)
+
+
+def test_a_token_budget_is_a_ceiling_on_the_tokens_the_server_bills(tmp_path, api_key):
+    with LoopbackServer(seed=6, models=MODELS, seed_by_content=True) as server:
+        config = money_config(tmp_path / "c.yaml", server.url, budget={"tokens": 6000})
+        optimize(config, out=tmp_path / "run")
+        billed = sum(m["prompt_tokens"] + m["completion_tokens"]
+                     for m in server.served.values())
+    assert 0.95 * 6000 <= billed <= 6000
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["budget_unit"] == "tokens" and summary["spent"] == pytest.approx(billed)
