@@ -10,12 +10,37 @@ rebuilds its backend offline: it sends nothing and needs no API key.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..artifacts import RunDir
 from ..errors import ConfigError
+from ..llm import ChatRequest
 from ._evaluate import ArmMap, reopen_run
+
+INFERENCE_GROUP = 1 << 40
+"""The sample group of deployment requests: their cache keys differ from every training
+and test request's (whose groups count repeated dataset rows, far below this), so an
+answer never reuses a training or test sample, even for a row of the dataset; asking
+again for the same row is served from the cache."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``DeployedArm.answer`` returns: the majority ``answer`` (None when no
+    completion had one) with its ``vote_share`` of the N completions and whether it
+    ``tied`` with another answer (then the one seen first is taken); the N completion
+    texts; how many came from the cache; the tokens billed and USD (None: unpriced)."""
+
+    answer: str | None
+    vote_share: float
+    tied: bool
+    completions: tuple[str, ...]
+    cached: int
+    prompt_tokens: float
+    completion_tokens: float
+    usd: float | None
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,34 @@ class DeployedArm:
                               f"{exc}") from None
         system = [{"role": "system", "content": arm.system}] if arm.system else []
         return [*system, {"role": "user", "content": user}]
+
+
+    def answer(self, row: dict) -> Answer:
+        """Sample the arm's N completions for ``row`` through the run's cached client (the
+        run's cache; a deployment sample group, ``INFERENCE_GROUP``) and take the majority
+        vote of their extracted answers. Majority voting only for now; an offline run or
+        another strategy is a ConfigError, a provider failure an ``LLMError``."""
+        if self.strategy != "majority_vote":
+            raise ConfigError(f"answer() supports majority_vote runs for now, not "
+                              f"{self.strategy}")
+        messages = self.messages(row)  # an offline run fails here
+        backend = self._backend
+        client = backend.arm_clients[self._index]
+        request = ChatRequest(messages, dict(backend.prompts[self._index].decoding or {}),
+                              range(self.n), INFERENCE_GROUP)
+        completions = client.complete([request])[0]
+        answers = backend.answers(completions)
+        counts = Counter(a for a in answers if a is not None)
+        top = max(counts.values(), default=0)
+        leaders = [a for a in dict.fromkeys(answers) if a is not None and counts[a] == top]
+        costs = [c.cost for c in completions]
+        return Answer(
+            answer=leaders[0] if leaders else None, vote_share=top / self.n,
+            tied=len(leaders) > 1, completions=tuple(c.text for c in completions),
+            cached=sum(bool(c.cached) for c in completions),
+            prompt_tokens=float(sum(c.prompt_tokens for c in completions)),
+            completion_tokens=float(sum(c.completion_tokens for c in completions)),
+            usd=None if any(c is None for c in costs) else float(sum(costs)))
 
 
 class Policy:

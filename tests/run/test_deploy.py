@@ -64,5 +64,39 @@ def test_unknown_context_and_offline_runs(two_model_run, tmp_path):
     assert (arm.prompt, arm.n) == (table.prompt[1], table.n[1]) and arm.model is None
     with pytest.raises(ConfigError, match="offline"):
         arm.messages({})
+    with pytest.raises(ConfigError, match="offline"):
+        arm.answer({})
     with pytest.raises(ConfigError, match="not a run directory"):
         Policy.load(tmp_path)
+
+
+def test_answer_votes_over_fresh_samples_through_the_runs_cache(tmp_path, monkeypatch):
+    """N completions for a new row, the majority of their answers; a dataset row is
+    sampled afresh (deployment samples never reuse training or test ones); asking again
+    pays nothing."""
+    from collections import Counter
+
+    from tests.loopback import LoopbackServer
+    from tests.run.money_project import MODELS, money_config
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    with LoopbackServer(seed=3, models=MODELS, seed_by_content=True) as server:
+        config = money_config(tmp_path / "c.yaml", server.url, budget=200)
+        run = optimize(config, out=tmp_path / "run")
+        policy = Policy.load(run.run_dir)
+        arm = policy.arm("frugal")
+        before = server.completions
+        answer = arm.answer({"question": "What is 20 + 22?"})
+        assert server.completions == before + arm.n and answer.cached == 0
+        assert len(answer.completions) == arm.n
+        votes = Counter(arm._backend.answers(
+            [type("C", (), {"text": t})() for t in answer.completions]))
+        assert answer.answer == votes.most_common(1)[0][0]
+        assert answer.vote_share == votes[answer.answer] / arm.n
+        assert answer.usd is not None and answer.usd > 0
+        again = arm.answer({"question": "What is 20 + 22?"})
+        assert server.completions == before + arm.n and again.cached == arm.n
+        assert again.completions == answer.completions
+        row = arm._backend.dataset.rows[0]  # trained on: still fresh samples
+        arm.answer(row)
+        assert server.completions == before + 2 * arm.n
