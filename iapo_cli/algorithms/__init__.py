@@ -20,6 +20,7 @@ from ._base import (
     Trainer,
     TrainingResult,
     TrimmingLog,
+    cap_mask,
     keep_best,
 )
 from ._baselines import TripleN1, TripleRandomN, Uniform
@@ -67,6 +68,7 @@ __all__ = [
     "TripleN1",
     "TripleRandomN",
     "Uniform",
+    "cap_mask",
     "keep_best",
     "make_algorithm",
     "split_budget",

@@ -666,25 +666,17 @@ class Trainer:
         return np.where(known[:, None], usd, np.nan)
 
     def allowed(self, final: bool = False) -> np.ndarray:
-        """(C, P, S) arms each context's caps allow. ``Contexts.max_n``: an arm above it is
-        never allowed. ``Contexts.max_usd``: an arm whose upper confidence bound on USD per
-        query (mean + 2 standard errors of the per-completion part, ``usd_per_query``)
-        exceeds it is not; an arm without priced data is allowed while trimming (nothing
-        is known against it) but not in the ``final`` choice (it might cost anything)."""
+        """(C, P, S) arms each context's caps allow (``cap_mask``). ``Contexts.max_usd`` is
+        checked against an upper confidence bound on USD per query (mean + 2 standard
+        errors of the per-completion part, ``usd_per_query``); an arm without priced data
+        is allowed while trimming (nothing is known against it) but not in the ``final``
+        choice (it might cost anything)."""
         problem = self.problem
         contexts, scales = problem.contexts, problem.scales
-        shape = (len(contexts), problem.n_prompts, len(scales))
-        ok = np.ones(shape, bool)
-        if contexts.max_n is not None:
-            cap = np.asarray(contexts.max_n)
-            ok &= ((cap[:, None] == 0) | (scales[None, :] <= cap[:, None]))[:, None, :]
-        if contexts.max_usd is not None:
-            cap = np.asarray(contexts.max_usd, dtype=float)
-            usd = self.usd_per_query(bound=USD_CAP_BOUND)[:, scales - 1]  # (P, S)
-            unknown = np.isnan(usd)[None] & np.ones(shape, bool)
-            within = usd[None] <= cap[:, None, None]
-            ok &= np.isnan(cap)[:, None, None] | within | (unknown & (not final))
-        return ok
+        usd = None if contexts.max_usd is None else \
+            self.usd_per_query(bound=USD_CAP_BOUND)[:, scales - 1]
+        return cap_mask(contexts, scales, (len(contexts), problem.n_prompts, len(scales)),
+                        usd, unknown_allowed=not final)
 
     def spend_rest(self, candidates: np.ndarray | None = None) -> None:
         """Metered units: spend what is left on the prompts of ``candidates`` (C, P, S),
@@ -793,6 +785,24 @@ class Trainer:
     def result(self, policy: Policy) -> TrainingResult:
         return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,
                               dict(self.notes), self.completions)
+
+
+def cap_mask(contexts: Contexts, scales: np.ndarray, shape: tuple[int, int, int],
+             usd: np.ndarray | None = None, unknown_allowed: bool = False) -> np.ndarray:
+    """(C, P, S) = ``shape``: the arms each context's caps allow. ``Contexts.max_n``: no arm
+    above it; ``Contexts.max_usd``: no arm whose USD per query ``usd`` ((P, S) or
+    (C, P, S); None: all unknown) exceeds it, and an arm with unknown (NaN) USD only when
+    ``unknown_allowed``. Contexts without caps allow every arm."""
+    ok = np.ones(shape, bool)
+    if contexts.max_n is not None:
+        cap = np.asarray(contexts.max_n)
+        ok &= ((cap[:, None] == 0) | (scales[None, :] <= cap[:, None]))[:, None, :]
+    if contexts.max_usd is not None:
+        cap = np.asarray(contexts.max_usd, dtype=float)[:, None, None]
+        price = np.broadcast_to(np.nan if usd is None else usd, shape)
+        with np.errstate(invalid="ignore"):
+            ok &= np.isnan(cap) | (price <= cap) | (np.isnan(price) & unknown_allowed)
+    return ok
 
 
 def _charge(unit: str, usage: PullUsage | None, sample) -> np.ndarray:

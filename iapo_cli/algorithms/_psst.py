@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ._base import MAX_BATCH, Policy, Problem, Trainer, keep_best
+from ._base import Policy, Problem, Trainer, keep_best
 from ._budget import (
     KEEP_SCHEDULES,
     check_rounds,
@@ -140,8 +140,13 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
                 candidates.append(p)
     if not candidates:
         candidates = [int(p) for p in np.nonzero(top)[0]]
-    if trainer.metered:
-        _spend_evenly(trainer, candidates, top, stop_at)
+    # metered, to the end of the budget (as PSST.run calls it): in equal shares sent
+    # together (``spend_rest``), not one query per batch
+    if trainer.metered and stop_at >= trainer.budget:
+        at_top = np.zeros((1, *active.shape[1:]), bool)
+        for p in candidates:
+            at_top[0, p, np.searchsorted(trainer.problem.scales, top[p])] = True
+        trainer.spend_rest(at_top)
         return
     i, idle = 0, 0
     while candidates and idle < len(candidates):
@@ -155,35 +160,6 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
         if fits.size:
             trainer.pull(p, trainer.queries.draw(1), int(fits[-1]) + 1)
         idle = idle + 1 if trainer.spent == before else 0
-
-
-def _spend_evenly(trainer: Trainer, candidates: list[int], top: np.ndarray,
-                  stop_at: float) -> None:
-    """Metered units: what is left before ``stop_at`` in equal shares over the
-    ``candidates``, each at its largest active scale (or the largest smaller one whose
-    price fits its share), counted at their expected prices and sent together, batch
-    after batch, until no candidate's pull fits or a batch spends nothing. (One query
-    at a time, as with completions, would send one small batch per query.)"""
-    while True:
-        left = stop_at - trainer.spent
-        share = left / len(candidates)
-        price = trainer.price
-        pulls = []
-        for p in candidates:
-            fits = np.nonzero(price[p, : top[p]] <= share)[0]
-            if fits.size == 0:
-                fits = np.nonzero(price[p, : top[p]] <= left)[0][:1]
-            if fits.size == 0:
-                continue
-            n = int(fits[-1]) + 1
-            count = max(1, min(times_affordable(share, price[p, n - 1]), MAX_BATCH))
-            pulls.append((p, trainer.queries.draw(count), n))
-        before = trainer.spent
-        if not pulls:
-            return
-        trainer.pull_many(pulls)
-        if trainer.spent == before or trainer.spent >= stop_at:
-            return
 
 
 SCREEN_MODES = ("auto", "always", "never")

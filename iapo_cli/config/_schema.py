@@ -470,6 +470,20 @@ class SplitConfig(_Strict):
     """The share of queries held out for ``iapo evaluate``."""
 
 
+def _unique_ids(items: list | None, kind: str) -> list | None:
+    """``items`` (objects with an ``id``) unchanged: refuses an empty list or a repeated id."""
+    if items is None:
+        return items
+    if not items:
+        raise ValueError("must not be empty")
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"duplicate {kind} id '{item.id}'")
+        seen.add(item.id)
+    return items
+
+
 class Config(_Strict):
     """An experiment: where completions come from, what is optimised, and the budget."""
 
@@ -542,16 +556,7 @@ class Config(_Strict):
     @field_validator("models")
     @classmethod
     def _models(cls, value: list[ModelConfig] | None) -> list[ModelConfig] | None:
-        if value is None:
-            return value
-        if not value:
-            raise ValueError("must not be empty")
-        seen: set[str] = set()
-        for model in value:
-            if model.id in seen:
-                raise ValueError(f"duplicate model id '{model.id}'")
-            seen.add(model.id)
-        return value
+        return _unique_ids(value, "model")
 
     @model_validator(mode="after")
     def _models_and_backend(self) -> Config:
@@ -590,16 +595,7 @@ class Config(_Strict):
     @field_validator("prompts")
     @classmethod
     def _prompts(cls, value: list[PromptConfig] | None) -> list[PromptConfig] | None:
-        if value is None:
-            return value
-        if not value:
-            raise ValueError("must not be empty")
-        seen: set[str] = set()
-        for prompt in value:
-            if prompt.id in seen:
-                raise ValueError(f"duplicate prompt id '{prompt.id}'")
-            seen.add(prompt.id)
-        return value
+        return _unique_ids(value, "prompt")
 
     @field_validator("budget")
     @classmethod

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import errors
+from ..algorithms import cap_mask
 from ..artifacts import RunDir, ranking_column
 from ..backends import ExactBackend
 from ..config import config_from_mapping
@@ -330,21 +331,13 @@ class TrainEstimates:
 def within_caps(contexts, scales: np.ndarray, usd: np.ndarray | None,
                 shape: tuple[int, int, int]) -> np.ndarray | None:
     """(C, P, S) the arms each context's caps allow, for the recipes it is compared with
-    and the oracle (a context cannot deploy what its caps rule out): ``max_n``, and
-    ``max_cost_per_query`` against the estimated USD per query ``usd`` (C, P, S; an arm
-    without a USD estimate is not allowed under a USD cap). None when no context is
-    capped; a context that no arm meets keeps every arm."""
+    and the oracle (a context cannot deploy what its caps rule out): ``cap_mask`` with the
+    estimated USD per query ``usd`` (C, P, S; an arm without a USD estimate is not allowed
+    under a USD cap). None when no context is capped; a context that no arm meets keeps
+    every arm."""
     if contexts.max_n is None and contexts.max_usd is None:
         return None
-    ok = np.ones(shape, bool)
-    if contexts.max_n is not None:
-        cap = np.asarray(contexts.max_n)
-        ok &= ((cap[:, None] == 0) | (scales[None, :] <= cap[:, None]))[:, None, :]
-    if contexts.max_usd is not None:
-        cap = np.asarray(contexts.max_usd, dtype=float)[:, None, None]
-        price = np.full(shape, np.nan) if usd is None else usd
-        with np.errstate(invalid="ignore"):
-            ok &= np.isnan(cap) | (price <= cap)
+    ok = cap_mask(contexts, scales, shape, usd)
     return np.where(ok.any(axis=(1, 2))[:, None, None], ok, True)
 
 

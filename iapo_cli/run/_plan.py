@@ -96,7 +96,7 @@ def psst_schedule(problem: Problem, budget: float, price: np.ndarray | None = No
     the budget charge of one query of prompt p at scale k+1; None: completions (k+1, and
     ``completions`` is ``budget``: PSST spends all of it). A float ``budget`` is metered
     (tokens, USD): it starts with ``Trainer.probe_prices``' pull of every prompt at the
-    smallest scale, and ``completions`` is what ``_metered_allocation`` expects it to buy.
+    smallest scale, and ``completions`` is what ``_allocation`` expects it to buy.
     ``algorithm``: the configured PSST (its rounds, schedule, screen, rho, k); default
     ``PSST()``."""
     algorithm = PSST() if algorithm is None else algorithm
@@ -142,28 +142,37 @@ def psst_schedule(problem: Problem, budget: float, price: np.ndarray | None = No
                      screen_queries, rounds, top, per_prompt, survivors,
                      exact=survivors == n_prompts, spread=spread)
     if metered:  # the completions the budget buys, as allocated
-        alloc = _metered_allocation(plan, budget, price, scales)
+        alloc = _allocation(plan, budget, price, scales, probe=True)
         plan = replace(plan, completions=int(round(sum(q * n for _, n, q in alloc))))
     return plan
 
 
-def _metered_allocation(schedule: RoundPlan, budget: float, price: np.ndarray,
-                        scales: np.ndarray) -> list[tuple[int, int, float]]:
-    """(arm, scale, queries) a metered run is expected to pull with ``budget`` at ``price``
-    (P, n_max) per query: the probe, the screening and round 1 as scheduled, then the rest
-    of the budget in equal queries over the round-1 arms at their largest scale (paired,
-    as PSST's rounds are; which arms survive later depends on the data)."""
+def _allocation(schedule: RoundPlan | None, budget: float, price: np.ndarray,
+                scales: np.ndarray, probe: bool = False) -> list[tuple[int, int, float]]:
+    """(arm, scale, queries) a run is expected to pull with ``budget`` at ``price``
+    (P, n_max) per query in the budget's unit (N for completions): ``probe`` (a metered
+    run's ``Trainer.probe_prices``: one query of every arm at the smallest scale), the
+    screening and round 1 as scheduled, then the rest of the budget in equal queries over
+    the round-1 arms at their largest scale (paired, as PSST's rounds are; later rounds
+    pull the survivors, which depend on the data). Without a schedule (a baseline): the
+    budget in equal queries over every arm at the largest scale."""
     n_arms = price.shape[0]
     first, top = int(scales[0]), int(scales[-1])
-    out = [(a, first, 1.0) for a in range(n_arms)]  # Trainer.probe_prices
-    used = float(price[:, first - 1].sum())
+    if schedule is None:
+        queries = budget / float(price[:, top - 1].sum())
+        return [(a, top, queries) for a in range(n_arms)]
+    out: list[tuple[int, int, float]] = []
+    used = 0.0
+    if probe:
+        out += [(a, first, 1.0) for a in range(n_arms)]
+        used += float(price[:, first - 1].sum())
     if schedule.screened:
         for a in range(n_arms):
             out.append((a, schedule.screen_scale, float(schedule.screen_queries)))
         used += float(price[:, schedule.screen_scale - 1].sum()) * schedule.screen_queries
     pulled = [a for a in range(n_arms) if schedule.round1_scale[a] > 0] or list(range(n_arms))
     share = schedule.round1_prompts / len(pulled) if not schedule.exact else 1.0
-    for a in pulled:
+    for a in pulled:  # after screening, any prompt may be among those kept
         n, q = int(schedule.round1_scale[a]) or top, schedule.round1_queries[a] * share
         out.append((a, n, float(q)))
         used += float(price[a, n - 1]) * q
@@ -174,7 +183,6 @@ def _metered_allocation(schedule: RoundPlan, budget: float, price: np.ndarray,
     for a in pulled:
         out.append((a, int(schedule.round1_scale[a]) or top, rest))
     return out
-
 
 def schedule_for(resolved: ResolvedRun) -> RoundPlan | None:
     """The configured algorithm's schedule; None for algorithms without one (baselines)."""
@@ -436,33 +444,6 @@ class Plan:
         return out
 
 
-def _allocation(schedule: RoundPlan | None, completions: int, n_arms: int, scale_max: int
-                ) -> list[tuple[int, int, float]]:
-    """(arm, scale, queries) the run is expected to pull: the screening and round 1 as
-    scheduled, every later completion spread evenly over the round-1 arms at their largest
-    scale (later rounds pull the surviving prompts at their largest active scale; which
-    survive depends on the data)."""
-    if schedule is None:  # a baseline: the budget evenly over arms at the largest scale
-        return [(a, scale_max, completions / n_arms / scale_max) for a in range(n_arms)]
-    out: list[tuple[int, int, float]] = []
-    used = 0
-    if schedule.screened:
-        for a in range(n_arms):
-            out.append((a, schedule.screen_scale, float(schedule.screen_queries)))
-            used += schedule.screen_scale * schedule.screen_queries
-    pulled = [a for a in range(n_arms) if schedule.round1_scale[a] > 0] or list(range(n_arms))
-    share = schedule.round1_prompts / len(pulled) if not schedule.exact else 1.0
-    for a in pulled:  # after screening, any prompt may be among those kept
-        n, q = int(schedule.round1_scale[a]), schedule.round1_queries[a] * share
-        out.append((a, n, float(q)))
-        used += n * q
-    rest = max(completions - used, 0)
-    for a in pulled:
-        n = int(schedule.round1_scale[a]) or scale_max
-        out.append((a, n, rest / len(pulled) / n))
-    return out
-
-
 def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
     """The plan of ``resolved``'s run (see ``Plan``); ``pilot`` completions per arm
     (``run_pilot``). Without a pilot nothing is sent, and the completions an earlier pilot
@@ -525,18 +506,16 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
         else:
             if isinstance(resolved.algorithm, PSST):
                 schedule = psst_schedule(problem, float(amount), price, resolved.algorithm)
-                alloc = _metered_allocation(schedule, float(amount), price, scales)
-            else:  # a baseline: the budget in equal queries over arms at the largest scale
-                top = int(scales[-1])
-                queries = float(amount) / float(price[:, top - 1].sum())
-                alloc = [(a, top, queries) for a in range(n_arms)]
+            alloc = _allocation(schedule, float(amount), price, scales, probe=True)
             completions = int(round(sum(q * n for _, n, q in alloc)))
             worst_sweep = float(price[:, int(scales[-1]) - 1].sum())
             if amount < worst_sweep:
                 warnings.append(f"the budget ({amount:g} {unit}) cannot sample every arm "
                                 f"once at N={scales[-1]} (about {worst_sweep:.4g} {unit})")
     else:
-        alloc = _allocation(schedule, completions, n_arms, int(scales[-1]))
+        n_max = int(problem.backend.n_max)
+        alloc = _allocation(schedule, completions, np.broadcast_to(
+            np.arange(1, n_max + 1), (n_arms, n_max)), scales)
     tokens, usd, requests, wall = _totals(arms, schedule, completions, alloc)
     if metered:  # the budget is the ceiling on its own unit; the other is an estimate
         (usd if unit == "usd" else tokens)["worst"] = float(amount)

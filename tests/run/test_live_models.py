@@ -151,23 +151,24 @@ def loopback_config(path: Path, url: str, data: Path, budget: int = 300,
     return path
 
 
-@pytest.fixture
-def two_model_server(monkeypatch):
+def _two_model_server(monkeypatch, latency: float):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     models = {"small": LoopbackModel(0.55, (2, 6), supports_n=False),
               "large": LoopbackModel(0.9, (6, 14), supports_n=True)}
-    with LoopbackServer(seed=1, latency=0.02, models=models) as server:
+    with LoopbackServer(seed=1, latency=latency, models=models) as server:
         yield server
+
+
+@pytest.fixture
+def two_model_server(monkeypatch):
+    """Two models on one loopback server; the latency makes requests overlap."""
+    yield from _two_model_server(monkeypatch, latency=0.02)
 
 
 @pytest.fixture
 def quick_two_model_server(monkeypatch):
-    """``two_model_server`` without its latency (kept there so that requests overlap)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
-    models = {"small": LoopbackModel(0.55, (2, 6), supports_n=False),
-              "large": LoopbackModel(0.9, (6, 14), supports_n=True)}
-    with LoopbackServer(seed=1, models=models) as server:
-        yield server
+    """``two_model_server`` without its latency."""
+    yield from _two_model_server(monkeypatch, latency=0.0)
 
 
 def _set_supports_n(path: Path) -> None:
