@@ -283,6 +283,9 @@ class Trainer:
         self.pulls = 0
         self.rounds = 0
         self.observer = observer
+        # called as recorder(round, prompt, pull, usage) for every pull served (the run
+        # layer keeps them in the run directory, for contexts that were not trained)
+        self.recorder: Callable[[int, int, object, PullUsage | None], None] | None = None
         self.notes: dict = {}  # facts an algorithm reports about its run (e.g. screened)
         n_prompts = problem.n_prompts
         # per prompt: charge (in the unit) of the completion and request parts, and the
@@ -546,6 +549,8 @@ class Trainer:
         weights = self.problem.contexts.task_weights
         for (prompt, queries, n), sample, usage in zip(pulls, samples, usages, strict=True):
             self.stats.add(prompt, backend.strategy.estimate(sample, weights))
+            if self.recorder is not None:
+                self.recorder(self.rounds, prompt, sample, usage)
             if usage is not None:
                 self.stats.add_requests(prompt, usage)
                 self._track_usd(prompt, usage)

@@ -2,6 +2,7 @@
 names are spelled). Writes are atomic (temp file, then rename)."""
 
 from ._ledger import LEDGER, UsageLedger, ledger_totals, read_ledger, unreceived_totals
+from ._pulls import PullRecorder, RecordedPull, read_pulls
 from ._records import (
     agnostic_choice,
     estimates_table,
@@ -27,6 +28,9 @@ __all__ = [
     "ledger_totals",
     "read_ledger",
     "unreceived_totals",
+    "PullRecorder",
+    "RecordedPull",
+    "read_pulls",
     "RUN_FILES",
     "RunDir",
     "agnostic_choice",

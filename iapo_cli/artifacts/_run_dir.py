@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -26,6 +26,7 @@ import yaml
 
 from ..errors import ConfigError
 from ._ledger import LEDGER, UsageLedger, read_ledger
+from ._pulls import PULLS, PullRecorder, RecordedPull, read_pulls
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,13 +265,14 @@ class RunDir(_Directory):
     POLICY_TABLE = "policy.csv"
     SUMMARY = "summary.json"
     LEDGER = LEDGER  # usage.jsonl, live runs only
+    PULLS = PULLS  # every pull training served (Policy.arm for untrained weights)
     EVALUATION = "evaluation.json"
     EVALUATION_TABLE = "evaluation.csv"
     REPORT = "report.md"
     FIGURES = ("utility_vs_n.png", "utility_vs_cost.png", "trimming.png")
     FRONTIER = "frontier.png"  # runs with models or prices: utility against dollars
     MARKER = CONFIG
-    FILES = (CONFIG, TRIMMING_LOG, ESTIMATES, POLICY, POLICY_TABLE, SUMMARY, SPLIT)
+    FILES = (CONFIG, TRIMMING_LOG, ESTIMATES, POLICY, POLICY_TABLE, SUMMARY, SPLIT, PULLS)
     """What an offline ``optimize`` writes."""
 
     @classmethod
@@ -349,6 +351,15 @@ class RunDir(_Directory):
 
     def write_report(self, text: str) -> Path:
         return self._write_text(self.REPORT, text)
+
+    def pull_recorder(self) -> PullRecorder:
+        """A recorder of the pulls training serves (pulls.npys, written as they come)."""
+        return PullRecorder(self.file(self.PULLS))
+
+    def read_pulls(self) -> Iterator[RecordedPull]:
+        """The pulls training served, in order (a ConfigError if the file is missing or
+        unreadable)."""
+        return read_pulls(self.file(self.PULLS))
 
     def ledger(self, attempt: int) -> UsageLedger:
         """The append-only usage ledger, stamping lines with ``attempt``."""

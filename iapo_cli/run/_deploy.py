@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ..artifacts import RunDir
 from ..errors import ConfigError
 from ..llm import ChatRequest
-from ._evaluate import ArmMap, reopen_run
+from ._evaluate import ArmMap, _train_estimates, reopen_run
+from ._resolve import context_weights
+from ._reweigh import PullHistory
 
 INFERENCE_GROUP = 1 << 40
 """The sample group of deployment requests: their cache keys differ from every training
@@ -52,7 +57,8 @@ class DeployedArm:
     the request parameters the arm's completions were drawn with (its model's ``params``
     under the prompt's ``decoding``); ``expected_utility``: training's estimate at ``n``
     in the context's units; ``usd_per_query``: the expected USD of one query at ``n``
-    (None: unpriced); ``samples``: the training pulls behind the estimate."""
+    (None: unpriced); ``samples``: the training pulls behind the estimate; ``weights``,
+    ``max_usd`` and ``max_n``: the context's weights and caps (None: no cap)."""
 
     context: str
     arm: str
@@ -65,6 +71,8 @@ class DeployedArm:
     usd_per_query: float | None
     samples: int
     weights: dict = field(default_factory=dict)
+    max_usd: float | None = None
+    max_n: int | None = None
     _backend: object = field(default=None, repr=False, compare=False)
     _index: int = field(default=-1, repr=False, compare=False)
 
@@ -115,10 +123,14 @@ class DeployedArm:
 
 
 class Policy:
-    """A trained run's policy (``Policy.load(run_dir)``): ``contexts``, ``arm(context)``."""
+    """A trained run's policy (``Policy.load(run_dir)``): ``contexts``, ``arm(context)``,
+    and ``arm(weights=...)`` for contexts training did not have."""
 
-    def __init__(self, run_dir: Path, arms: dict[str, DeployedArm], status: str):
+    def __init__(self, run_dir: Path, arms: dict[str, DeployedArm], status: str,
+                 history: Callable[[], PullHistory] | None = None):
         self.run_dir, self._arms, self.status = run_dir, arms, status
+        self._make_history = history
+        self._history: PullHistory | None = None
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Policy:
@@ -131,7 +143,12 @@ class Policy:
         rows = policy.get("contexts", [])
         arm_map = ArmMap.of(backend, any("model" in row for row in rows))
         strategy = str(policy.get("strategy") or backend.strategy.name)
-        clients = getattr(backend, "arm_clients", None)
+        contexts = resolved.problem.contexts
+        caps = {name: (None if contexts.max_usd is None or np.isnan(contexts.max_usd[c])
+                       else float(contexts.max_usd[c]),
+                       None if contexts.max_n is None or not contexts.max_n[c]
+                       else int(contexts.max_n[c]))
+                for c, name in enumerate(contexts.names)}
         arms: dict[str, DeployedArm] = {}
         for row in rows:
             name = str(row.get("context"))
@@ -141,36 +158,96 @@ class Policy:
                                   f"not have ({row.get('prompt')!r}"
                                   + (f" on {row.get('model')!r})" if row.get("model") else ")"),
                                   source=str(files.file(RunDir.POLICY)))
-            decoding = {}
-            model = None
-            if clients is not None:
-                client = clients[index]
-                decoding = {**client.settings.params,
-                            **(backend.prompts[index].decoding or {})}
-                model = client.settings.model
-            if arm_map.models is not None:
-                model = arm_map.models[index]
             usd = row.get("usd_per_query")
-            arms[name] = DeployedArm(
-                context=name, arm=arm_map.ids[index], prompt=arm_map.prompts[index],
-                model=model, n=int(row["n"]), strategy=strategy, decoding=decoding,
+            arms[name] = _deployed(
+                backend, arm_map, index, int(row["n"]), strategy, context=name,
                 expected_utility=float(row.get("estimated_utility", math.nan)),
                 usd_per_query=None if usd is None or (isinstance(usd, float)
                                                       and math.isnan(usd)) else float(usd),
                 samples=int(row.get("samples", 0)), weights=dict(row.get("weights") or {}),
-                _backend=backend, _index=index)
-        return cls(Path(run_dir), arms, str(policy.get("status", "unknown")))
+                caps=caps.get(name, (None, None)))
+
+        def history() -> PullHistory:
+            usd = _train_estimates(resolved, arm_map, files).usd
+            samples = np.array([arm.samples for arm in arms.values()])
+            return PullHistory(resolved, files, arm_map.index,
+                               None if usd is None else usd[0], samples)
+
+        self = cls(Path(run_dir), arms, str(policy.get("status", "unknown")), history)
+        self._resolved, self._arm_map, self._strategy = resolved, arm_map, strategy
+        return self
 
     @property
     def contexts(self) -> tuple[str, ...]:
         """The trained contexts, in the config's order."""
         return tuple(self._arms)
 
-    def arm(self, context: str) -> DeployedArm:
-        """What ``context`` deploys; an unknown context is a ConfigError naming the known
-        ones."""
-        try:
-            return self._arms[context]
-        except KeyError:
-            raise ConfigError(f"unknown context '{context}' (the run has: "
-                              f"{', '.join(self._arms)})", field="context") from None
+    def arm(self, context: str | None = None, *, weights: dict[str, float] | None = None,
+            max_usd: float | None = None, max_n: int | None = None) -> DeployedArm:
+        """What ``context`` (a trained context's name) deploys; or, with ``weights``
+        (objective name or 'cost' -> weight, as in a config's contexts) and optional caps
+        (``max_usd`` per query, ``max_n``), what a context training did not have deploys,
+        chosen from the pulls training observed (see ``run/_reweigh.py``; ``samples``
+        says how many stand behind it). An unknown context, bad weights or caps are a
+        ConfigError; a choice the data cannot support is ``UnsupportedWeights``; a run
+        written before pulls were recorded is a ConfigError saying to rerun optimize."""
+        if (context is None) == (weights is None):
+            raise ConfigError("give a context name or weights, not both or neither",
+                              field="context")
+        if context is not None:
+            try:
+                return self._arms[context]
+            except KeyError:
+                raise ConfigError(f"unknown context '{context}' (the run has: "
+                                  f"{', '.join(self._arms)})", field="context") from None
+        return self._for_weights(weights, max_usd, max_n)
+
+    def _for_weights(self, weights: dict[str, float], max_usd: float | None,
+                     max_n: int | None) -> DeployedArm:
+        if not isinstance(weights, dict) or not weights or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in weights.values()):
+            raise ConfigError("weights must map objective names (or 'cost') to finite "
+                              "numbers", field="weights")
+        if max_usd is not None and not (isinstance(max_usd, int | float) and max_usd > 0):
+            raise ConfigError(f"must be a positive number of USD, got {max_usd!r}",
+                              field="max_usd")
+        if max_n is not None and not (isinstance(max_n, int) and max_n >= 1):
+            raise ConfigError(f"must be an integer >= 1, got {max_n!r}", field="max_n")
+        backend = self._resolved.problem.backend
+        task, cost = context_weights(weights, tuple(backend.strategy.objectives), "weights")
+        if max_usd is not None and not getattr(backend, "usd_known", False):
+            raise ConfigError("a cap in USD needs a run whose models all have prices",
+                              field="max_usd")
+        if self._history is None:
+            self._history = self._make_history()
+        choice = self._history.choose(np.array(task), cost, max_usd, max_n)
+        label = ",".join(f"{k}={v:g}" for k, v in weights.items())
+        usd = self._history.usd
+        at = int(np.searchsorted(self._resolved.problem.scales, choice.n))
+        usd_value = None if usd is None or np.isnan(usd[choice.prompt, at]) else \
+            float(usd[choice.prompt, at])
+        return _deployed(backend, self._arm_map, choice.prompt, choice.n, self._strategy,
+                         context=label, expected_utility=choice.expected_utility,
+                         usd_per_query=usd_value, samples=choice.samples,
+                         weights={**weights}, caps=(max_usd, max_n))
+
+
+def _deployed(backend, arm_map: ArmMap, index: int, n: int, strategy: str, *, context: str,
+              expected_utility: float, usd_per_query: float | None, samples: int,
+              weights: dict, caps: tuple[float | None, int | None]) -> DeployedArm:
+    """The ``DeployedArm`` of arm ``index`` at ``n`` (decoding and model from the run's
+    clients when it is live)."""
+    decoding, model = {}, None
+    clients = getattr(backend, "arm_clients", None)
+    if clients is not None:
+        client = clients[index]
+        decoding = {**client.settings.params, **(backend.prompts[index].decoding or {})}
+        model = client.settings.model
+    if arm_map.models is not None:
+        model = arm_map.models[index]
+    return DeployedArm(context=context, arm=arm_map.ids[index], prompt=arm_map.prompts[index],
+                       model=model, n=n, strategy=strategy, decoding=decoding,
+                       expected_utility=expected_utility, usd_per_query=usd_per_query,
+                       samples=samples, weights=weights, max_usd=caps[0], max_n=caps[1],
+                       _backend=backend, _index=index)

@@ -128,6 +128,8 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         files.write_summary({"status": status, "name": resolved.config.name, **where,
                              "attempt": attempt, "usage": usage})
         return usage, None
+    if trainer.recorder is not None:
+        trainer.recorder.finish()
     policy = result.policy if result is not None else trainer.policy()
     log = trainer.log.frame()
     estimates = trainer.arm_estimates()
@@ -333,6 +335,7 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
     trainer = Trainer(resolved.problem, resolved.budget,
                       np.random.default_rng(resolved.seed), observer,
                       unit=resolved.budget_unit)
+    trainer.recorder = RunDir(run_dir).pull_recorder()
     start = time.perf_counter()
     try:
         result = train(resolved.algorithm, trainer)

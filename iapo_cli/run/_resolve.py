@@ -41,30 +41,39 @@ def _objective_names(config: Config, env: Environment, source: str) -> tuple[str
     return names
 
 
+def context_weights(weights: dict[str, float], objectives: tuple[str, ...], where: str,
+                    source: str | None = None, names: bool = False
+                    ) -> tuple[list[float], float]:
+    """A context's ``weights`` (objective name or 'cost' -> weight) as (the task weights in
+    the order of ``objectives``, the cost weight). An unknown name, a negative cost weight
+    or (unless ``names``: check the keys only) every weight 0 is a ConfigError naming
+    ``where``."""
+    known = (*objectives, COST)
+    for key in weights:
+        if key not in known:
+            raise ConfigError(f"unknown objective '{key}' (objectives: {', '.join(known)})",
+                              source=source, field=where)
+    if weights.get(COST, 0.0) < 0:
+        raise ConfigError("the cost weight must be >= 0 (it multiplies O_cost = -cost)",
+                          source=source, field=f"{where}.{COST}")
+    row = [float(weights.get(o, 0.0)) for o in objectives]
+    if not names and not any(row) and not weights.get(COST, 0.0):
+        # every arm would be worth exactly 0: a policy would mean nothing
+        combo = ",".join(f"{k}={v:g}" for k, v in weights.items())
+        what = f"the combination {combo} has" if where == "contexts.grid" else "has"
+        raise ConfigError(f"{what} every weight 0, so every arm is worth 0; give an "
+                          f"objective or cost a weight", source=source, field=where)
+    return row, float(weights.get(COST, 0.0))
+
+
 def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
     if config.contexts is None:
         return env.contexts
     objectives = _objective_names(config, env, source)
-    known = (*objectives, COST)
 
     def weights_row(weights: dict[str, float], where: str, names: bool = False
                     ) -> tuple[list[float], float]:
-        """The row of task weights and the cost weight (``names``: check the keys only)."""
-        for key in weights:
-            if key not in known:
-                raise ConfigError(f"unknown objective '{key}' (objectives: {', '.join(known)})",
-                                  source=source, field=where)
-        if weights.get(COST, 0.0) < 0:
-            raise ConfigError("the cost weight must be >= 0 (it multiplies O_cost = -cost)",
-                              source=source, field=f"{where}.{COST}")
-        row = [weights.get(o, 0.0) for o in objectives]
-        if not names and not any(row) and not weights.get(COST, 0.0):
-            # every arm would be worth exactly 0: a policy would mean nothing
-            combo = ",".join(f"{k}={v:g}" for k, v in weights.items())
-            what = f"the combination {combo} has" if where == "contexts.grid" else "has"
-            raise ConfigError(f"{what} every weight 0, so every arm is worth 0; give an "
-                              f"objective or cost a weight", source=source, field=where)
-        return row, weights.get(COST, 0.0)
+        return context_weights(weights, objectives, where, source, names)
 
     if isinstance(config.contexts, list):
         rows = [weights_row(c.weights, f"contexts[{i}].weights")

@@ -1,0 +1,191 @@
+"""Choosing an arm for a context training did not have (``Policy.arm(weights=...)``).
+
+A run keeps every pull its training served (pulls.npys) and its trimming rounds
+(trimming_log.csv). For new weights the pulls are replayed through the strategy's
+estimator with those weights — the same unbiased all-subsets estimates training computed,
+so for majority voting the per-arm accuracy and cost curves weighted anew, for Best-of-N
+the subset maxima of the newly weighted score vectors — and the new context follows the
+trimming rounds as one more context would have: in each round it considers its arms among
+those the round considered, keeps as many as the trained contexts kept, ranking by its
+own estimates as they stood at the end of that round; the last pick is its best estimate
+among its survivors. The pulls themselves are those the trained contexts asked for, so a
+context whose best arms were trimmed early by every trained context has little data
+behind them: such a choice is refused (``UnsupportedWeights``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..algorithms import ArmStatistics, cap_mask, keep_best
+from ..artifacts import RunDir
+from ..backends import Contexts
+from ..errors import ConfigError
+from ..strategies import VOTES, ScorePull, VotePull
+from ._resolve import ResolvedRun
+
+SUPPORT_FRACTION = 0.5
+"""A choice for new weights needs at least this fraction of the samples behind the least
+sampled choice of a trained context (``UnsupportedWeights`` otherwise)."""
+
+
+class UnsupportedWeights(ConfigError):
+    """The training data cannot support a choice for these weights: the arm they would
+    deploy was trimmed early by every trained context, so few pulls stand behind it."""
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """The arm chosen for new weights: arm index ``prompt`` at scale ``n``; its estimated
+    utility (as reported: task part clipped to its range) and the unbiased one it was
+    ranked by; the pulls behind it; ``fallback``: no survivor of its trimming path had data,
+    so the best estimated arm of the grid was taken."""
+
+    prompt: int
+    n: int
+    expected_utility: float
+    unbiased_utility: float
+    samples: int
+    fallback: bool
+
+
+class PullHistory:
+    """A run's pulls and trimming rounds, read once; ``choose`` for any weights.
+
+    resolved: the run's setup (``reopen_run``); ``arm_index(prompts, models)`` maps the
+    trimming log's rows to arm indices (``ArmMap.index``); ``usd`` (P, S) the estimated
+    USD per query of each arm (NaN: unknown) for USD caps; ``trained_samples`` (C,) the
+    samples behind each trained context's choice.
+    """
+
+    def __init__(self, resolved: ResolvedRun, files: RunDir, arm_index,
+                 usd: np.ndarray | None, trained_samples: np.ndarray):
+        problem = resolved.problem
+        self.problem = problem
+        self.strategy = problem.backend.strategy
+        self.records = list(files.read_pulls())
+        self.usd = usd
+        self.trained_samples = np.asarray(trained_samples)
+        log = files.read_trimming_log(["round", "context", "prompt", "n", "kept"])
+        models = log.model.tolist() if "model" in log.columns else None
+        arm = arm_index(log.prompt.tolist(), models)
+        scale = np.searchsorted(problem.scales, log.n.to_numpy())
+        kept = log.kept.astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        shape = (problem.n_prompts, len(problem.scales))
+        # per round: the arms any context considered, and how many each context kept
+        self.rounds: list[tuple[int, np.ndarray, int]] = []
+        rounds = log["round"].to_numpy()
+        contexts = log.context.astype(str).to_numpy()
+        for r in np.unique(rounds):
+            rows = rounds == r
+            considered = np.zeros(shape, bool)
+            considered[arm[rows], scale[rows]] = True
+            per_context = {c: int(kept[rows & (contexts == c)].sum())
+                           for c in np.unique(contexts[rows])}
+            self.rounds.append((int(r), considered, max(per_context.values())))
+
+    def _replay(self, task_weights: np.ndarray, cost_weight: float):
+        """(round -> (P, S) unbiased utility at the end of that round, the final
+        ArmStatistics) with one context of these weights."""
+        problem = self.problem
+        backend = problem.backend
+        stats = ArmStatistics(1, problem.n_prompts, backend.n_max)
+        if getattr(backend, "requests_per_scale", None) is not None:
+            stats.requests = np.asarray(backend.requests_per_scale, dtype=float)
+        weights = task_weights[None, :]
+        costs = np.array([cost_weight])
+        make = VotePull if self.strategy.pull_kind == VOTES else ScorePull
+        scales = problem.scales - 1
+        snapshots: dict[int, np.ndarray] = {}
+        current = 0
+        for record in self.records:
+            while record.round > current:
+                snapshots[current] = stats.utility(costs)[0][:, scales]
+                current += 1
+            pull = make(**record.fields, n=record.n)
+            stats.add(record.prompt, self.strategy.estimate(pull, weights))
+            if record.request_cost is not None:
+                stats.add_requests(record.prompt, SimpleNamespace(
+                    request_cost=record.request_cost, requests=record.requests))
+        final = stats.utility(costs)[0][:, scales]
+        for r, _, _ in self.rounds:
+            snapshots.setdefault(r, final)
+        return snapshots, stats
+
+    def choose(self, task_weights: np.ndarray, cost_weight: float,
+               max_usd: float | None = None, max_n: int | None = None) -> WeightsChoice:
+        """The arm for a context with ``task_weights`` (K,) and ``cost_weight`` (>= 0), and
+        optionally caps (USD per query, largest N). ``UnsupportedWeights`` when the
+        choice has too few samples behind it (``SUPPORT_FRACTION``), a ConfigError when
+        no arm has data at all."""
+        problem = self.problem
+        task_weights = np.asarray(task_weights, dtype=float)
+        snapshots, stats = self._replay(task_weights, cost_weight)
+        contexts = Contexts(("new",), task_weights[None], np.array([cost_weight]),
+                            np.ones(1),
+                            None if max_usd is None else np.array([max_usd], dtype=float),
+                            None if max_n is None else np.array([max_n], dtype=np.int64))
+        shape = (1, problem.n_prompts, len(problem.scales))
+        usd = None if self.usd is None else self.usd[None]
+        allowed = cap_mask(contexts, problem.scales, shape, usd)[0]
+        active = allowed if allowed.any() else np.ones(shape[1:], bool)
+        last = self.rounds[-1][0] if self.rounds else None
+        for i, (r, considered, keep) in enumerate(self.rounds):
+            # the arms the round looked at (a screening round: N=1 only); the context's
+            # others follow their prompt: kept if one of its arms was, or if none was looked at
+            consider = active & considered.any(axis=0)[None, :]
+            if not consider.any():
+                continue
+            util = snapshots[r]
+            if r == last:  # as in training: the last cut is among arms with data
+                util = np.where(np.isnan(util), -np.inf, util)
+            kept = keep_best(util[None], consider[None], np.array([max(keep, 1)]))[0]
+            follow = kept.any(axis=1) | ~consider.any(axis=1)
+            survivors = kept | (active & ~consider & follow[:, None])
+            if i + 1 < len(self.rounds):
+                # only arms the next round's pulls still reach (a prompt pulled at its
+                # largest active N feeds every smaller N) get more data; the others keep
+                # the estimate they had, which a new context must not ride to the end
+                fed = _below_top(self.rounds[i + 1][1])
+                if (survivors & fed).any():
+                    survivors = survivors & fed
+            active = survivors
+        final = stats.utility(np.array([cost_weight]))[0][:, problem.scales - 1]
+        has_data = ~np.isnan(final)
+        if not has_data.any():
+            raise ConfigError("the run has no estimate for any arm (it stopped before its "
+                              "first pull)")
+        pool = active & has_data & allowed
+        fallback = not pool.any()
+        if fallback:
+            pool = has_data & allowed if (has_data & allowed).any() else has_data
+        score = np.where(pool, final, -np.inf)
+        p, s = np.unravel_index(int(np.argmax(score)), score.shape)
+        samples = int(stats.pulls[p, problem.scales[s] - 1])
+        need = SUPPORT_FRACTION * float(self.trained_samples.min()) \
+            if self.trained_samples.size else 0.0
+        if samples < need:
+            raise UnsupportedWeights(
+                f"the training data cannot support a choice for these weights: their best "
+                f"arm ({problem.backend.prompt_ids[p]} at N={problem.scales[s]}) has "
+                f"{samples} samples, against at least {int(self.trained_samples.min())} "
+                f"behind every trained context's choice; add the context to the config "
+                f"and run optimize again", field="weights")
+        task, cost = stats.task_and_cost()
+        low, high = np.minimum(task_weights, 0).sum(), np.maximum(task_weights, 0).sum()
+        k = problem.scales[s] - 1
+        reported = float(np.clip(task[0, p, k], low, high) - cost_weight * cost[p, k])
+        return WeightsChoice(int(p), int(problem.scales[s]), reported, float(final[p, s]),
+                             samples, fallback)
+
+
+def _below_top(considered: np.ndarray) -> np.ndarray:
+    """(P, S) the arms a round that considers ``considered`` (P, S) feeds with data: each
+    prompt it pulls, at every scale up to its largest considered one."""
+    scales = considered.shape[1]
+    top = np.where(considered.any(axis=1),
+                   scales - 1 - np.argmax(considered[:, ::-1], axis=1), -1)
+    return np.arange(scales)[None, :] <= top[:, None]
