@@ -260,9 +260,18 @@ class LiveBackend:
         samples = [Sample(c.text, self.dataset.rows[int(x)], self.target(int(x)),
                           self.messages(prompt, int(x))[-1]["content"], c.completion_tokens)
                    for x, row in zip(queries, block, strict=True) for c in row]
-        scores = np.stack([normalise(scorer.score(samples), scorer.range)
-                           for _, scorer in self.scorers], axis=1)
-        return scores.reshape(len(queries), -1, len(self.scorers))
+        return self._score(samples).reshape(len(queries), -1, len(self.scorers))
+
+    def score_row(self, row: dict, user_message: str, completions) -> np.ndarray:
+        """(n, K) objective scores in [0, 1] of completions for a row outside the dataset
+        (deployment): the row's target field, when it has one, is the target."""
+        target = row.get(self.target_field) if self.target_field else None
+        return self._score([Sample(c.text, row, target, user_message, c.completion_tokens)
+                            for c in completions])
+
+    def _score(self, samples: list[Sample]) -> np.ndarray:
+        return np.stack([normalise(scorer.score(samples), scorer.range)
+                         for _, scorer in self.scorers], axis=1)
 
     def record(self, queries: np.ndarray, samples: int) -> list[list[list[Completion]]]:
         """``samples`` completions (slots 0..M-1) for every prompt on every query:

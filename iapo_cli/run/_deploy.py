@@ -9,9 +9,12 @@ rebuilds its backend offline: it sends nothing and needs no API key.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
+import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,21 +34,42 @@ answer never reuses a training or test sample, even for a row of the dataset; as
 again for the same row is served from the cache."""
 
 
+DEPLOYABLE = ("majority_vote", "best_of_n")
+"""Strategies ``DeployedArm.answer`` carries out (an adaptive strategy's sequential draws
+are not deployed yet)."""
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What ``DeployedArm.answer`` returns: the majority ``answer`` (None when no
-    completion had one) with its ``vote_share`` of the N completions and whether it
-    ``tied`` with another answer (then the one seen first is taken); the N completion
-    texts; how many came from the cache; the tokens billed and USD (None: unpriced)."""
+    """What ``DeployedArm.answer`` returns for one row.
+
+    ``answer``: majority voting's most frequent extracted answer (None when no completion
+    had one), or Best-of-N's chosen completion text; ``vote_share``: the answer's share of
+    the N votes (majority voting; None for Best-of-N); ``tied``: the top vote count (or
+    the best score) was shared, and the first in sampling order was taken; ``score``:
+    Best-of-N's weighted score of the chosen completion (None for majority voting), from
+    ``scores`` (N, K) per completion and objective; ``completions``: the N texts;
+    ``cached``: how many came from the cache; tokens billed and ``usd`` (None: unpriced)
+    of the N completions (cached ones included, as first billed)."""
 
     answer: str | None
-    vote_share: float
+    vote_share: float | None
     tied: bool
     completions: tuple[str, ...]
     cached: int
     prompt_tokens: float
     completion_tokens: float
     usd: float | None
+    score: float | None = None
+    scores: tuple[tuple[float, ...], ...] | None = None
+
+    def as_dict(self) -> dict:
+        """The answer as plain JSON-ready data (``completions`` and ``scores`` included)."""
+        return {"answer": self.answer, "vote_share": self.vote_share, "tied": self.tied,
+                "score": self.score, "completions": list(self.completions),
+                "scores": None if self.scores is None else [list(s) for s in self.scores],
+                "cached": self.cached, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "usd": self.usd}
 
 
 @dataclass(frozen=True)
@@ -93,33 +117,94 @@ class DeployedArm:
         system = [{"role": "system", "content": arm.system}] if arm.system else []
         return [*system, {"role": "user", "content": user}]
 
+    @property
+    def client(self):
+        """The run's cached client for this arm's model (``LLMClient``)."""
+        return self._backend.arm_clients[self._index]
 
-    def answer(self, row: dict) -> Answer:
-        """Sample the arm's N completions for ``row`` through the run's cached client (the
-        run's cache; a deployment sample group, ``INFERENCE_GROUP``) and take the majority
-        vote of their extracted answers. Majority voting only for now; an offline run or
-        another strategy is a ConfigError, a provider failure an ``LLMError``."""
-        if self.strategy != "majority_vote":
-            raise ConfigError(f"answer() supports majority_vote runs for now, not "
-                              f"{self.strategy}")
+    def request(self, row: dict) -> ChatRequest:
+        """The request for ``row``'s N completions: the arm's messages and decoding, slots
+        0..N-1 of the deployment sample group (``INFERENCE_GROUP``). A strategy that cannot
+        be deployed, an offline run or a row the template cannot render is a
+        ConfigError."""
+        if self.strategy not in DEPLOYABLE:
+            raise ConfigError(f"answering supports {' and '.join(DEPLOYABLE)} runs, not "
+                              f"{self.strategy}", field="strategy")
         messages = self.messages(row)  # an offline run fails here
+        decoding = dict(self._backend.prompts[self._index].decoding or {})
+        return ChatRequest(messages, decoding, range(self.n), INFERENCE_GROUP)
+
+    def aggregate(self, row: dict, completions) -> Answer:
+        """The strategy's answer from ``row``'s N completions (``Completion``): the
+        majority vote of their extracted answers, or the completion with the highest score
+        under the context's weights (its objectives scored as in training)."""
         backend = self._backend
-        client = backend.arm_clients[self._index]
-        request = ChatRequest(messages, dict(backend.prompts[self._index].decoding or {}),
-                              range(self.n), INFERENCE_GROUP)
-        completions = client.complete([request])[0]
-        answers = backend.answers(completions)
-        counts = Counter(a for a in answers if a is not None)
-        top = max(counts.values(), default=0)
-        leaders = [a for a in dict.fromkeys(answers) if a is not None and counts[a] == top]
         costs = [c.cost for c in completions]
-        return Answer(
-            answer=leaders[0] if leaders else None, vote_share=top / self.n,
-            tied=len(leaders) > 1, completions=tuple(c.text for c in completions),
+        common = dict(
+            completions=tuple(c.text for c in completions),
             cached=sum(bool(c.cached) for c in completions),
             prompt_tokens=float(sum(c.prompt_tokens for c in completions)),
             completion_tokens=float(sum(c.completion_tokens for c in completions)),
             usd=None if any(c is None for c in costs) else float(sum(costs)))
+        if self.strategy == "best_of_n":
+            user = self.messages(row)[-1]["content"]
+            scores = backend.score_row(row, user, completions)  # (N, K)
+            weights = np.array([self.weights.get(o, 0.0)
+                                for o in backend.strategy.objectives])
+            weighted = scores @ weights
+            best = int(np.argmax(weighted))  # the first of equal scores
+            return Answer(answer=completions[best].text, vote_share=None,
+                          tied=int((weighted == weighted[best]).sum()) > 1,
+                          score=float(weighted[best]),
+                          scores=tuple(tuple(float(v) for v in r) for r in scores), **common)
+        answers = backend.answers(completions)
+        counts = Counter(a for a in answers if a is not None)
+        top = max(counts.values(), default=0)
+        leaders = [a for a in dict.fromkeys(answers) if a is not None and counts[a] == top]
+        return Answer(answer=leaders[0] if leaders else None, vote_share=top / self.n,
+                      tied=len(leaders) > 1, **common)
+
+    def answer(self, row: dict) -> Answer:
+        """Sample the arm's N completions for ``row`` through the run's cached client (the
+        run's cache, a deployment sample group: never a training or test sample; asking
+        again is served from the cache) and aggregate them with the strategy
+        (``aggregate``). A provider failure is an ``LLMError``."""
+        return self.answer_many([row])[0]
+
+    def answer_many(self, rows: Sequence[dict],
+                    progress: Callable[[int], None] | None = None) -> list[Answer]:
+        """``answer`` for every row, all requests sent together within the client's
+        concurrency; ``progress(k)`` as k more completions arrive. Ctrl-C sends nothing
+        new, lets requests in flight finish into the cache and raises KeyboardInterrupt
+        (in the main thread). Not for concurrent use from several threads: use
+        ``answer_many_async`` from async code."""
+        requests = [self.request(row) for row in rows]
+        replies = self.client.complete(requests, progress=progress) if requests else []
+        return [self.aggregate(row, completions)
+                for row, completions in zip(rows, replies, strict=True)]
+
+    async def answer_many_async(self, rows: Sequence[dict]) -> list[Answer]:
+        """``answer_many`` from async code: run in a worker thread, one batch of this run's
+        at a time (the client keeps per-call state), so concurrent callers queue."""
+        lock = _client_lock(self.client)
+
+        def run() -> list[Answer]:
+            with lock:
+                return self.answer_many(rows)
+        return await asyncio.to_thread(run)
+
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _client_lock(client) -> threading.Lock:
+    """One lock per client object: its ``complete`` calls must not overlap."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(client)
+        if lock is None:
+            lock = _LOCKS[client] = threading.Lock()
+        return lock
 
 
 class Policy:

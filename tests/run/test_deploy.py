@@ -100,3 +100,63 @@ def test_answer_votes_over_fresh_samples_through_the_runs_cache(tmp_path, monkey
         row = arm._backend.dataset.rows[0]  # trained on: still fresh samples
         arm.answer(row)
         assert server.completions == before + 2 * arm.n
+
+
+def test_best_of_n_answers_with_the_completion_its_weights_score_highest(tmp_path,
+                                                                        loopback, api_key):
+    import numpy as np
+
+    from tests.conftest import live_config, write_sums
+
+    config = live_config(tmp_path / "live.yaml", loopback.url,
+                         write_sums(tmp_path / "sums.jsonl", count=40))
+    text = config.read_text().replace("strategy: majority_vote\n", """\
+strategy: best_of_n
+objectives:
+  - {name: correct, scorer: numeric_match}
+  - {name: short, scorer: length, params: {max_tokens: 40}}
+""").replace("correct: 1.0, cost: 0.0", "correct: 1.0, short: 0.3, cost: 0.0").replace(
+        "correct: 1.0, cost: 0.02", "correct: 1.0, short: 0.0, cost: 0.02").replace(
+        "budget: 600", "budget: 200")
+    config.write_text(text)
+    run = optimize(config, out=tmp_path / "run")
+    policy = Policy.load(run.run_dir)
+    arm = policy.arm(policy.contexts[0])
+    assert arm.strategy == "best_of_n"
+    answer = arm.answer({"question": "What is 20 + 22?", "answer": "42"})
+    weights = np.array([arm.weights.get("correct", 0.0), arm.weights.get("short", 0.0)])
+    weighted = np.array(answer.scores) @ weights
+    assert len(answer.completions) == arm.n and answer.vote_share is None
+    assert answer.score == pytest.approx(weighted.max())
+    assert answer.answer == answer.completions[int(np.argmax(weighted))]
+    # without a target the reference-based objective scores 0: the choice rests on the rest
+    blind = arm.answer({"question": "What is 20 + 22?"})
+    assert all(s[0] == 0.0 for s in blind.scores)
+
+
+def test_batch_answers_send_together_and_the_async_form_agrees(tmp_path, monkeypatch):
+    import asyncio
+
+    from tests.loopback import LoopbackServer
+    from tests.run.money_project import MODELS, money_config
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    with LoopbackServer(seed=3, models=MODELS, seed_by_content=True) as server:
+        config = money_config(tmp_path / "c.yaml", server.url, budget=200)
+        run = optimize(config, out=tmp_path / "run")
+        arm = Policy.load(run.run_dir).arm("frugal")
+        rows = [{"question": f"What is {i} + {i}?"} for i in range(12)]
+        before = server.completions
+        answers = arm.answer_many(rows)
+        assert server.completions == before + 12 * arm.n
+        assert [a.cached for a in answers] == [0] * 12
+
+        async def both():
+            return await asyncio.gather(arm.answer_many_async(rows[:6]),
+                                        arm.answer_many_async(rows[6:]))
+
+        first, second = asyncio.run(both())
+        assert server.completions == before + 12 * arm.n  # all from the cache
+        assert [a.answer for a in first + second] == [a.answer for a in answers]
+        with pytest.raises(ConfigError, match="cannot render the template"):
+            arm.answer_many([{"nothing": 1}])
