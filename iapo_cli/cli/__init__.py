@@ -22,6 +22,7 @@ from ..errors import IapoError
 from ._bench import bench_command
 from ._evaluate import evaluate_command
 from ._explain import explain_command
+from ._infer import infer_command
 from ._optimize import optimize_command, validate_command
 from ._plan import plan_command
 from ._record import record_command
@@ -39,6 +40,7 @@ app.command("evaluate")(evaluate_command)
 app.command("bench")(bench_command)
 app.command("record")(record_command)
 app.command("report")(report_command)
+app.command("infer")(infer_command)
 
 BUG_HINT = "(a bug in iapo: rerun with --debug for the traceback)"
 

@@ -10,6 +10,7 @@ from ._evaluate import (
     reopen_run,
     write_evaluation,
 )
+from ._infer import CapReached, InferInterrupted, InferOutcome, infer
 from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
 from ._plan import Plan, plan, plan_estimate
 from ._record import RecordInterrupted, RecordOutcome, record
@@ -19,6 +20,10 @@ from ._study import BenchInterrupted, StudyOutcome, load_env, parse_algorithms, 
 __all__ = [
     "BelowMinimum",
     "BenchInterrupted",
+    "CapReached",
+    "InferInterrupted",
+    "InferOutcome",
+    "infer",
     "DeployedArm",
     "Policy",
     "Evaluation",

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..artifacts import RunDir
 from ..errors import ConfigError
-from ..llm import ChatRequest
+from ..llm import ChatRequest, slot_key
 from ._evaluate import ArmMap, _train_estimates, reopen_run
 from ._resolve import context_weights
 from ._reweigh import PullHistory
@@ -111,7 +111,10 @@ class DeployedArm:
         arm = prompts[self._index]
         try:
             user = arm.template.render(row)
-        except (KeyError, ValueError) as exc:
+        except KeyError as exc:
+            raise ConfigError(f"cannot render the template of '{self.arm}' for this row: "
+                              f"it has no field {exc}") from None
+        except ValueError as exc:
             raise ConfigError(f"cannot render the template of '{self.arm}' for this row: "
                               f"{exc}") from None
         system = [{"role": "system", "content": arm.system}] if arm.system else []
@@ -133,6 +136,14 @@ class DeployedArm:
         messages = self.messages(row)  # an offline run fails here
         decoding = dict(self._backend.prompts[self._index].decoding or {})
         return ChatRequest(messages, decoding, range(self.n), INFERENCE_GROUP)
+
+    def cached(self, row: dict) -> int:
+        """How many of ``row``'s N completions the cache already holds (free to ask)."""
+        request = self.request(row)
+        client = self.client
+        fingerprint = client.fingerprint(request)
+        return sum(client.cache.get(slot_key(fingerprint, slot)) is not None
+                   for slot in request.slots)
 
     def aggregate(self, row: dict, completions) -> Answer:
         """The strategy's answer from ``row``'s N completions (``Completion``): the

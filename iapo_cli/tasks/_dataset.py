@@ -24,25 +24,27 @@ class Dataset:
         return len(self.rows)
 
 
-def load_dataset(path: str | Path, id_field: str | None = None, source: str | None = None
-                 ) -> Dataset:
+def load_dataset(path: str | Path, id_field: str | None = None, source: str | None = None,
+                 field: str = "dataset.path", min_rows: int = 5) -> Dataset:
     """Rows of a ``.jsonl`` (one JSON object per line) or ``.csv`` (header row) file.
     Values are kept as strings (JSON numbers are written back as text).
 
     Both are read as UTF-8 with or without a byte-order mark. JSONL lines end at ``\n``
     only (a U+2028 inside a string is text); CSV is read by the csv module, so a quoted
     field may hold newlines; a CSV row with more or fewer fields than the header, or a
-    header naming a field twice, is a ConfigError naming the line."""
+    header naming a field twice, is a ConfigError naming the line. Errors name ``field``
+    (the config key or flag the file came from); fewer than ``min_rows`` rows is one.
+    """
     path = Path(path)
     where = source or str(path)
     if not path.is_file():
-        raise ConfigError(f"file not found: {path}", source=where, field="dataset.path")
+        raise ConfigError(f"file not found: {path}", source=where, field=field)
     suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path} ({type(exc).__name__})", source=where,
-                          field="dataset.path") from None
+                          field=field) from None
     rows: list[dict] = []
     if suffix in (".jsonl", ".ndjson"):
         # not str.splitlines: it also splits at U+2028, U+0085 and others JSON keeps in text
@@ -53,19 +55,20 @@ def load_dataset(path: str | Path, id_field: str | None = None, source: str | No
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path} line {number}: not JSON ({exc.msg})", source=where,
-                                  field="dataset.path") from None
+                                  field=field) from None
             if not isinstance(row, dict):
                 raise ConfigError(f"{path} line {number}: must be a JSON object",
-                                  source=where, field="dataset.path")
+                                  source=where, field=field)
             rows.append({str(k): _text(v) for k, v in row.items()})
     elif suffix == ".csv":
-        rows = _csv_rows(text, path, where)
+        rows = _csv_rows(text, path, where, field)
     else:
         raise ConfigError(f"{path}: use a .jsonl or .csv file", source=where,
-                          field="dataset.path")
-    if len(rows) < 5:
-        raise ConfigError(f"{path} has {len(rows)} rows; at least 5 are needed", source=where,
-                          field="dataset.path")
+                          field=field)
+    if len(rows) < min_rows:
+        message = (f"{path} has {len(rows)} rows; at least {min_rows} are needed"
+                   if min_rows > 1 else f"{path} has no rows")
+        raise ConfigError(message, source=where, field=field)
     fields = frozenset.intersection(*(frozenset(r) for r in rows))
     if id_field is not None:
         if id_field not in fields:
@@ -119,7 +122,7 @@ def handle_duplicates(dataset: Dataset, fields: Sequence[str], policy: str,
                    dataset.fields)
 
 
-def _csv_rows(text: str, path: Path, where: str) -> list[dict]:
+def _csv_rows(text: str, path: Path, where: str, field: str) -> list[dict]:
     """The rows of a CSV text with a header; quoted fields may span lines. Strict: an
     unclosed quote is an error, not a field that swallows the rest of the file."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -130,7 +133,7 @@ def _csv_rows(text: str, path: Path, where: str) -> list[dict]:
         repeated = sorted({name for name in header if header.count(name) > 1})
         if repeated:
             raise ConfigError(f"{path} line 1: the header names '{repeated[0]}' twice",
-                              source=where, field="dataset.path")
+                              source=where, field=field)
         rows = []
         for values in reader:
             if not values:  # a blank line
@@ -138,11 +141,11 @@ def _csv_rows(text: str, path: Path, where: str) -> list[dict]:
             if len(values) != len(header):
                 raise ConfigError(f"{path} line {reader.line_num}: {len(values)} fields, the "
                                   f"header has {len(header)}", source=where,
-                                  field="dataset.path")
+                                  field=field)
             rows.append(dict(zip(header, values, strict=True)))
     except csv.Error as exc:
         raise ConfigError(f"{path} line {reader.line_num}: not CSV ({exc})", source=where,
-                          field="dataset.path") from None
+                          field=field) from None
     return rows
 
 
