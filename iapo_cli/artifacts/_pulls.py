@@ -98,8 +98,9 @@ def read_pulls(path: Path) -> Iterator[RecordedPull]:
                     requests = np.load(file, allow_pickle=False)
                 yield RecordedPull(round_, prompt, n, arrays, request_cost, requests)
     except FileNotFoundError:
-        raise ConfigError("is missing: the run was written by a version of iapo that did not "
-                          "record its pulls; run optimize again (its completions come from "
-                          "the cache)", source=str(path)) from None
+        raise ConfigError("the run records no pulls (it was written by a version of iapo "
+                          "before they were kept), so it can only deploy its trained "
+                          "contexts; run optimize again to choose for others (its "
+                          "completions come from the cache)", source=str(path)) from None
     except (ValueError, EOFError, OSError) as exc:
         raise ConfigError(f"is not a readable pull record ({exc})", source=str(path)) from None

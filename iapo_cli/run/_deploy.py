@@ -121,6 +121,12 @@ class DeployedArm:
         return [*system, {"role": "user", "content": user}]
 
     @property
+    def input_fields(self) -> tuple[str, ...]:
+        """The row fields the arm's template fills, in order (offline runs: none)."""
+        prompts = getattr(self._backend, "prompts", None)
+        return () if prompts is None else tuple(prompts[self._index].template.fields)
+
+    @property
     def client(self):
         """The run's cached client for this arm's model (``LLMClient``)."""
         return self._backend.arm_clients[self._index]

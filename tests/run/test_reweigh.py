@@ -114,8 +114,9 @@ def test_a_run_without_recorded_pulls_says_to_rerun(tmp_path):
     (run.run_dir / "pulls.npys").unlink()
     policy = Policy.load(run.run_dir)  # the trained contexts still load
     assert policy.arm(policy.contexts[0]).samples > 0
-    with pytest.raises(ConfigError, match="pulls.npys: is missing: the run was written by a "
-                                          "version of iapo that did not record its pulls"):
+    with pytest.raises(ConfigError, match="pulls.npys: the run records no pulls \\(it was "
+                                          "written by a version of iapo before they were "
+                                          "kept\\)"):
         policy.arm(weights={"helpfulness": 1.0})
     (run.run_dir / "pulls.npys").write_bytes(b"not numpy")
     with pytest.raises(ConfigError, match="pulls.npys: is not a readable pull record"):
