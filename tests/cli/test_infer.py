@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,8 +17,6 @@ from iapo_cli.run import Policy, optimize
 from tests.conftest import run_cli
 from tests.loopback import LoopbackServer
 from tests.run.money_project import MODELS, money_config, server_usd
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -128,20 +125,21 @@ def test_ctrl_c_midway_then_a_rerun_finishes_without_paying_twice(project, tmp_p
     arm = Policy.load(run).arm("frugal")
     before = server.completions
     server.latency = 0.02
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "iapo_cli", "infer", str(run),
-                             "--context", "frugal", "--input", str(rows), "--out", str(out),
-                             "--concurrency", "4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while server.completions < before + 80 * arm.n and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+
+    def interrupt() -> None:  # Ctrl-C once some rows are answered, in this process
+        deadline = time.monotonic() + 60
+        while server.completions < before + 80 * arm.n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    stopper = threading.Thread(target=interrupt)
+    stopper.start()
+    code, _, err = run_cli("infer", run, "--context", "frugal", "--input", rows, "--out", out,
+                           "--concurrency", "4")
+    stopper.join()
     server.latency = 0.0
-    assert proc.returncode == 130, err
+    assert code == 130, err
     assert "rerun the same command to finish" in err
     first = server.completions - before
     assert first < 200 * arm.n

@@ -45,7 +45,7 @@ def test_sigterm_finishes_the_requests_in_flight(tmp_path, monkeypatch):
                     pass
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            upstream.latency = 0.5
+            upstream.latency = 0.3
             before = upstream.requests
 
             def ask(i: int) -> httpx.Response:

@@ -82,6 +82,12 @@ def test_weights_the_data_cannot_support_are_refused(tmp_path):
     assert caught.value.exit_code == 2
 
 
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("small")
+    return optimize(_bon_grid(directory, budget=500), out=directory / "run").run_dir
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({}, "context: give a context name or weights, not both or neither"),
     ({"context": "x", "weights": {"helpfulness": 1}},
@@ -102,10 +108,9 @@ def test_weights_the_data_cannot_support_are_refused(tmp_path):
     ({"weights": {"helpfulness": 1.0}, "max_usd": 0.01},
      "max_usd: a cap in USD needs a run whose models all have prices"),
 ])
-def test_bad_weights_and_caps_are_one_line_errors(tmp_path, kwargs, message):
-    run = optimize(_bon_grid(tmp_path, budget=500), out=tmp_path / "run")
+def test_bad_weights_and_caps_are_one_line_errors(small_run, kwargs, message):
     with pytest.raises(ConfigError) as caught:
-        Policy.load(run.run_dir).arm(**kwargs)
+        Policy.load(small_run).arm(**kwargs)
     assert str(caught.value) == message
 
 
