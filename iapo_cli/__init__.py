@@ -25,8 +25,11 @@ the ``iapo`` command stay fast::
 * ``load_env(spec)``, ``parse_algorithms(text)``, ``AlgorithmSpec``: study inputs.
 * ``write_report(path) -> Report``: ``iapo report``.
 * ``Policy.load(run_dir) -> Policy``: a run's choice per context, to deploy:
-  ``policy.contexts``, ``policy.arm(context)`` (arm, model, decoding, N, strategy,
-  expected utility and USD per query, ``messages(row)``).
+  ``policy.contexts``, ``policy.arm(context)`` or ``policy.arm(weights=..., max_usd=...,
+  max_n=...)`` for a context that was not trained (arm, model, decoding, N, strategy,
+  expected utility and USD per query, samples; ``messages(row)``, ``answer(row)``,
+  ``answer_many(rows)``, ``answer_many_async(rows)``).
+* ``infer(run_dir, input_path, context=..., out=...) -> InferOutcome``: ``iapo infer``.
 * ``RunDir``, ``StudyDir``: the files of a run or a study directory.
 
 Errors are ``iapo_cli.errors.IapoError`` subclasses carrying ``exit_code``.
@@ -49,6 +52,7 @@ _LAZY = {
     "load_env": "iapo_cli.run",
     "parse_algorithms": "iapo_cli.run",
     "Policy": "iapo_cli.run",
+    "infer": "iapo_cli.run",
     "run_study": "iapo_cli.evaluation",
     "summarize": "iapo_cli.evaluation",
     "AlgorithmSpec": "iapo_cli.evaluation",

@@ -69,8 +69,9 @@ def _line(row_id: str, arm: DeployedArm, answer: Answer, with_completions: bool)
     if answer.score is not None:
         record["score"] = answer.score
     record.update({"tied": answer.tied, "n": arm.n, "cached": answer.cached,
-                   "prompt_tokens": answer.prompt_tokens,
-                   "completion_tokens": answer.completion_tokens, "usd": answer.usd})
+                   "prompt_tokens": round(answer.prompt_tokens, 6),
+                   "completion_tokens": round(answer.completion_tokens, 6),
+                   "usd": answer.usd})
     if with_completions:
         record["completions"] = list(answer.completions)
     return json.dumps(record, ensure_ascii=False)
