@@ -13,26 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from iapo_cli.run import Policy, optimize
+from iapo_cli.run import Policy
 from tests.conftest import run_cli
-from tests.loopback import LoopbackServer
-from tests.run.money_project import MODELS, money_config, server_usd
+from tests.run.money_project import server_usd, trained_money_run
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A loopback server and a run trained on it (200 completions)."""
     directory = tmp_path_factory.mktemp("infer")
-    saved = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = "sk-test-not-a-key"
-    with LoopbackServer(seed=5, models=MODELS, seed_by_content=True) as server:
-        config = money_config(directory / "c.yaml", server.url, budget=200)
-        run = optimize(config, out=directory / "run")
-        yield server, run.run_dir, directory
-    if saved is None:
-        os.environ.pop("OPENAI_API_KEY", None)
-    else:
-        os.environ["OPENAI_API_KEY"] = saved
+    with trained_money_run(directory, seed=5) as (server, run):
+        yield server, run, directory
 
 
 def _rows(path: Path, count: int, offset: int) -> Path:

@@ -11,8 +11,10 @@ policy's choice is truly the best. Shared by ``tests/run/test_money_budget.py`` 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +125,25 @@ def best(arms: dict[tuple[str, int], float]) -> tuple[tuple[str, int], float]:
 
 def regret(arms: dict[tuple[str, int], float], chosen: tuple[str, int]) -> float:
     return best(arms)[1] - arms.get(chosen, -np.inf)
+
+
+@contextlib.contextmanager
+def trained_money_run(directory: Path, seed: int, budget: int = 200):
+    """A loopback server answering as ``MODELS`` (seeded by request content) and a run
+    trained on it with a completion ``budget``, for a module's tests: yields (server, run
+    directory), with a test key set for as long as they live (module fixtures cannot use
+    monkeypatch)."""
+    from iapo_cli.run import optimize
+    from tests.loopback import LoopbackServer
+
+    saved = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = "sk-test-not-a-key"
+    try:
+        with LoopbackServer(seed=seed, models=MODELS, seed_by_content=True) as server:
+            config = money_config(directory / "c.yaml", server.url, budget=budget)
+            yield server, optimize(config, out=directory / "run").run_dir
+    finally:
+        if saved is None:
+            os.environ.pop("OPENAI_API_KEY", None)
+        else:
+            os.environ["OPENAI_API_KEY"] = saved

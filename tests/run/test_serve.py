@@ -4,7 +4,6 @@ official ``openai`` client and LiteLLM (issue 12's service bars)."""
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import socket
 import threading
 import time
@@ -14,9 +13,8 @@ import httpx
 import openai
 import pytest
 
-from iapo_cli.run import Policy, create_app, optimize
-from tests.loopback import LoopbackServer
-from tests.run.money_project import MODELS, money_config
+from iapo_cli.run import Policy, create_app
+from tests.run.money_project import trained_money_run
 
 
 class AppServer:
@@ -48,18 +46,9 @@ class AppServer:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("serve")
-    saved = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = "sk-test-not-a-key"
-    with LoopbackServer(seed=7, models=MODELS, seed_by_content=True) as upstream:
-        config = money_config(directory / "c.yaml", upstream.url, budget=200)
-        run = optimize(config, out=directory / "run")
-        with AppServer(run.run_dir) as app:
-            yield app, upstream, run.run_dir
-    if saved is None:
-        os.environ.pop("OPENAI_API_KEY", None)
-    else:
-        os.environ["OPENAI_API_KEY"] = saved
+    with trained_money_run(tmp_path_factory.mktemp("serve"), seed=7) as (upstream, run):
+        with AppServer(run) as app:
+            yield app, upstream, run
 
 
 def _client(app: AppServer) -> openai.OpenAI:
