@@ -97,7 +97,8 @@ def infer_command(
     where = f"; wrote {outcome.out}" if outcome.out is not None else ""
     err_console.print(
         f"answered {outcome.answered}/{outcome.rows} rows with {arm.arm} at N={arm.n} "
-        f"({arm.strategy}, context {arm.context}): {outcome.fresh} completions paid, "
+        f"({arm.strategy}, context {arm.context}, {arm.samples} training samples behind "
+        f"it): {outcome.fresh} completions paid, "
         f"{outcome.cached} from the cache, {usd}{where}", markup=False, highlight=False,
         soft_wrap=True)
 

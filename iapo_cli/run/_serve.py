@@ -295,6 +295,7 @@ class PolicyService:
                       "total_tokens": prompt + completion},
             "iapo": {"context": arm.context, "arm": arm.arm, "prompt": arm.prompt,
                      "model": arm.model, "n": arm.n, "strategy": arm.strategy,
+                     "expected_utility": arm.expected_utility, "samples": arm.samples,
                      "vote_share": answer.vote_share, "score": answer.score,
                      "tied": answer.tied, "cached": answer.cached, "usd": answer.usd},
         }

@@ -56,7 +56,8 @@ def test_200_rows_are_answered_by_majority_vote_and_a_rerun_pays_nothing(project
         leaders = [a for a in dict.fromkeys(answers) if a is not None and counts[a] == top]
         assert line["answer"] == leaders[0] and line["tied"] == (len(leaders) > 1)
         assert line["vote_share"] == top / arm.n and line["usd"] > 0
-    assert f"answered 200/200 rows with {arm.arm} at N={arm.n}" in err
+    assert f"answered 200/200 rows with {arm.arm} at N={arm.n} (majority_vote, context " \
+           f"frugal, {arm.samples} training samples behind it)" in err
     requests = server.requests
     code, _, err = run_cli("infer", run, "--context", "frugal", "--input", rows,
                            "--out", tmp_path / "again.jsonl", "--completions")

@@ -65,6 +65,7 @@ def test_the_openai_client_gets_the_majority_answer_and_summed_usage(served):
     assert upstream.completions == before + arm.n
     info = reply.model_extra["iapo"]
     assert (info["arm"], info["n"], info["strategy"]) == (arm.arm, arm.n, "majority_vote")
+    assert info["samples"] == arm.samples > 0
     # the same N samples, from the cache: their majority is the reply
     answer = arm.answer({"question": "What is 31 + 11?"})
     assert upstream.completions == before + arm.n and answer.cached == arm.n
