@@ -11,8 +11,6 @@ from ..errors import ConfigError
 from ..strategies import BestOfN, MajorityVote, ScorePull, Strategy, VotePull
 from ._base import Contexts, Environment
 
-# the precomputed subset-credit table pays off for few answers only (see strategies)
-_TABLE_MAX_ANSWERS = 5
 _PROB_TOLERANCE = 1e-6
 
 
@@ -35,7 +33,8 @@ class CategoricalVotes:
         self.n_max = int(n_max)
         n_prompts, self.n_queries, n_answers = self.probs.shape
         self.prompt_ids = prompt_ids or tuple(f"p{i}" for i in range(n_prompts))
-        table = (self.n_max, n_answers - 1) if n_answers <= _TABLE_MAX_ANSWERS else None
+        # subset credits by canonical vote vector, computed once each (strategies/_votes.py)
+        table = (self.n_max, max(n_answers - 1, 1))
         self.strategy = MajorityVote(table=table) if strategy is None else strategy
         self._exact: dict[tuple[str, str], np.ndarray] = {}  # (quantity, strategy) -> values
 

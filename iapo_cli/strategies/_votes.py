@@ -10,12 +10,13 @@ ways the other answers take t votes with J of them tied with gold. Gold then ear
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-# Above this many distinct wrong answers in a batch, the subset estimator averages random
-# subsets instead of running the exact program (whose cost grows with that number).
-EXACT_MAX_WRONG_ANSWERS = 12
-MC_SUBSETS = 512
+# Rows of one dynamic program at most: its state is (rows, votes, ties), so memory is
+# bounded whatever the number of queries and prompts (exact values of a big environment).
+MAX_PROGRAM_ELEMENTS = 1 << 24
 
 
 def gammaln(x: np.ndarray) -> np.ndarray:
@@ -48,7 +49,13 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
     """
     gold_coef = np.asarray(gold_coef, dtype=float)
     wrong_coef = np.asarray(wrong_coef, dtype=float)
-    n_rows, g_max = gold_coef.shape[0], min(gold_coef.shape[1] - 1, max_total)
+    n_rows = gold_coef.shape[0]
+    chunk = max(1, MAX_PROGRAM_ELEMENTS // ((max_total + 1) ** 2))
+    if n_rows > chunk:  # bounded memory: the rows are independent
+        return np.concatenate([gold_win_weights(gold_coef[lo : lo + chunk],
+                                                wrong_coef[lo : lo + chunk], max_total)
+                               for lo in range(0, n_rows, chunk)])
+    g_max = min(gold_coef.shape[1] - 1, max_total)
     out = np.zeros((n_rows, max_total + 1))
     for g in range(1, g_max + 1):
         rows = np.nonzero(gold_coef[:, g])[0]
@@ -88,15 +95,13 @@ def _split_gold(counts: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.nd
     return n_gold, others[:, others.any(axis=0)]
 
 
-def subset_credit(counts: np.ndarray, gold: np.ndarray, rng: np.random.Generator | None = None
-                  ) -> np.ndarray:
+def subset_credit(counts: np.ndarray, gold: np.ndarray) -> np.ndarray:
     """All-subsets estimate of majority-vote credit at every size k = 1..N.
 
     counts: (B, A) votes per answer in N completions (every row sums to the same N);
     gold: (B,) column of the gold answer, or -1 when no answer is gold.
-    Returns (B, N): entry k-1 is the exact mean credit over all size-k subsets (ties 1/t).
-    With more than ``EXACT_MAX_WRONG_ANSWERS`` distinct wrong answers it averages
-    ``MC_SUBSETS`` random nested subsets instead (unbiased, not exact).
+    Returns (B, N): entry k-1 is the exact mean credit over all size-k subsets (ties 1/t),
+    for any number of distinct answers (the program's cost grows linearly with them).
     """
     counts = np.asarray(counts, dtype=np.int64)
     gold = np.asarray(gold, dtype=np.int64)
@@ -104,8 +109,6 @@ def subset_credit(counts: np.ndarray, gold: np.ndarray, rng: np.random.Generator
     if counts.shape[0] == 0 or total == 0:
         return np.zeros((counts.shape[0], total))
     n_gold, others = _split_gold(counts, gold)
-    if others.shape[1] > EXACT_MAX_WRONG_ANSWERS:
-        return _subset_credit_mc(counts, gold, rng or np.random.default_rng(0))
     return _subset_credit_dp(n_gold, others, total)
 
 
@@ -120,33 +123,20 @@ def _subset_credit_dp(n_gold: np.ndarray, others: np.ndarray, total: int) -> np.
     return weights / np.exp(_log_comb(np.full(total, float(total)), k.astype(float)))[None, :]
 
 
-def _subset_credit_mc(counts: np.ndarray, gold: np.ndarray, rng: np.random.Generator
-                      ) -> np.ndarray:
-    """Mean credit over random nested subsets: prefixes of random orderings of the votes."""
-    n_rows, n_ans = counts.shape
-    total = int(counts.sum(axis=1)[0])
-    labels = np.repeat(np.tile(np.arange(n_ans), n_rows), counts.ravel()).reshape(n_rows, total)
-    keys = rng.random((n_rows, MC_SUBSETS, total))
-    order = np.argsort(keys, axis=2)
-    seq = labels[np.arange(n_rows)[:, None, None], order]  # (B, S, N)
-    onehot = seq[..., None] == np.arange(n_ans)  # (B, S, N, A)
-    running = np.cumsum(onehot, axis=2)  # votes after each prefix
-    top = running.max(axis=3)
-    ties = (running == top[..., None]).sum(axis=3)
-    gold_idx = np.where(gold >= 0, gold, 0)
-    gold_votes = np.take_along_axis(running, gold_idx[:, None, None, None], axis=3)[..., 0]
-    credit = np.where((gold >= 0)[:, None, None] & (gold_votes == top), 1.0 / ties, 0.0)
-    return credit.mean(axis=1)
-
-
 def exact_majority_vote(probs: np.ndarray, gold: np.ndarray, n_max: int) -> np.ndarray:
     """Exact expected credit of majority voting over N i.i.d. draws, N = 1..n_max.
 
     probs: (B, A) answer distributions; gold: (B,) gold column or -1.
-    Returns (B, n_max). One dynamic program serves every N at once.
+    Returns (B, n_max). One dynamic program serves every N at once; rows go through it in
+    chunks, so memory stays bounded for any B.
     """
     probs = np.asarray(probs, dtype=float)
     gold = np.asarray(gold, dtype=np.int64)
+    chunk = max(1, MAX_PROGRAM_ELEMENTS // ((n_max + 1) ** 2))
+    if probs.shape[0] > chunk:
+        return np.concatenate([exact_majority_vote(probs[lo : lo + chunk],
+                                                   gold[lo : lo + chunk], n_max)
+                               for lo in range(0, probs.shape[0], chunk)])
     n_rows = probs.shape[0]
     rows = np.arange(n_rows)
     has_gold = gold >= 0
@@ -179,32 +169,64 @@ def _sorted_partitions(total_max: int, parts: int) -> np.ndarray:
     return rows
 
 
-class VoteCreditTable:
-    """Subset credits of every canonical vote vector (gold votes, sorted other votes).
+def key_count(n_max: int, n_wrong: int) -> int:
+    """How many canonical keys (gold votes g, other votes sorted, n_wrong of them) have a
+    total of at most n_max: per total t of the others, the partitions of t into at most
+    n_wrong parts, times the n_max - t + 1 values g can take."""
+    # ways[t]: partitions of t into parts of size <= n_wrong (= into at most n_wrong parts)
+    ways = [1] + [0] * n_max
+    for part in range(1, n_wrong + 1):
+        for t in range(part, n_max + 1):
+            ways[t] += ways[t - part]
+    return sum(w * (n_max - t + 1) for t, w in enumerate(ways))
 
-    Built once per (n_max, n_wrong); afterwards a batch of pulls is estimated by a sorted
-    look-up instead of a dynamic program. Used where answers are few (categorical envs).
+
+PREBUILD_KEYS = 60_000
+"""A table with at most this many keys is computed whole when made (a few large dynamic
+programs beat many small ones); a larger one fills the keys pulls touch, as they come."""
+
+
+class VoteCreditTable:
+    """Subset credits of the canonical vote vectors (gold votes, other votes sorted) that
+    occur, computed on first sight and kept.
+
+    The exact all-subsets credit of a row depends only on its gold votes and the multiset
+    of the other answers' votes, so rows with the same canonical key share one dynamic
+    program, run once per process. Keys are filled lazily, in batches (one program per
+    vote total), so the table holds what pulls touch (a fraction of every possible vote
+    vector, whose number grows like n_max^(n_wrong+1)), any number of answers is exact,
+    and memory stays bounded by the keys seen; a small table (``PREBUILD_KEYS``) is
+    computed whole at once instead. ``n_wrong`` is the widest key (the other answers of
+    the environment); ``n_max`` the largest vote total.
     """
 
     def __init__(self, n_max: int, n_wrong: int):
-        self.n_max, self.n_wrong = n_max, n_wrong
-        others = _sorted_partitions(n_max, n_wrong)
-        room = n_max - others.sum(axis=1)
+        self.n_max, self.n_wrong = int(n_max), int(n_wrong)
+        bits = (self.n_wrong + 1) * math.log2(self.n_max + 1)
+        self._packed = bits < 62  # keys fit one int64 code: sorted look-ups
+        self._codes = np.zeros(0, dtype=np.int64)  # sorted codes of the keys seen
+        self._slots = np.zeros(0, dtype=np.int64)  # their rows in _credit
+        self._by_bytes: dict[bytes, int] = {}  # wide keys: key bytes -> row in _credit
+        self._credit = np.zeros((64, self.n_max))
+        self.size = 0  # keys computed so far
+        if self._packed and key_count(self.n_max, self.n_wrong) <= PREBUILD_KEYS:
+            self._prebuild()
+
+    def _prebuild(self) -> None:
+        """Every key, computed in a few large batches (small tables: see PREBUILD_KEYS)."""
+        others = _sorted_partitions(self.n_max, self.n_wrong)
+        room = self.n_max - others.sum(axis=1)
         parent = np.repeat(np.arange(others.shape[0]), room + 1)
-        n_gold = np.arange((room + 1).sum()) - np.repeat(np.cumsum(room + 1) - room - 1, room + 1)
+        n_gold = np.arange((room + 1).sum()) - np.repeat(np.cumsum(room + 1) - room - 1,
+                                                         room + 1)
         keys = np.column_stack([n_gold, others[parent]])
         codes = self._encode(keys)
         order = np.argsort(codes)
         self._codes = codes[order]
-        self._credit = np.zeros((keys.shape[0], n_max))
-        chunk = 8192
-        for lo in range(0, keys.shape[0], chunk):
-            part = keys[order[lo : lo + chunk]]
-            total = part.sum(axis=1)
-            for n in np.unique(total[total > 0]):  # the estimator wants one N per call
-                sel = np.nonzero(total == n)[0]
-                rows = part[sel]
-                self._credit[lo + sel, :n] = _subset_credit_dp(rows[:, 0], rows[:, 1:], int(n))
+        self._slots = self._store(keys[order])
+
+    def __len__(self) -> int:
+        return self.size
 
     def _encode(self, keys: np.ndarray) -> np.ndarray:
         base = self.n_max + 1
@@ -226,12 +248,54 @@ class VoteCreditTable:
     def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
         return self._canonical(counts, gold) is not None
 
+    def _store(self, keys: np.ndarray) -> np.ndarray:
+        """Compute the credits of new ``keys`` (K, 1 + n_wrong) and return their rows."""
+        rows = np.arange(self.size, self.size + len(keys))
+        need = self.size + len(keys)
+        if need > len(self._credit):
+            grown = np.zeros((max(need, 2 * len(self._credit)), self.n_max))
+            grown[: self.size] = self._credit[: self.size]
+            self._credit = grown
+        total = keys.sum(axis=1)
+        for n in np.unique(total[total > 0]):  # the estimator wants one N per call
+            sel = np.nonzero(total == n)[0]
+            for lo in range(0, len(sel), 8192):  # bounded memory per program
+                part = sel[lo : lo + 8192]
+                self._credit[rows[part], :n] = _subset_credit_dp(
+                    keys[part, 0], keys[part, 1:], int(n))
+        self.size = need
+        return rows
+
+    def _rows_packed(self, keys: np.ndarray) -> np.ndarray:
+        codes = self._encode(keys)
+        at = np.searchsorted(self._codes, codes)
+        known = at < len(self._codes)
+        known[known] = self._codes[at[known]] == codes[known]
+        if not known.all():
+            new, first = np.unique(codes[~known], return_index=True)
+            slots = self._store(keys[~known][first])
+            where = np.searchsorted(self._codes, new)
+            self._codes = np.insert(self._codes, where, new)
+            self._slots = np.insert(self._slots, where, slots)
+        return self._slots[np.searchsorted(self._codes, codes)]
+
+    def _rows_wide(self, keys: np.ndarray) -> np.ndarray:
+        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        found = [self._by_bytes.get(row.tobytes(), -1) for row in unique]
+        missing = [i for i, slot in enumerate(found) if slot < 0]
+        if missing:
+            slots = self._store(unique[missing])
+            for i, slot in zip(missing, slots, strict=True):
+                self._by_bytes[unique[i].tobytes()] = int(slot)
+                found[i] = int(slot)
+        return np.asarray(found, dtype=np.int64)[np.ravel(inverse)]
+
     def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
         """Same contract as ``subset_credit``; None where the table does not cover a row."""
         keys = self._canonical(counts, gold)
         if keys is None:
             return None
-        rows = np.searchsorted(self._codes, self._encode(keys))
+        rows = self._rows_packed(keys) if self._packed else self._rows_wide(keys)
         return self._credit[rows, : int(counts.sum(axis=1).max())]
 
 

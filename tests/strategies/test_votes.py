@@ -8,7 +8,7 @@ from iapo_cli.strategies import _votes, credit_table, exact_majority_vote, subse
 
 
 def exact_dp(counts, gold):
-    """The exact subset program, bypassing the random-subset fallback."""
+    """The exact subset program, without a table."""
     n_gold, others = _votes._split_gold(counts, gold)
     return _votes._subset_credit_dp(n_gold, others, int(counts.sum(axis=1).max()))
 
@@ -126,12 +126,35 @@ def test_credit_table_lookup_equals_dynamic_program():
                                    exact_dp(counts, gold), atol=1e-12)
 
 
-def test_many_distinct_answers_fall_back_to_random_subsets():
-    rng = np.random.default_rng(0)
+def test_many_distinct_answers_are_exact():
     counts = np.ones((2, 16), dtype=np.int64)  # 16 distinct answers, one vote each
     counts[:, 0] = 3
     gold = np.array([0, 5])
-    mc = subset_credit(counts, gold, rng)
-    exact = exact_dp(counts, gold)
-    assert mc.shape == exact.shape
-    assert np.abs(mc - exact).max() < 0.08
+    got = subset_credit(counts, gold)
+    # size 1: gold is the one vote drawn; 3 of 18 votes are gold in row 0, 1 in row 1
+    assert got[:, 0] == pytest.approx([3 / 18, 1 / 18])
+    assert got[0, -1] == 1.0 and got[1, -1] == 0.0  # all 18 votes: answer 0 wins
+    brute = [np.mean([credit(np.bincount(np.repeat(np.arange(16), counts[1])[list(s)],
+                                         minlength=16), 5)
+                      for s in itertools.combinations(range(18), 2)])]
+    assert got[1, 1] == pytest.approx(brute[0])
+
+
+@pytest.mark.parametrize(("n_max", "n_wrong"), [(64, 4), (20, 15)])
+def test_a_large_table_fills_only_the_keys_pulls_touch(n_max, n_wrong):
+    """Above PREBUILD_KEYS keys the table is lazy: exact, and as big as what it has seen
+    (64 votes over 5 answers would be 580,404 keys; 16 answers need wide keys)."""
+    rng = np.random.default_rng(9)
+    table = _votes.VoteCreditTable(n_max, n_wrong)
+    assert len(table) == 0
+    seen = set()
+    for n in (1, 7, n_max):
+        counts = rng.multinomial(n, rng.dirichlet(np.ones(n_wrong + 1) * 0.5), size=200)
+        gold = rng.integers(-1, n_wrong + 1, 200)
+        np.testing.assert_allclose(table.lookup(counts, gold), exact_dp(counts, gold),
+                                   atol=1e-12)
+        seen |= {tuple(k) for k in table._canonical(counts, gold)}
+        assert len(table) == len(seen) <= 600
+        again = table.lookup(counts, gold)  # served from the table: nothing added
+        assert len(table) == len(seen)
+        np.testing.assert_array_equal(again, table.lookup(counts, gold))
