@@ -546,6 +546,9 @@ class Trainer:
             samples = [backend.sample(p, q, n, self.rng) for p, q, n in pulls]
         pop_usage = getattr(backend, "pop_usage", None)
         usages = pop_usage() if pop_usage is not None else [None] * len(pulls)
+        prepare = getattr(backend.strategy, "prepare", None)
+        if prepare is not None:  # e.g. fill a credit table for every pull at once
+            prepare(samples)
         weights = self.problem.contexts.task_weights
         for (prompt, queries, n), sample, usage in zip(pulls, samples, usages, strict=True):
             self.stats.add(prompt, backend.strategy.estimate(sample, weights))

@@ -44,6 +44,13 @@ class MajorityVote:
                 return credit
         return _votes.subset_credit(pull.counts, pull.gold)
 
+    def prepare(self, pulls: Sequence[VotePull]) -> None:
+        """Before ``estimate`` is called on each of ``pulls``: fill the credit table with
+        all their vote vectors at once (fewer, larger programs). Optional for a strategy;
+        the trainer calls it when present."""
+        if self.table is not None:
+            _votes.credit_table(*self.table).prefetch([(p.counts, p.gold) for p in pulls])
+
     def estimate(self, pull: VotePull, task_weights: np.ndarray) -> PullEstimate:
         credit = self.subset_credit(pull)  # (B, n)
         task = credit[:, None, :] * task_weights[None, :, 0, None]

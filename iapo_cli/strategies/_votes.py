@@ -10,6 +10,7 @@ ways the other answers take t votes with J of them tied with gold. Gold then ear
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -17,6 +18,11 @@ import numpy as np
 # Rows of one dynamic program at most: its state is (rows, votes, ties), so memory is
 # bounded whatever the number of queries and prompts (exact values of a big environment).
 MAX_PROGRAM_ELEMENTS = 1 << 24
+# Programs over at most this many rows add an answer by one banded matrix product (few
+# Python steps: the lazily filled credit tables run many small programs); larger ones
+# step through the answer's vote counts, cheaper per row. The two agree to rounding;
+# tables computed whole and exact values run the stepped form, as they always did.
+BANDED_MAX_ROWS = 256
 
 
 def gammaln(x: np.ndarray) -> np.ndarray:
@@ -73,15 +79,34 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
             a = coef[:, j, :]  # (b, t_top+1)
             nonzero = np.nonzero(a.any(axis=0))[0]
             m_top = min(int(nonzero[-1]), g - 1)
-            new = a[:, 0, None, None] * state
-            for m in range(1, m_top + 1):
-                new[:, m:, :] += a[:, m, None, None] * state[:, : t_top + 1 - m, :]
+            if rows.size <= BANDED_MAX_ROWS and m_top > 1:
+                new = _banded(a, m_top) @ state
+            else:
+                new = a[:, 0, None, None] * state
+                for m in range(1, m_top + 1):
+                    new[:, m:, :] += a[:, m, None, None] * state[:, : t_top + 1 - m, :]
             if g <= t_top and j_top > 0:
                 new[:, g:, 1:] += a[:, g, None, None] * state[:, : t_top + 1 - g, :-1]
             state = new
         credit = state @ (1.0 / (1.0 + np.arange(j_top + 1)))  # (b, t_top+1)
         out[rows, g:] += gold_coef[rows, g, None] * credit
     return out
+
+
+def _banded(a: np.ndarray, m_top: int) -> np.ndarray:
+    """(b, T, T) lower-banded matrices ``M[b, t, t'] = a[b, t - t']`` for 0 <= t - t' <=
+    m_top, else 0, from ``a`` (b, T): multiplying the state by it adds one answer taking
+    0..m_top votes, in one product instead of a step per vote count."""
+    inside, index = _band_index(a.shape[1], m_top)
+    return np.where(inside, a[:, index], 0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _band_index(size: int, m_top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The band's mask (T, T) and the index of ``a`` each cell reads (T, T)."""
+    diff = np.subtract.outer(np.arange(size), np.arange(size))
+    inside = (diff >= 0) & (diff <= m_top)
+    return inside, np.where(inside, diff, 0)
 
 
 def _split_gold(counts: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,6 +314,15 @@ class VoteCreditTable:
                 self._by_bytes[unique[i].tobytes()] = int(slot)
                 found[i] = int(slot)
         return np.asarray(found, dtype=np.int64)[np.ravel(inverse)]
+
+    def prefetch(self, pulls) -> None:
+        """Compute at once the keys of every ``(counts, gold)`` in ``pulls`` not in the table
+        yet (one program per vote total instead of one per pull); rows it does not cover
+        are left for ``lookup`` to refuse."""
+        keys = [k for k in (self._canonical(c, g) for c, g in pulls) if k is not None]
+        if keys:
+            both = np.concatenate(keys)
+            self._rows_packed(both) if self._packed else self._rows_wide(both)
 
     def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
         """Same contract as ``subset_credit``; None where the table does not cover a row."""
