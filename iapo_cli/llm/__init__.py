@@ -13,7 +13,7 @@ from ._client import (
     complete_together,
     retry_delay,
 )
-from ._litellm import LiteLLMTransport, classify_error, load_litellm
+from ._litellm import LiteLLMTransport, classify_error, load_litellm, preload_litellm
 from ._secrets import redact
 from ._transport import (
     Reply,
@@ -41,6 +41,7 @@ __all__ = [
     "classify_error",
     "complete_together",
     "load_litellm",
+    "preload_litellm",
     "make_transport",
     "provider_of",
     "redact",

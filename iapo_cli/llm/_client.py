@@ -562,6 +562,8 @@ def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
                 raise outcome
         return outcomes
 
+    for client in clients:  # the price (a LiteLLM import on first use) before the loop
+        client._price()
     restore = _trap_signals(loop, on_signal)
     result = None
     try:

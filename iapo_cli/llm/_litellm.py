@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -48,6 +50,20 @@ def load_litellm():
     litellm.suppress_debug_info = True
     litellm.telemetry = False
     return litellm
+
+
+_PRELOAD: list[threading.Thread] = []
+
+
+def preload_litellm() -> None:
+    """Start importing LiteLLM in a background thread (once per process), so that its
+    seconds of import overlap with the checks a live run makes before its first request;
+    ``load_litellm`` in another thread then waits for it (the import lock)."""
+    if _PRELOAD or "litellm" in sys.modules:
+        return
+    thread = threading.Thread(target=load_litellm, name="iapo-import-litellm", daemon=True)
+    _PRELOAD.append(thread)
+    thread.start()
 
 
 OFFLINE_ENCODINGS = ("cl100k_base", "o200k_base", "p50k_base")

@@ -23,7 +23,7 @@ from ..artifacts import (
 )
 from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
-from ..llm import TRANSPORT_PARAMS, LLMError, Usage
+from ..llm import TRANSPORT_PARAMS, LLMError, Usage, preload_litellm
 from ..tasks import ScoringError
 
 if TYPE_CHECKING:
@@ -309,6 +309,8 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
     """
     given = load_config(config_path)
     config = given
+    if config.backend.kind == "live":  # its import overlaps the checks below
+        preload_litellm()
     if resume is not None:  # before the backend is built: it opens the run's own cache
         config = _with_run_cache(given, RunDir(resume, flag="--resume"))
     resolved = resolve(config, str(config_path), budget, seed)

@@ -18,10 +18,10 @@ import numpy as np
 # Rows of one dynamic program at most: its state is (rows, votes, ties), so memory is
 # bounded whatever the number of queries and prompts (exact values of a big environment).
 MAX_PROGRAM_ELEMENTS = 1 << 24
-# Programs over at most this many rows add an answer by one banded matrix product (few
-# Python steps: the lazily filled credit tables run many small programs); larger ones
-# step through the answer's vote counts, cheaper per row. The two agree to rounding;
-# tables computed whole and exact values run the stepped form, as they always did.
+# Subset programs over at most this many rows add an answer by one banded matrix product
+# (few Python steps: the lazily filled credit tables run many small programs); larger
+# ones step through the answer's vote counts, cheaper per row. With integer coefficients
+# both add up exactly; exact values (real coefficients) always step.
 BANDED_MAX_ROWS = 256
 
 
@@ -46,12 +46,17 @@ def binomial_table(n: np.ndarray, m_max: int) -> np.ndarray:
     return np.where(valid, np.rint(out), 0.0)
 
 
-def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: int) -> np.ndarray:
+def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: int,
+                     banded: bool = False) -> np.ndarray:
     """Tie-credited weight of gold winning, for every total size 0..max_total.
 
     gold_coef: (B, G+1), coefficient of gold count g (index g; g=0 never wins).
     wrong_coef: (B, A, max_total+1), coefficient of m votes for wrong answer j.
     Returns (B, max_total+1): ``W[b, k] = sum_g gold[b,g] sum_J F_g[k-g, J] / (1+J)``.
+    ``banded``: small programs may add an answer by one banded product
+    (``BANDED_MAX_ROWS``); the subset programs allow it (their integer coefficients add
+    up exactly either way), exact values do not (their rounding would then depend on
+    the chunk a row falls in).
     """
     gold_coef = np.asarray(gold_coef, dtype=float)
     wrong_coef = np.asarray(wrong_coef, dtype=float)
@@ -59,7 +64,8 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
     chunk = max(1, MAX_PROGRAM_ELEMENTS // ((max_total + 1) ** 2))
     if n_rows > chunk:  # bounded memory: the rows are independent
         return np.concatenate([gold_win_weights(gold_coef[lo : lo + chunk],
-                                                wrong_coef[lo : lo + chunk], max_total)
+                                                wrong_coef[lo : lo + chunk], max_total,
+                                                banded)
                                for lo in range(0, n_rows, chunk)])
     g_max = min(gold_coef.shape[1] - 1, max_total)
     out = np.zeros((n_rows, max_total + 1))
@@ -79,7 +85,7 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
             a = coef[:, j, :]  # (b, t_top+1)
             nonzero = np.nonzero(a.any(axis=0))[0]
             m_top = min(int(nonzero[-1]), g - 1)
-            if rows.size <= BANDED_MAX_ROWS and m_top > 1:
+            if banded and rows.size <= BANDED_MAX_ROWS and m_top > 1:
                 new = _banded(a, m_top) @ state
             else:
                 new = a[:, 0, None, None] * state
@@ -143,7 +149,7 @@ def _subset_credit_dp(n_gold: np.ndarray, others: np.ndarray, total: int) -> np.
     g_max = int(n_gold.max())
     gold_coef = binomial_table(n_gold, g_max)
     wrong_coef = binomial_table(others, total)
-    weights = gold_win_weights(gold_coef, wrong_coef, total)[:, 1:]
+    weights = gold_win_weights(gold_coef, wrong_coef, total, banded=True)[:, 1:]
     k = np.arange(1, total + 1)
     return weights / np.exp(_log_comb(np.full(total, float(total)), k.astype(float)))[None, :]
 

@@ -158,3 +158,37 @@ def test_a_large_table_fills_only_the_keys_pulls_touch(n_max, n_wrong):
         again = table.lookup(counts, gold)  # served from the table: nothing added
         assert len(table) == len(seen)
         np.testing.assert_array_equal(again, table.lookup(counts, gold))
+
+
+def test_programs_run_in_row_chunks_with_the_same_values(monkeypatch):
+    """Exact values of a big environment go through the program in chunks of rows, so
+    memory is bounded (issue 14: 36.6 GiB for 1.2M rows at N_max 64); the values are the
+    same as in one piece."""
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(5), 300)
+    gold = rng.integers(-1, 5, 300)
+    whole = exact_majority_vote(probs, gold, 16)
+    monkeypatch.setattr(_votes, "MAX_PROGRAM_ELEMENTS", 17 * 17 * 7)  # 7 rows a chunk
+    np.testing.assert_array_equal(exact_majority_vote(probs, gold, 16), whole)
+
+
+def test_prepare_fills_the_table_for_all_pulls_in_one_program_per_total(monkeypatch):
+    from iapo_cli.strategies import MajorityVote, VotePull
+
+    rng = np.random.default_rng(6)
+    strategy = MajorityVote(table=(70, 4))  # 70 votes: a lazy table
+    pulls = []
+    for n in (3, 3, 9, 9, 9):
+        counts = rng.multinomial(n, rng.dirichlet(np.ones(5)), size=40)
+        pulls.append(VotePull(counts, rng.integers(-1, 5, 40), np.zeros(40), n))
+    programs = []
+    original = _votes._subset_credit_dp
+    monkeypatch.setattr(_votes, "_subset_credit_dp",
+                        lambda g, o, n: programs.append(n) or original(g, o, n))
+    strategy.prepare(pulls)
+    assert sorted(programs) == [3, 9]
+    credits = [strategy.subset_credit(pull) for pull in pulls]  # look-ups only
+    assert sorted(programs) == [3, 9]
+    monkeypatch.undo()
+    for pull, credit in zip(pulls, credits, strict=True):  # and exact
+        np.testing.assert_allclose(credit, exact_dp(pull.counts, pull.gold), atol=1e-12)
