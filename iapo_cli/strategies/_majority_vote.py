@@ -29,6 +29,7 @@ class MajorityVote:
 
     def __init__(self, table: tuple[int, int] | None = None):
         self.table = table
+        self._ready: dict[int, np.ndarray] = {}  # credits of prepared pulls, by id
 
     @classmethod
     def like(cls, other: Any) -> MajorityVote:
@@ -38,6 +39,9 @@ class MajorityVote:
 
     def subset_credit(self, pull: VotePull) -> np.ndarray:
         """(B, n): exact mean majority-vote credit over all size-k subsets of each row."""
+        ready = self._ready.pop(id(pull), None) if self._ready else None
+        if ready is not None:
+            return ready
         if self.table is not None:
             credit = _votes.credit_table(*self.table).lookup(pull.counts, pull.gold)
             if credit is not None:
@@ -45,11 +49,15 @@ class MajorityVote:
         return _votes.subset_credit(pull.counts, pull.gold)
 
     def prepare(self, pulls: Sequence[VotePull]) -> None:
-        """Before ``estimate`` is called on each of ``pulls``: fill the credit table with
-        all their vote vectors at once (fewer, larger programs). Optional for a strategy;
-        the trainer calls it when present."""
+        """Before ``estimate`` is called on each of ``pulls``: their subset credits from the
+        credit table at once (new vote vectors in fewer, larger programs), kept until each
+        pull's ``estimate`` takes its own. Optional for a strategy; the trainer calls it
+        when present."""
         if self.table is not None:
-            _votes.credit_table(*self.table).prefetch([(p.counts, p.gold) for p in pulls])
+            credits = _votes.credit_table(*self.table).lookup_many(
+                [(p.counts, p.gold) for p in pulls])
+            self._ready = {id(p): c for p, c in zip(pulls, credits, strict=True)
+                           if c is not None}
 
     def estimate(self, pull: VotePull, task_weights: np.ndarray) -> PullEstimate:
         credit = self.subset_credit(pull)  # (B, n)

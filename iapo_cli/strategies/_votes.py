@@ -234,11 +234,17 @@ class VoteCreditTable:
     def __init__(self, n_max: int, n_wrong: int):
         self.n_max, self.n_wrong = int(n_max), int(n_wrong)
         bits = (self.n_wrong + 1) * math.log2(self.n_max + 1)
-        self._packed = bits < 62  # keys fit one int64 code: sorted look-ups
+        # keys that fit one int64 get an exact code; wider ones a 64-bit hash, each match
+        # checked against the stored key (a collision, never seen, turns the table to
+        # look-ups by the keys' bytes)
+        self._packed = bits < 62
+        self._hash = np.random.default_rng(0x1A90).integers(
+            1, 2**63, size=self.n_wrong + 1, dtype=np.uint64) | np.uint64(1)
+        self._by_bytes: dict[bytes, int] | None = None  # after a collision
         self._codes = np.zeros(0, dtype=np.int64)  # sorted codes of the keys seen
         self._slots = np.zeros(0, dtype=np.int64)  # their rows in _credit
-        self._by_bytes: dict[bytes, int] = {}  # wide keys: key bytes -> row in _credit
         self._credit = np.zeros((64, self.n_max))
+        self._keys = np.zeros((64, self.n_wrong + 1), dtype=np.int64)  # key of each row
         self.size = 0  # keys computed so far
         if self._packed and key_count(self.n_max, self.n_wrong) <= PREBUILD_KEYS:
             self._prebuild()
@@ -260,6 +266,8 @@ class VoteCreditTable:
         return self.size
 
     def _encode(self, keys: np.ndarray) -> np.ndarray:
+        if not self._packed:  # wraps modulo 2**64, by design
+            return (keys.astype(np.uint64) * self._hash).sum(axis=1).view(np.int64)
         base = self.n_max + 1
         return keys @ (base ** np.arange(keys.shape[1], dtype=np.int64))
 
@@ -270,11 +278,11 @@ class VoteCreditTable:
         if counts.sum(axis=1).max() > self.n_max or (others > 0).sum(axis=1).max(
                 initial=0) > self.n_wrong:
             return None
-        others = -np.sort(-others, axis=1)[:, : self.n_wrong]
-        pad = self.n_wrong - others.shape[1]
-        if pad > 0:
-            others = np.pad(others, ((0, 0), (0, pad)))
-        return np.column_stack([n_gold, others]).astype(np.int64)
+        keys = np.zeros((len(counts), self.n_wrong + 1), dtype=np.int64)
+        keys[:, 0] = n_gold
+        width = min(others.shape[1], self.n_wrong)
+        keys[:, 1 : 1 + width] = -np.sort(-others, axis=1)[:, :width]
+        return keys
 
     def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
         return self._canonical(counts, gold) is not None
@@ -284,9 +292,14 @@ class VoteCreditTable:
         rows = np.arange(self.size, self.size + len(keys))
         need = self.size + len(keys)
         if need > len(self._credit):
-            grown = np.zeros((max(need, 2 * len(self._credit)), self.n_max))
+            size = max(need, 2 * len(self._credit))
+            grown = np.zeros((size, self.n_max))
             grown[: self.size] = self._credit[: self.size]
             self._credit = grown
+            keys_grown = np.zeros((size, self.n_wrong + 1), dtype=np.int64)
+            keys_grown[: self.size] = self._keys[: self.size]
+            self._keys = keys_grown
+        self._keys[rows] = keys
         total = keys.sum(axis=1)
         for n in np.unique(total[total > 0]):  # the estimator wants one N per call
             sel = np.nonzero(total == n)[0]
@@ -297,7 +310,10 @@ class VoteCreditTable:
         self.size = need
         return rows
 
-    def _rows_packed(self, keys: np.ndarray) -> np.ndarray:
+    def _rows(self, keys: np.ndarray) -> np.ndarray:
+        """(B,) the rows of ``keys`` (B, 1 + n_wrong) in the table, computing new ones."""
+        if self._by_bytes is not None:
+            return self._rows_by_bytes(keys)
         codes = self._encode(keys)
         at = np.searchsorted(self._codes, codes)
         known = at < len(self._codes)
@@ -308,34 +324,41 @@ class VoteCreditTable:
             where = np.searchsorted(self._codes, new)
             self._codes = np.insert(self._codes, where, new)
             self._slots = np.insert(self._slots, where, slots)
-        return self._slots[np.searchsorted(self._codes, codes)]
+        rows = self._slots[np.searchsorted(self._codes, codes)]
+        if not self._packed and (self._keys[rows] != keys).any():  # a hash collision
+            self._by_bytes = {self._keys[r].tobytes(): r for r in range(self.size)}
+            return self._rows_by_bytes(keys)
+        return rows
 
-    def _rows_wide(self, keys: np.ndarray) -> np.ndarray:
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        found = [self._by_bytes.get(row.tobytes(), -1) for row in unique]
-        missing = [i for i, slot in enumerate(found) if slot < 0]
-        if missing:
-            slots = self._store(unique[missing])
-            for i, slot in zip(missing, slots, strict=True):
-                self._by_bytes[unique[i].tobytes()] = int(slot)
-                found[i] = int(slot)
-        return np.asarray(found, dtype=np.int64)[np.ravel(inverse)]
+    def _rows_by_bytes(self, keys: np.ndarray) -> np.ndarray:
+        found = np.array([self._by_bytes.get(row.tobytes(), -1) for row in keys])
+        missing = np.nonzero(found < 0)[0]
+        if missing.size:
+            unique, inverse = np.unique(keys[missing], axis=0, return_inverse=True)
+            slots = self._store(unique)
+            for row, slot in zip(unique, slots, strict=True):
+                self._by_bytes[row.tobytes()] = int(slot)
+            found[missing] = slots[np.ravel(inverse)]
+        return found
 
-    def prefetch(self, pulls) -> None:
-        """Compute at once the keys of every ``(counts, gold)`` in ``pulls`` not in the table
-        yet (one program per vote total instead of one per pull); rows it does not cover
-        are left for ``lookup`` to refuse."""
-        keys = [k for k in (self._canonical(c, g) for c, g in pulls) if k is not None]
-        if keys:
-            both = np.concatenate(keys)
-            self._rows_packed(both) if self._packed else self._rows_wide(both)
+    def lookup_many(self, pulls) -> list[np.ndarray | None]:
+        """``lookup`` for every ``(counts, gold)`` of ``pulls``, new keys computed together
+        (one program per vote total instead of one per pull)."""
+        keys = [self._canonical(c, g) for c, g in pulls]
+        covered = [k for k in keys if k is not None]
+        rows = iter(np.split(self._rows(np.concatenate(covered)),
+                             np.cumsum([len(k) for k in covered])[:-1])
+                    if covered else [])
+        return [None if k is None else
+                self._credit[next(rows), : int(c.sum(axis=1).max())]
+                for k, (c, _) in zip(keys, pulls, strict=True)]
 
     def lookup(self, counts: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
         """Same contract as ``subset_credit``; None where the table does not cover a row."""
         keys = self._canonical(counts, gold)
         if keys is None:
             return None
-        rows = self._rows_packed(keys) if self._packed else self._rows_wide(keys)
+        rows = self._rows(keys)  # first: it may grow (replace) the credit array
         return self._credit[rows, : int(counts.sum(axis=1).max())]
 
 
