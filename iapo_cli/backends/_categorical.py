@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,22 @@ class CategoricalVotes:
             self._exact[key] = np.asarray(flat).reshape(n_prompts, n_queries, self.n_max)
         return self._exact[key]
 
+    def precompute_exact(self, map_rows: Callable) -> None:
+        """Compute ``exact_credit`` with ``map_rows`` (a pool's ``map``) over chunks of the
+        (prompt, query) rows, in parallel; the values are the same as in one piece (rows
+        are independent)."""
+        key = ("exact_credit", self.strategy.name)
+        if key in self._exact:
+            return
+        n_prompts, n_queries, n_answers = self.probs.shape
+        probs = self.probs.reshape(-1, n_answers)
+        gold = np.tile(self.gold, n_prompts)
+        bounds = np.linspace(0, len(probs), 9, dtype=int)  # a few chunks per worker
+        parts = map_rows(_exact_credit_rows, [
+            (self.strategy, probs[lo:hi], gold[lo:hi], self.n_max)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo])
+        self._exact[key] = np.concatenate(parts).reshape(n_prompts, n_queries, self.n_max)
+
     def exact_credit(self) -> np.ndarray:
         """(P, X, n_max) exact credit of the strategy, computed once."""
         return self._per_distribution("exact_credit")
@@ -71,6 +88,12 @@ class CategoricalVotes:
 
     def exact_cost(self) -> np.ndarray:
         return np.broadcast_to(self.cost[:, None], self.probs.shape[:2])
+
+
+def _exact_credit_rows(task: tuple) -> np.ndarray:
+    """``strategy.exact_credit`` of some rows (a worker's share of ``precompute_exact``)."""
+    strategy, probs, gold, n_max = task
+    return np.asarray(strategy.exact_credit(probs, gold, n_max))
 
 
 class CategoricalScores:

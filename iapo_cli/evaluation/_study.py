@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,9 +61,7 @@ _STATE: dict = {}
 
 
 def _init_worker(env, table, scales, algorithms, budgets, seed, credit_tables=None,
-                 budget_unit="completions", in_pool=False):
-    if in_pool:  # Ctrl-C reaches the whole process group; the parent alone handles it
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+                 budget_unit="completions"):
     _STATE.update(env=env, table=table, scales=scales, algorithms=algorithms, budgets=budgets,
                   seed=seed, budget_unit=budget_unit)
     if credit_tables:  # built once in the parent; a fresh worker would rebuild them
@@ -104,55 +104,89 @@ def run_study(env: Environment, algorithms: Sequence[AlgorithmSpec], budgets: Se
               progress: Callable[[int, int], None] | None = None,
               budget_unit: str = "completions") -> pd.DataFrame:
     """One row per (algorithm, budget, run). Exact values and vote credit tables are computed
-    once, here, and handed to the worker processes. ``budget_unit``: ``completions`` or
-    ``cost`` (the environment's per-completion costs, ``Trainer`` metering)."""
+    once, here, and handed to the worker processes, which start while they are computed.
+    ``budget_unit``: ``completions`` or ``cost`` (the environment's per-completion costs,
+    ``Trainer`` metering)."""
     scales = np.arange(1, env.backend.n_max + 1) if scales is None else np.asarray(scales)
-    table = ExactTable(env.backend, env.contexts)
-    credit_tables = {}
-    strategy = env.backend.strategy
-    if getattr(strategy, "table", None):
-        from ..strategies import credit_table
-
-        credit_tables[tuple(strategy.table)] = credit_table(*strategy.table)
     workers = workers or min(os.cpu_count() or 1, runs)
-    args = (env, table, scales, list(algorithms), list(budgets), seed, credit_tables,
-            budget_unit)
     rows: list[dict] = []
+    pool = _start_pool(workers) if workers > 1 else None
     try:
-        if workers <= 1:
+        precompute = getattr(env.backend, "precompute_exact", None)
+        if pool is not None and precompute is not None:  # exact values on every core
+            precompute(pool.map)
+        table = ExactTable(env.backend, env.contexts)
+        credit_tables = {}
+        strategy = env.backend.strategy
+        if getattr(strategy, "table", None):
+            from ..strategies import credit_table
+
+            credit_tables[tuple(strategy.table)] = credit_table(
+                *strategy.table, map_parts=pool.map if pool is not None else map)
+        args = (env, table, scales, list(algorithms), list(budgets), seed, credit_tables,
+                budget_unit)
+        if pool is None:
             _init_worker(*args)
             for i in range(runs):
                 rows.extend(_run_one(i))
                 if progress:
                     progress(i + 1, runs)
         else:
-            _run_in_pool(args, runs, workers, rows, progress)
+            _run_in_pool(pool, args, runs, rows, progress)
+            pool.close()
+            pool.join()
+            pool = None
     except KeyboardInterrupt:
         raise StudyInterrupted(_frame(rows)) from None
+    finally:
+        if pool is not None:  # any failure: no worker is left behind
+            pool.terminate()
+            pool.join()
     return _frame(rows)
 
 
-def _run_in_pool(args: tuple, runs: int, workers: int, rows: list[dict],
-                 progress: Callable[[int, int], None] | None) -> None:
-    """Runs in worker processes. A CI study once hung in pool teardown after its last run
+def _start_pool(workers: int):
+    """Worker processes from a fork server, started at once so that their start-up
+    overlaps the exact values the parent computes; they get the study's state with their
+    first run (``_run_shared``). A CI study once hung in pool teardown after its last run
     (not reproduced here, so the cause is a guess), so both usual suspects are avoided:
-    workers come from a fork server, which has no threads whose held locks a plain fork
-    would copy, and on success the pool is closed and joined (workers leave on their own)
-    rather than terminated, which races with idle workers for the task queue's lock."""
+    a fork server has no threads whose held locks a plain fork would copy, and on success
+    the pool is closed and joined (workers leave on their own) rather than terminated,
+    which races with idle workers for the task queue's lock."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(*args, True))
-    try:
-        for i, part in enumerate(pool.imap_unordered(_run_one, range(runs))):
+    return ctx.Pool(workers, initializer=_ignore_sigint)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_shared(task: tuple[str, int]) -> list[dict]:
+    """``_run_one(run)`` in a worker, after loading the study's state from the file the
+    parent wrote (once per worker)."""
+    path, run = task
+    if _STATE.get("path") != path:
+        with open(path, "rb") as file:
+            _init_worker(*pickle.load(file))
+        _STATE["path"] = path
+    return _run_one(run)
+
+
+def _run_in_pool(pool, args: tuple, runs: int, rows: list[dict],
+                 progress: Callable[[int, int], None] | None) -> None:
+    """Runs in the pool's workers; the state goes through a temporary file (read once
+    per worker) rather than with every task."""
+    with tempfile.TemporaryDirectory(prefix="iapo-study-") as tmp:
+        path = os.path.join(tmp, "state.pickle")
+        with open(path, "wb") as file:
+            pickle.dump(args, file, protocol=pickle.HIGHEST_PROTOCOL)
+        tasks = [(path, run) for run in range(runs)]
+        for i, part in enumerate(pool.imap_unordered(_run_shared, tasks)):
             rows.extend(part)
             if progress:
                 progress(i + 1, runs)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

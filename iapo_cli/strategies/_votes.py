@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -231,7 +232,9 @@ class VoteCreditTable:
     the environment); ``n_max`` the largest vote total.
     """
 
-    def __init__(self, n_max: int, n_wrong: int):
+    def __init__(self, n_max: int, n_wrong: int, map_parts: Callable = map):
+        # map_parts: how a prebuild runs its programs (a process pool's ``map`` spreads
+        # them over cores; the values are the same)
         self.n_max, self.n_wrong = int(n_max), int(n_wrong)
         bits = (self.n_wrong + 1) * math.log2(self.n_max + 1)
         # keys that fit one int64 get an exact code; wider ones a 64-bit hash, each match
@@ -247,9 +250,9 @@ class VoteCreditTable:
         self._keys = np.zeros((64, self.n_wrong + 1), dtype=np.int64)  # key of each row
         self.size = 0  # keys computed so far
         if self._packed and key_count(self.n_max, self.n_wrong) <= PREBUILD_KEYS:
-            self._prebuild()
+            self._prebuild(map_parts)
 
-    def _prebuild(self) -> None:
+    def _prebuild(self, map_parts: Callable) -> None:
         """Every key, computed in a few large batches (small tables: see PREBUILD_KEYS)."""
         others = _sorted_partitions(self.n_max, self.n_wrong)
         room = self.n_max - others.sum(axis=1)
@@ -260,7 +263,7 @@ class VoteCreditTable:
         codes = self._encode(keys)
         order = np.argsort(codes)
         self._codes = codes[order]
-        self._slots = self._store(keys[order])
+        self._slots = self._store(keys[order], map_parts)
 
     def __len__(self) -> int:
         return self.size
@@ -287,7 +290,7 @@ class VoteCreditTable:
     def covers(self, counts: np.ndarray, gold: np.ndarray) -> bool:
         return self._canonical(counts, gold) is not None
 
-    def _store(self, keys: np.ndarray) -> np.ndarray:
+    def _store(self, keys: np.ndarray, map_parts: Callable = map) -> np.ndarray:
         """Compute the credits of new ``keys`` (K, 1 + n_wrong) and return their rows."""
         rows = np.arange(self.size, self.size + len(keys))
         need = self.size + len(keys)
@@ -301,12 +304,14 @@ class VoteCreditTable:
             self._keys = keys_grown
         self._keys[rows] = keys
         total = keys.sum(axis=1)
+        parts = []
         for n in np.unique(total[total > 0]):  # the estimator wants one N per call
             sel = np.nonzero(total == n)[0]
-            for lo in range(0, len(sel), 8192):  # bounded memory per program
-                part = sel[lo : lo + 8192]
-                self._credit[rows[part], :n] = _subset_credit_dp(
-                    keys[part, 0], keys[part, 1:], int(n))
+            parts += [sel[lo : lo + 8192] for lo in range(0, len(sel), 8192)]  # bounded
+        credits = map_parts(_subset_credit_part, [(keys[part], int(total[part[0]]))
+                                                  for part in parts])
+        for part, credit in zip(parts, credits, strict=True):
+            self._credit[rows[part], : credit.shape[1]] = credit
         self.size = need
         return rows
 
@@ -362,6 +367,12 @@ class VoteCreditTable:
         return self._credit[rows, : int(counts.sum(axis=1).max())]
 
 
+def _subset_credit_part(task: tuple[np.ndarray, int]) -> np.ndarray:
+    """(K, n) credits of canonical keys (K, 1 + n_wrong) that all total ``n`` votes."""
+    keys, n = task
+    return _subset_credit_dp(keys[:, 0], keys[:, 1:], n)
+
+
 _TABLES: dict[tuple[int, int], VoteCreditTable] = {}
 
 
@@ -370,9 +381,10 @@ def adopt_credit_tables(tables: dict[tuple[int, int], VoteCreditTable]) -> None:
     _TABLES.update(tables)
 
 
-def credit_table(n_max: int, n_wrong: int) -> VoteCreditTable:
-    """The process-wide table for (n_max, n_wrong), built on first use."""
+def credit_table(n_max: int, n_wrong: int, map_parts: Callable = map) -> VoteCreditTable:
+    """The process-wide table for (n_max, n_wrong), built on first use (``map_parts``:
+    see ``VoteCreditTable``)."""
     key = (n_max, n_wrong)
     if key not in _TABLES:
-        _TABLES[key] = VoteCreditTable(n_max, n_wrong)
+        _TABLES[key] = VoteCreditTable(n_max, n_wrong, map_parts)
     return _TABLES[key]
