@@ -309,11 +309,13 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
     """
     given = load_config(config_path)
     config = given
-    if config.backend.kind == "live":  # its import overlaps the checks below
-        preload_litellm()
     if resume is not None:  # before the backend is built: it opens the run's own cache
         config = _with_run_cache(given, RunDir(resume, flag="--resume"))
     resolved = resolve(config, str(config_path), budget, seed)
+    if config.backend.kind == "live":
+        # every check passed (a missing key never pays LiteLLM's seconds of import): its
+        # import overlaps the run directory's set-up and the first round's planning
+        preload_litellm()
     if resume is not None:
         run_dir = Path(resume)
         attempt = _reopen(resolved, run_dir, given)

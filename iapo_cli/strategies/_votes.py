@@ -48,7 +48,8 @@ def binomial_table(n: np.ndarray, m_max: int) -> np.ndarray:
 
 
 def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: int,
-                     banded: bool = False) -> np.ndarray:
+                     banded: bool = False, vote_counts: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Tie-credited weight of gold winning, for every total size 0..max_total.
 
     gold_coef: (B, G+1), coefficient of gold count g (index g; g=0 never wins).
@@ -58,36 +59,70 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
     (``BANDED_MAX_ROWS``); the subset programs allow it (their integer coefficients add
     up exactly either way), exact values do not (their rounding would then depend on
     the chunk a row falls in).
+    ``vote_counts``: (B, A) the wrong answers' votes when ``wrong_coef`` holds their
+    binomial coefficients (subset programs). For gold count g, answers with fewer than g
+    votes can neither beat nor tie gold, so they act as one answer with their summed
+    votes and coefficients ``C(sum, m)`` (Vandermonde), applied after the program: with
+    many distinct answers most have few votes, and the program steps only through the
+    rest (the integer coefficients are the same, so the result is too).
     """
     gold_coef = np.asarray(gold_coef, dtype=float)
     wrong_coef = np.asarray(wrong_coef, dtype=float)
     n_rows = gold_coef.shape[0]
     chunk = max(1, MAX_PROGRAM_ELEMENTS // ((max_total + 1) ** 2))
     if n_rows > chunk:  # bounded memory: the rows are independent
-        return np.concatenate([gold_win_weights(gold_coef[lo : lo + chunk],
-                                                wrong_coef[lo : lo + chunk], max_total,
-                                                banded)
-                               for lo in range(0, n_rows, chunk)])
+        return np.concatenate([gold_win_weights(
+            gold_coef[lo : lo + chunk], wrong_coef[lo : lo + chunk], max_total, banded,
+            None if vote_counts is None else vote_counts[lo : lo + chunk])
+            for lo in range(0, n_rows, chunk)])
     g_max = min(gold_coef.shape[1] - 1, max_total)
     out = np.zeros((n_rows, max_total + 1))
+    if vote_counts is not None:
+        top_votes, wrong_votes = vote_counts.max(axis=1, initial=0), vote_counts.sum(axis=1)
     for g in range(1, g_max + 1):
         rows = np.nonzero(gold_coef[:, g])[0]
         if rows.size == 0:
             continue
         t_top = max_total - g  # votes left for the wrong answers
-        j_top = t_top // g  # at most this many wrong answers can tie with gold
-        coef = wrong_coef[rows, :, : t_top + 1]
-        # answers absent from every row of this slice are the identity factor: skip them
-        present = np.nonzero(coef[:, :, 1:].any(axis=(0, 2)))[0]
-        # F[b, t, J]: wrong answers so far take t votes, none above g, J of them equal to g
-        state = np.zeros((rows.size, t_top + 1, j_top + 1))
-        state[:, 0, 0] = 1.0
-        for j in present:
+        if vote_counts is not None:
+            # rows whose every wrong answer is pooled: no tie, C(wrong votes, t) ways
+            pooled = rows[top_votes[rows] < g]
+            out[pooled, g:] += (gold_coef[pooled, g, None]
+                                * _pascal(max_total)[wrong_votes[pooled], : t_top + 1])
+            rows = rows[top_votes[rows] >= g]
+            if rows.size == 0:
+                continue
+        if vote_counts is None:
+            j_top = t_top // g  # at most this many wrong answers can tie with gold
+            # F[b, t, J]: wrong answers so far take t votes, none above g, J equal to g
+            state = np.zeros((rows.size, t_top + 1, j_top + 1))
+            coef = wrong_coef[rows, :, : t_top + 1]
+            # answers absent from every row of this slice are the identity factor
+            present = np.nonzero(coef[:, :, 1:].any(axis=(0, 2)))[0]
+            tops = [int(np.nonzero(coef[:, j].any(axis=0))[0][-1]) for j in present]
+            state[:, 0, 0] = 1.0
+        else:
+            counts = vote_counts[rows]
+            low = counts < g  # (b, A): pooled
+            present = np.nonzero(~low.all(axis=0))[0]
+            tops = counts[:, present].max(axis=0, initial=0)
+            # smaller programs, same integers: the wrong answers hold at most this many
+            # votes, and at most len(present) of them can tie
+            t_top = min(t_top, int(wrong_votes[rows].max()))
+            j_top = min(t_top // g, len(present))
+            coef = wrong_coef[rows[:, None], present[None, :], : t_top + 1]
+            coef[low[:, present]] = _unit(t_top + 1)  # pooled: the identity factor here
+            present = range(len(present))
+            state = np.zeros((rows.size, t_top + 1, j_top + 1))
+            # the pooled answers start the program: they take t votes in C(sum, t) ways
+            state[:, :, 0] = _pascal(max_total)[(counts * low).sum(axis=1), : t_top + 1]
+        for j, top in zip(present, tops, strict=True):
             a = coef[:, j, :]  # (b, t_top+1)
-            nonzero = np.nonzero(a.any(axis=0))[0]
-            m_top = min(int(nonzero[-1]), g - 1)
+            m_top = min(int(top), g - 1, t_top)
             if banded and rows.size <= BANDED_MAX_ROWS and m_top > 1:
                 new = _banded(a, m_top) @ state
+            elif m_top == 0 and vote_counts is not None:
+                new = state.copy()  # C(c, 0) = 1
             else:
                 new = a[:, 0, None, None] * state
                 for m in range(1, m_top + 1):
@@ -96,8 +131,26 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
                 new[:, g:, 1:] += a[:, g, None, None] * state[:, : t_top + 1 - g, :-1]
             state = new
         credit = state @ (1.0 / (1.0 + np.arange(j_top + 1)))  # (b, t_top+1)
-        out[rows, g:] += gold_coef[rows, g, None] * credit
+        out[rows, g : g + t_top + 1] += gold_coef[rows, g, None] * credit
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _pascal(size: int) -> np.ndarray:
+    """(size+1, size+1) ``C(n, m)`` by Pascal's rule (exact while below 2**53)."""
+    table = np.zeros((size + 1, size + 1))
+    table[:, 0] = 1.0
+    for n in range(1, size + 1):
+        table[n, 1:] = table[n - 1, 1:] + table[n - 1, :-1]
+    return table
+
+
+@functools.lru_cache(maxsize=512)
+def _unit(size: int) -> np.ndarray:
+    """(size,) the identity factor's coefficients: 1 for no votes, 0 otherwise."""
+    unit = np.zeros(size)
+    unit[0] = 1.0
+    return unit
 
 
 def _banded(a: np.ndarray, m_top: int) -> np.ndarray:
@@ -145,14 +198,23 @@ def subset_credit(counts: np.ndarray, gold: np.ndarray) -> np.ndarray:
 
 
 def _subset_credit_dp(n_gold: np.ndarray, others: np.ndarray, total: int) -> np.ndarray:
-    """Exact subset credits from gold votes (B,) and other votes (B, A'), rows summing to
-    ``total``."""
+    """Exact subset credits (B, total) from gold votes (B,) and other votes (B, A'). Rows
+    may sum to different totals (one program serves them all: the weights of size-k
+    subsets do not depend on the program's largest total); a row summing to n has its
+    credits in columns 0..n-1 and zeros after."""
     g_max = int(n_gold.max())
-    gold_coef = binomial_table(n_gold, g_max)
-    wrong_coef = binomial_table(others, total)
-    weights = gold_win_weights(gold_coef, wrong_coef, total, banded=True)[:, 1:]
-    k = np.arange(1, total + 1)
-    return weights / np.exp(_log_comb(np.full(total, float(total)), k.astype(float)))[None, :]
+    pascal = _pascal(total)  # C(n, m), exact integers while below 2**53
+    gold_coef = pascal[n_gold, : g_max + 1]
+    wrong_coef = pascal[others]
+    weights = gold_win_weights(gold_coef, wrong_coef, total, banded=True,
+                               vote_counts=others)[:, 1:]
+    # C(n_row, k) for k = 1..n_row, through log-gamma as it always was (the figures of a
+    # given seed stay the same to the last bit)
+    n_row = (n_gold + others.sum(axis=1)).astype(float)[:, None]
+    k = np.arange(1, total + 1, dtype=float)[None, :]
+    inside = k <= n_row
+    subsets = np.exp(_log_comb(np.where(inside, n_row, k), k))
+    return np.where(inside, weights / subsets, 0.0)
 
 
 def exact_majority_vote(probs: np.ndarray, gold: np.ndarray, n_max: int) -> np.ndarray:
@@ -212,6 +274,10 @@ def key_count(n_max: int, n_wrong: int) -> int:
             ways[t] += ways[t - part]
     return sum(w * (n_max - t + 1) for t, w in enumerate(ways))
 
+
+SHARED_PROGRAM_KEYS = 512
+"""Keys of one vote total below this many are computed in one program with the other
+totals' (see ``VoteCreditTable._store``)."""
 
 PREBUILD_KEYS = 60_000
 """A table with at most this many keys is computed whole when made (a few large dynamic
@@ -304,11 +370,17 @@ class VoteCreditTable:
             self._keys = keys_grown
         self._keys[rows] = keys
         total = keys.sum(axis=1)
-        parts = []
-        for n in np.unique(total[total > 0]):  # the estimator wants one N per call
+        # Totals with many keys (a prebuild) get a program each, the smallest that serves
+        # them; the few keys of a lazy fill share one (fewer Python steps), sorted by total
+        parts, mixed = [], []
+        for n in np.unique(total[total > 0]):
             sel = np.nonzero(total == n)[0]
-            parts += [sel[lo : lo + 8192] for lo in range(0, len(sel), 8192)]  # bounded
-        credits = map_parts(_subset_credit_part, [(keys[part], int(total[part[0]]))
+            (parts if len(sel) >= SHARED_PROGRAM_KEYS else mixed).append(sel)
+        if mixed:
+            parts.append(np.concatenate(mixed))
+        parts = [part[lo : lo + 8192] for part in parts  # bounded memory per program
+                 for lo in range(0, len(part), 8192)]
+        credits = map_parts(_subset_credit_part, [(keys[part], int(total[part].max()))
                                                   for part in parts])
         for part, credit in zip(parts, credits, strict=True):
             self._credit[rows[part], : credit.shape[1]] = credit
@@ -368,7 +440,7 @@ class VoteCreditTable:
 
 
 def _subset_credit_part(task: tuple[np.ndarray, int]) -> np.ndarray:
-    """(K, n) credits of canonical keys (K, 1 + n_wrong) that all total ``n`` votes."""
+    """(K, n) credits of canonical keys (K, 1 + n_wrong) totalling at most ``n`` votes."""
     keys, n = task
     return _subset_credit_dp(keys[:, 0], keys[:, 1:], n)
 

@@ -172,7 +172,9 @@ def test_programs_run_in_row_chunks_with_the_same_values(monkeypatch):
     np.testing.assert_array_equal(exact_majority_vote(probs, gold, 16), whole)
 
 
-def test_prepare_fills_the_table_for_all_pulls_in_one_program_per_total(monkeypatch):
+def test_prepare_fills_the_table_for_all_pulls_in_one_program(monkeypatch):
+    """A lazy fill's few keys of different totals share one program (issue 14: the
+    Python steps per program dominate with many answers); the credits are exact."""
     from iapo_cli.strategies import MajorityVote, VotePull
 
     rng = np.random.default_rng(6)
@@ -186,9 +188,9 @@ def test_prepare_fills_the_table_for_all_pulls_in_one_program_per_total(monkeypa
     monkeypatch.setattr(_votes, "_subset_credit_dp",
                         lambda g, o, n: programs.append(n) or original(g, o, n))
     strategy.prepare(pulls)
-    assert sorted(programs) == [3, 9]
+    assert programs == [9]
     credits = [strategy.subset_credit(pull) for pull in pulls]  # look-ups only
-    assert sorted(programs) == [3, 9]
+    assert programs == [9]
     monkeypatch.undo()
     for pull, credit in zip(pulls, credits, strict=True):  # and exact
         np.testing.assert_allclose(credit, exact_dp(pull.counts, pull.gold), atol=1e-12)
