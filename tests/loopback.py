@@ -36,6 +36,12 @@ import numpy as np
 _QUESTION = re.compile(r"(-?\d+)\s*\+\s*(-?\d+)")
 
 
+class _Server(ThreadingHTTPServer):
+    # the default listen backlog (5) drops connections opened at once by a client at high
+    # concurrency, which then reconnects after a delay: latency the server did not ask for
+    request_queue_size = 256
+
+
 @dataclass(frozen=True)
 class LoopbackModel:
     """A model the server answers as: right with probability ``accuracy`` (whatever the
@@ -70,8 +76,10 @@ class LoopbackServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.auth_headers: list[str] = []
+        self.headers: list[dict] = []  # every request's headers
         self.bodies: list[dict] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.first_request_at: float | None = None  # time.time() of the first request
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         # a client killed mid-request resets its connection: expected here, not an error
         self._httpd.handle_error = lambda request, address: None
@@ -151,6 +159,8 @@ class LoopbackServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
+                    if server.first_request_at is None:
+                        server.first_request_at = time.time()
                     server.requests += 1
                     index = server.requests
                     if server.seed_by_content:
@@ -162,6 +172,7 @@ class LoopbackServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.auth_headers.append(self.headers.get("Authorization", ""))
+                    server.headers.append(dict(self.headers))
                     server.bodies.append(body)
                 try:
                     self._respond(body, index)

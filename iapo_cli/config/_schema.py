@@ -122,6 +122,11 @@ class LiveClientConfig(_Strict):
     """{input, output}: USD per million prompt and completion tokens, for self-hosted or
     unpriced models, or to override LiteLLM's table (null: LiteLLM's table). Not part of
     cache keys."""
+    transport: Literal["litellm", "http"] = "litellm"
+    """How requests travel: litellm (any provider LiteLLM knows), or http, iapo's own
+    client for an OpenAI-compatible api_base (vLLM, Ollama, a proxy, OpenAI): far less CPU
+    per request, for high concurrency. Not part of cache keys (the completions are the
+    same), so it may change on --resume."""
 
     @field_validator("params")
     @classmethod
@@ -137,6 +142,9 @@ class LiveClientConfig(_Strict):
     def _no_secrets(self):
         # a one-model backend and every entry of ``models`` alike
         _refuse_secrets({"params": self.params, "api_base": self.api_base})
+        if self.transport == "http" and not self.api_base:
+            raise ValueError("transport 'http' needs an api_base (an OpenAI-compatible "
+                             "server's URL, e.g. http://localhost:8000/v1)")
         return self
 
     def client_fields(self) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class ClientSettings:
     supports_n: bool | None = None  # None: ask the transport
     max_n: int = 64
     params: dict = field(default_factory=dict)
+    transport: str = "litellm"  # or "http" (an OpenAI-compatible api_base, see _http.py)
     retry_after_max: ClassVar[float | None] = None
     api_key_env: ClassVar[str | None] = None
     price: ClassVar[tuple[float, float] | None] = None

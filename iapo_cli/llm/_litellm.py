@@ -55,6 +55,40 @@ def load_litellm():
 _PRELOAD: list[threading.Thread] = []
 
 
+@cache
+def _bundled_cost_map() -> dict:
+    """LiteLLM's bundled cost map (the JSON file ``LITELLM_LOCAL_MODEL_COST_MAP`` makes it
+    use), read without importing LiteLLM; empty when the file is not where it was."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations)),
+                "model_prices_and_context_window_backup.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def bundled_prices(model: str) -> tuple[float, float] | None:
+    """USD per prompt token and per completion token of ``model`` (``provider/name`` or
+    ``name``) in LiteLLM's bundled cost map, in milliseconds and without importing LiteLLM
+    (seconds); None when the map has no such entry."""
+    entries = _bundled_cost_map()
+    for key in (model, model.split("/", 1)[-1]):
+        entry = entries.get(key)
+        if isinstance(entry, dict):
+            prompt, completion = (entry.get("input_cost_per_token"),
+                                  entry.get("output_cost_per_token"))
+            if isinstance(prompt, int | float) and isinstance(completion, int | float):
+                return float(prompt), float(completion)
+    return None
+
+
 def preload_litellm() -> None:
     """Start importing LiteLLM in a background thread (once per process), so that its
     seconds of import overlap with the checks a live run makes before its first request;

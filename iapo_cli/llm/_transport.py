@@ -98,8 +98,13 @@ def register_transport(provider: str, factory: TransportFactory) -> None:
 
 
 def make_transport(settings: ClientSettings) -> Transport:
-    """The transport registered for the model's provider prefix, LiteLLM otherwise."""
+    """The transport registered for the model's provider prefix; else iapo's own HTTP
+    client when the settings ask for it (``transport: http``), LiteLLM otherwise."""
     factory = _factories.get(provider_of(settings.model))
+    if factory is None and settings.transport == "http":
+        from ._http import HTTPTransport
+
+        factory = HTTPTransport
     if factory is None:
         from ._litellm import LiteLLMTransport  # imported here: it imports this module
 

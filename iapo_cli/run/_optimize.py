@@ -23,7 +23,7 @@ from ..artifacts import (
 )
 from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
-from ..llm import TRANSPORT_PARAMS, LLMError, Usage, preload_litellm
+from ..llm import TRANSPORT_PARAMS, LiteLLMTransport, LLMError, Usage, preload_litellm
 from ..tasks import ScoringError
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ RESUMABLE_CHANGES = frozenset({
     *(f"backend.{name}" for name in ("api_base", "timeout", "concurrency", "max_retries",
                                      "retry_base_delay", "retry_max_delay", "supports_n",
                                      "max_n", "cache_dir", "retry_after_max",
-                                     "api_key_env")),
+                                     "api_key_env", "transport")),
     *(f"backend.params.{name}" for name in TRANSPORT_PARAMS),
     "output",
 })
@@ -312,7 +312,9 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
     if resume is not None:  # before the backend is built: it opens the run's own cache
         config = _with_run_cache(given, RunDir(resume, flag="--resume"))
     resolved = resolve(config, str(config_path), budget, seed)
-    if config.backend.kind == "live":
+    if config.backend.kind == "live" and any(
+            isinstance(client.transport, LiteLLMTransport)
+            for client in resolved.problem.backend.clients):
         # every check passed (a missing key never pays LiteLLM's seconds of import): its
         # import overlaps the run directory's set-up and the first round's planning
         preload_litellm()

@@ -21,7 +21,7 @@ import numpy as np
 from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
 from ..config import load_config
-from ..llm import ChatRequest, LLMClient, provider_of, slot_key
+from ..llm import ChatRequest, LiteLLMTransport, LLMClient, provider_of, slot_key
 from ..sim import SIM_PROVIDER, token_count
 from ._resolve import ResolvedRun, resolve
 
@@ -231,13 +231,16 @@ def _max_tokens(decoding: dict) -> int | None:
     return None if value is None else int(value)
 
 
-def count_tokens(model: str, messages: list[dict]) -> tuple[int, str]:
+def count_tokens(model: str, messages: list[dict], litellm: bool = True) -> tuple[int, str]:
     """Prompt tokens of ``messages`` and the tokenizer used: the simulator's own for
     ``iapo-sim/...`` (exactly what it bills), else LiteLLM's ``token_counter``
-    (``llm.count_prompt_tokens``), else ``CHARS_PER_TOKEN`` (an overestimate)."""
+    (``llm.count_prompt_tokens``) unless ``litellm`` is False, else ``CHARS_PER_TOKEN``
+    (an overestimate)."""
     if provider_of(model) == SIM_PROVIDER:
         return sum(token_count(str(m.get("content") or "")) for m in messages), SIM_PROVIDER
     try:
+        if not litellm:
+            raise LookupError("not asked to import LiteLLM")
         from ..llm._litellm import count_prompt_tokens
 
         return count_prompt_tokens(model, messages)
@@ -301,10 +304,15 @@ class ArmPlan:
                 * self.usd_per_prompt_token)
 
 
-def _arm_plan(source: ArmSource, backend, queries: np.ndarray) -> ArmPlan:
+def _arm_plan(source: ArmSource, backend, queries: np.ndarray, quick: bool = False
+              ) -> ArmPlan:
+    """``quick``: LiteLLM counts tokens only when it is the arm's transport (its import
+    takes seconds a run without it should not wait for)."""
     counts, tokenizer = [], SIM_PROVIDER
+    litellm = not quick or isinstance(source.client.transport, LiteLLMTransport)
     for x in queries:
-        count, tokenizer = count_tokens(source.model, backend.messages(source.prompt, int(x)))
+        count, tokenizer = count_tokens(source.model, backend.messages(source.prompt, int(x)),
+                                        litellm)
         counts.append(count)
     prices, price_from = _prices(source)
     settings = source.client.settings
@@ -444,11 +452,11 @@ class Plan:
         return out
 
 
-def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
+def build_plan(resolved: ResolvedRun, pilot: int = 0, quick: bool = False) -> Plan:
     """The plan of ``resolved``'s run (see ``Plan``); ``pilot`` completions per arm
     (``run_pilot``). Without a pilot nothing is sent, and the completions an earlier pilot
     (or run) left in the cache at the pilot's slots (up to ``PILOT_FROM_CACHE`` per arm)
-    stand in for one (``completion_from`` "cache")."""
+    stand in for one (``completion_from`` "cache"). ``quick``: see ``_arm_plan``."""
     problem, config = resolved.problem, resolved.config
     unit, amount = resolved.budget_unit, resolved.budget
     metered = unit != "completions"
@@ -474,7 +482,7 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
     if live:
         queries = _token_sample(problem.train)
         sources = list(_arms(resolved.env))
-        arms = [_arm_plan(s, problem.backend, queries) for s in sources]
+        arms = [_arm_plan(s, problem.backend, queries, quick) for s in sources]
         if pilot:
             run_pilot(resolved, list(zip(sources, arms, strict=True)), pilot)
         else:  # free: what an earlier pilot (or run) left at the pilot's slots
@@ -629,5 +637,5 @@ def plan(config_path, budget: int | None = None, seed: int | None = None,
 
 
 def plan_estimate(resolved: ResolvedRun) -> Plan:
-    """The plan ``optimize`` announces (as ``plan`` without a pilot): no request."""
-    return build_plan(resolved)
+    """The plan ``optimize`` announces (as ``plan`` without a pilot, quick): no request."""
+    return build_plan(resolved, quick=True)

@@ -244,6 +244,9 @@ CONFIG_CASES = [
     (LIVE, "backend.cache_dir", "/proc/iapo-cache", "backend.cache_dir", "cannot write"),
     (LIVE, "backend.retry_after_max", -1, "backend.retry_after_max", "greater than or equal"),
     (LIVE, "backend.api_key_env", KEY, "backend.api_key_env", "not hold the key itself"),
+    (LIVE, "backend.transport", "pigeon", "backend.transport", "'litellm' or 'http'"),
+    (LIVE, "backend.transport", "http", "backend", "transport 'http' needs an api_base"),
+    (MULTI, "models.1.transport", "http", "models[1]", "transport 'http' needs an api_base"),
     # several models (issue 11)
     (MULTI, "models", [], "models", "must not be empty"),
     (MULTI, "models.1.id", "small", "models", "duplicate model id 'small'"),

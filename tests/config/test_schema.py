@@ -19,7 +19,7 @@ EXAMPLE_VALUES = {"path": "env.npz", "family": "bon-grid", "prompts": 3, "querie
                   "concurrency": 2, "max_retries": 1, "retry_base_delay": 0.5,
                   "retry_max_delay": 2, "supports_n": True, "max_n": 4, "params": {},
                   "cache_dir": "c", "retry_after_max": 30, "api_key_env": "MY_KEY_VAR",
-                  "price": {"input": 1, "output": 2}}
+                  "transport": "litellm", "price": {"input": 1, "output": 2}}
 
 
 def config(backend: dict) -> dict:
@@ -83,7 +83,7 @@ def test_live_client_fields_are_its_client_settings():
     fields = live.client_fields()
     assert list(fields) == ["model", "api_base", "timeout", "concurrency", "max_retries",
                             "retry_base_delay", "retry_max_delay", "supports_n", "max_n",
-                            "params"]
+                            "params", "transport"]
     assert fields["max_n"] == 8 and fields["retry_max_delay"] == 60.0
     fields["params"]["x"] = 1  # a copy: the frozen config is untouched
     assert live.params == {}

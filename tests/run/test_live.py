@@ -362,3 +362,28 @@ def test_params_that_change_the_text_are_part_of_the_cache_key(setup, tmp_path):
     optimize(config, out=tmp_path / "run3")
     assert server.completions == served + 120
     assert server.bodies[-1]["top_p"] == 0.5
+
+
+def test_http_transport_runs_without_litellm_and_shares_the_cache(setup, tmp_path):
+    """``transport: http`` (issue 14): a live optimize as a fresh process never imports
+    LiteLLM (its seconds of import and its CPU per request), pays the budget once, and a
+    rerun through LiteLLM on the same cache makes no request."""
+    config, server = setup
+    text = config.read_text()
+    config.write_text(text.replace("  kind: live\n", "  kind: live\n  transport: http\n"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "iapo_cli", "optimize",
+                           str(config), "--out", str(tmp_path / "run1")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "iapo_cli.llm._http" in imported
+    assert not [name for name in imported if name.split(".")[0] == "litellm"]
+    summary = json.loads((tmp_path / "run1" / "summary.json").read_text())
+    assert summary["spent"] == 600 and server.completions == 600
+    requests = server.requests
+    config.write_text(text)  # LiteLLM again, same cache
+    again = optimize(config, out=tmp_path / "run2")
+    assert server.requests == requests
+    assert again.usage["this_attempt"]["completion"]["cached"] == 600

@@ -19,7 +19,8 @@ from tests.run.sim_project import sim_project
 
 def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_key):
     """The bar: a live run fails midway, its server comes back on another port, and the
-    resumed run (new api_base, retries, concurrency, timeout) is served exactly the budget
+    resumed run (new api_base, retries, concurrency, timeout, transport) is served exactly
+    the budget
     in total, counted by the servers."""
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     with contextlib.ExitStack() as stack:
@@ -36,7 +37,8 @@ def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_k
         text = config.read_text().replace(first.url, second.url)
         for old, new in (("concurrency: 4", "concurrency: 8"), ("max_retries: 2",
                          "max_retries: 4"), ("timeout: 5", "timeout: 9"),
-                         ("retry_base_delay: 0.01", "retry_base_delay: 0.02\n  max_n: 4")):
+                         ("retry_base_delay: 0.01",
+                          "retry_base_delay: 0.02\n  max_n: 4\n  transport: http")):
             assert old in text
             text = text.replace(old, new)
         config.write_text(text)
