@@ -82,6 +82,13 @@ class ExactBackend(Backend, Protocol):
         fixed-N strategies); times ``exact_cost`` it is the expected cost at N."""
         ...
 
+    # Optionally ``exact_task_per_objective(queries=None) -> (K, P, X, n_max)`` when the
+    # task utility is linear in the context's task weights (majority voting: one
+    # objective, the credit): ``exact_task(w)[c] == sum_k w[c, k] * per_objective[k]``;
+    # with ``queries`` only theirs, computed for them only. Exact values then take memory
+    # for the objectives rather than for every context, and evaluating a run computes
+    # its test queries only (``ExactTable``).
+
 
 @dataclass
 class Environment:

@@ -76,12 +76,26 @@ class CategoricalVotes:
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo])
         self._exact[key] = np.concatenate(parts).reshape(n_prompts, n_queries, self.n_max)
 
-    def exact_credit(self) -> np.ndarray:
-        """(P, X, n_max) exact credit of the strategy, computed once."""
-        return self._per_distribution("exact_credit")
+    def exact_credit(self, queries: np.ndarray | None = None) -> np.ndarray:
+        """(P, X, n_max) exact credit of the strategy, computed once; with ``queries``,
+        (P, len(queries), n_max) of those alone (computed for them only, unless the whole
+        table is there already: each row's value is the same either way)."""
+        key = ("exact_credit", self.strategy.name)
+        if queries is None or key in self._exact:
+            whole = self._per_distribution("exact_credit")
+            return whole if queries is None else whole[:, queries]
+        n_prompts, _, n_answers = self.probs.shape
+        flat = self.strategy.exact_credit(self.probs[:, queries].reshape(-1, n_answers),
+                                          np.tile(self.gold[queries], n_prompts), self.n_max)
+        return np.asarray(flat).reshape(n_prompts, len(queries), self.n_max)
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return task_weights[:, 0, None, None, None] * self.exact_credit()[None]
+
+    def exact_task_per_objective(self, queries: np.ndarray | None = None) -> np.ndarray:
+        """(1, P, X, n_max) (or those of ``queries``): the task is the credit times the
+        context's one weight."""
+        return self.exact_credit(queries)[None]
 
     def exact_draws(self) -> np.ndarray:
         return self._per_distribution("expected_draws")

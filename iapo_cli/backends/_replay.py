@@ -99,6 +99,9 @@ class ReplayVotes:
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return self._categorical().exact_task(task_weights)
 
+    def exact_task_per_objective(self, queries: np.ndarray | None = None) -> np.ndarray:
+        return self._categorical().exact_task_per_objective(queries)
+
     def exact_draws(self) -> np.ndarray:
         return self._categorical().exact_draws()
 

@@ -116,10 +116,62 @@ def cheapest_near_best(task: np.ndarray, price: np.ndarray, scales: np.ndarray,
     return Choice(CHEAPEST_NEAR_BEST, p, scales[s])
 
 
-def oracle_choice(test: np.ndarray, scales: np.ndarray) -> Choice:
+class PerQueryValues:
+    """Per-query test utilities of every arm, (C, P, X, S), handed out one context at a
+    time: ``per_context(c)`` gives context c's (P, X, S). An array holds them whole
+    (``PerQueryValues.of``); an exact table of hundreds of prompts and contexts computes each
+    context's when asked, so memory holds one context's at a time. ``allowed`` (C, P, S):
+    arms outside it read NaN (never chosen by the oracle)."""
+
+    def __init__(self, n_contexts: int, per_context, allowed: np.ndarray | None = None,
+                 per_arm=None):
+        """``per_arm(c, p, s)``, optional: (X,) of one arm, ``per_context(c)[p, :, s]``
+        without the rest of the context's (a score needs one arm per context)."""
+        self.n_contexts = n_contexts
+        self._per_context = per_context
+        self._per_arm = per_arm
+        self.allowed = allowed
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> PerQueryValues:
+        return cls(values.shape[0], values.__getitem__)
+
+    def masked(self, allowed: np.ndarray | None) -> PerQueryValues:
+        """The same values with the arms outside ``allowed`` (C, P, S) NaN."""
+        return self if allowed is None else PerQueryValues(self.n_contexts, self._per_context,
+                                                       allowed, self._per_arm)
+
+    def context(self, c: int) -> np.ndarray:
+        """(P, X, S) of context ``c``."""
+        values = self._per_context(c)
+        if self.allowed is not None:
+            values = np.where(self.allowed[c][:, None, :], values, np.nan)
+        return values
+
+    def mean(self) -> np.ndarray:
+        """(C, P, S) mean over the test queries (NaN where an arm has none)."""
+        with np.errstate(invalid="ignore"):
+            return np.stack([self.context(c).mean(axis=1) for c in range(self.n_contexts)])
+
+    def chosen(self, prompt: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """(C, X) per-query values of arm (prompt[c], scale index[c]) in each context."""
+        if self._per_arm is None:
+            return np.stack([self.context(c)[prompt[c], :, index[c]]
+                             for c in range(self.n_contexts)])
+        rows = [self._per_arm(c, prompt[c], index[c]) for c in range(self.n_contexts)]
+        if self.allowed is not None:
+            rows = [row if self.allowed[c, prompt[c], index[c]] else np.full_like(row, np.nan)
+                    for c, row in enumerate(rows)]
+        return np.stack(rows)
+
+
+def _as_test_values(test: np.ndarray | PerQueryValues) -> PerQueryValues:
+    return test if isinstance(test, PerQueryValues) else PerQueryValues.of(np.asarray(test))
+
+
+def oracle_choice(test: np.ndarray | PerQueryValues, scales: np.ndarray) -> Choice:
     """Per context the arm with the best mean test utility (C, P, X, S); NaN arms excluded."""
-    with np.errstate(invalid="ignore"):
-        mean = test.mean(axis=2)  # (C, P, S)
+    mean = _as_test_values(test).mean()  # (C, P, S)
     flat = _best(mean.reshape(mean.shape[0], -1))
     p, s = np.divmod(flat, mean.shape[2])
     return Choice(ORACLE, p, scales[s])
@@ -134,13 +186,12 @@ class ChoiceScore:
     acr_sem: float
 
 
-def score_choice(test: np.ndarray, scales: np.ndarray, probabilities: np.ndarray,
-                 choice: Choice) -> ChoiceScore:
+def score_choice(test: np.ndarray | PerQueryValues, scales: np.ndarray,
+                 probabilities: np.ndarray, choice: Choice) -> ChoiceScore:
     """Mean test utility per context and the ACR, each with its standard error over the
     test queries (the ACR's from per-query returns ``sum_c p_c u(c, x)``)."""
     index = np.searchsorted(scales, choice.scale)
-    ctx = np.arange(test.shape[0])
-    per_query = test[ctx, choice.prompt, :, index]  # (C, X)
+    per_query = _as_test_values(test).chosen(choice.prompt, index)  # (C, X)
     x = per_query.shape[1]
     ddof = 1 if x > 1 else 0
     value = per_query.mean(axis=1)

@@ -11,25 +11,70 @@ from ..backends import Contexts, ExactBackend
 
 
 class ExactTable:
-    """Per-query exact task utility (C, P, X, n_max) and expected cost at every scale
-    (P, X, n_max) of the backend's strategy, computed once."""
+    """Per-query exact task utility and expected cost (P, X, n_max) at every scale of the
+    backend's strategy, computed once. The task utility is kept per objective (K, P, X,
+    n_max) when it is linear in the context's weights (``exact_task_per_objective``) and
+    combined one context at a time, else whole (C, P, X, n_max): hundreds of prompts and
+    contexts would not fit in memory as one array per context."""
 
-    def __init__(self, backend: ExactBackend, contexts: Contexts):
+    def __init__(self, backend: ExactBackend, contexts: Contexts,
+                 queries: np.ndarray | None = None):
+        """``queries``: hold these queries only (computed for them alone where the backend
+        can); the methods' query indexes are then positions in ``queries``."""
         self.contexts = contexts
-        self.task = backend.exact_task(contexts.task_weights)
+        per_objective = getattr(backend, "exact_task_per_objective", None)
+        self._per_objective = None if per_objective is None else (
+            per_objective() if queries is None else per_objective(queries))
+        self._task = None
+        if self._per_objective is None:
+            self._task = backend.exact_task(contexts.task_weights)
+            if queries is not None:
+                self._task = self._task[:, :, queries]
         per_completion = np.asarray(backend.exact_cost())  # (P, X)
         self.cost = per_completion[:, :, None] * np.asarray(backend.exact_draws())
+        if queries is not None:
+            self.cost = self.cost[:, queries]
+
+    def _task_of(self, context: int, queries: np.ndarray) -> np.ndarray:
+        """(P, len(queries), n_max) exact task utility of ``context`` on ``queries``."""
+        if self._task is not None:
+            return self._task[context][:, queries, :]
+        weights = self.contexts.task_weights[context]
+        task = weights[0] * self._per_objective[0][:, queries, :]
+        for k in range(1, len(weights)):
+            task += weights[k] * self._per_objective[k][:, queries, :]
+        return task
 
     def q(self, queries: np.ndarray) -> np.ndarray:
         """(C, P, n_max) expected utility of every arm, averaged over ``queries``."""
-        task = self.task[:, :, queries, :].mean(axis=2)  # (C, P, n_max)
+        task = np.stack([self._task_of(c, queries).mean(axis=1)
+                         for c in range(len(self.contexts.names))])  # (C, P, n_max)
         cost = self.cost[:, queries, :].mean(axis=1)  # (P, n_max)
         return task - self.contexts.cost_weights[:, None, None] * cost[None]
 
+    def context_values(self, context: int, queries: np.ndarray) -> np.ndarray:
+        """(P, len(queries), n_max) expected utility of every arm of ``context`` on each
+        of ``queries``."""
+        return (self._task_of(context, queries)
+                - self.contexts.cost_weights[context] * self.cost[:, queries, :])
+
+    def arm_values(self, context: int, prompt: int, n_index: int, queries: np.ndarray
+                   ) -> np.ndarray:
+        """(len(queries),) ``context_values(context, queries)[prompt, :, n_index]``, alone."""
+        if self._task is not None:
+            task = self._task[context, prompt, queries, n_index]
+        else:
+            weights = self.contexts.task_weights[context]
+            task = weights[0] * self._per_objective[0][prompt, queries, n_index]
+            for k in range(1, len(weights)):
+                task += weights[k] * self._per_objective[k][prompt, queries, n_index]
+        return task - self.contexts.cost_weights[context] * self.cost[prompt, queries, n_index]
+
     def per_query(self, queries: np.ndarray) -> np.ndarray:
-        """(C, P, X, n_max) expected utility of every arm on each of ``queries``."""
-        weights = self.contexts.cost_weights[:, None, None, None]
-        return self.task[:, :, queries, :] - weights * self.cost[None, :, queries, :]
+        """(C, P, X, n_max) expected utility of every arm on each of ``queries`` (every
+        context at once: see ``context_values`` for one at a time)."""
+        return np.stack([self.context_values(c, queries)
+                         for c in range(len(self.contexts.names))])
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ..evaluation import (
     Choice,
     ChoiceScore,
     ExactTable,
+    PerQueryValues,
     best_model_choice,
     cheapest_near_best,
     comparison_choices,
@@ -483,8 +484,14 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
     spent = 0
     if isinstance(backend, ExactBackend):
         method = "exact"
-        table = ExactTable(backend, problem.contexts)
-        values = table.per_query(test)[:, :, :, problem.scales - 1]
+        # the test queries only, one context (or arm) at a time: memory for one context's
+        # values, whatever the numbers of prompts and contexts
+        table = ExactTable(backend, problem.contexts, queries=test)
+        rows = np.arange(len(test))
+        values = PerQueryValues(
+            len(problem.contexts),
+            lambda c: table.context_values(c, rows)[:, :, problem.scales - 1],
+            per_arm=lambda c, p, s: table.arm_values(c, p, problem.scales[s] - 1, rows))
     else:
         method = "sampled"
         n_test = len(test)
@@ -510,7 +517,7 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
             need = evaluation_cost(resolved, choices)
             skipped.append(ORACLE)
         try:
-            values = _sampled(resolved, test, need, progress)
+            values = PerQueryValues.of(_sampled(resolved, test, need, progress))
         except KeyboardInterrupt:
             raise EvaluationInterrupted(run_dir) from None
         except LLMError as exc:
@@ -518,8 +525,7 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
                             "cached") from None
         spent = int(need.sum()) * n_test
     if ORACLE not in skipped:
-        reachable = values if allowed is None else np.where(allowed[:, :, None, :], values,
-                                                            np.nan)
+        reachable = values.masked(allowed)
         choices = [*choices, oracle_choice(reachable, problem.scales)]
     scores = [score_choice(values, problem.scales, probabilities, c) for c in choices]
     evaluation = Evaluation(run_dir, method, problem.contexts.names, probabilities,
