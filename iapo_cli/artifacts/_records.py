@@ -63,12 +63,17 @@ def trimmed_rounds(estimates: pd.DataFrame, log: pd.DataFrame) -> np.ndarray:
 
 def estimates_table(estimates: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     """estimates.csv: ``estimates`` plus ``trimmed_in_round`` (``trimmed_rounds``; the
-    round numbers of trimming_log.csv, empty for arms never cut)."""
+    round numbers of trimming_log.csv, empty for arms never cut), without the arms that
+    have no samples (their rows would be empty: with hundreds of prompts and contexts
+    they are 95% of a table of millions of rows; readers take a missing arm as no data)."""
     import pandas as pd
 
     rounds = trimmed_rounds(estimates, log)  # NaN -> <NA>: an empty CSV cell, not '1.0'
     column = pd.array(np.where(np.isnan(rounds), None, rounds), dtype="Int64")
-    return estimates.assign(trimmed_in_round=column)
+    table = estimates.assign(trimmed_in_round=column)
+    if "samples" in table.columns:
+        table = table[table.samples.to_numpy() > 0].reset_index(drop=True)
+    return table
 
 
 def ranking_column(estimates: pd.DataFrame) -> str:
