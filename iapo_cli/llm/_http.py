@@ -49,7 +49,9 @@ class HTTPTransport:
         self.url = settings.api_base.rstrip("/") + "/chat/completions"
         model = settings.model
         self.model_name = model.split("/", 1)[1] if provider_of(model) else model
-        self._clients: dict[int, object] = {}  # id(event loop) -> httpx.AsyncClient
+        # event loop -> its httpx.AsyncClient (a client's connections belong to one loop);
+        # the clients of closed loops are dropped when a new one is made
+        self._clients: dict = {}
 
     def missing_environment(self) -> list[str]:
         """``api_key_env`` when the settings name one and it is not set; else none (an
@@ -65,14 +67,16 @@ class HTTPTransport:
         import httpx
 
         loop = asyncio.get_running_loop()
-        client = self._clients.get(id(loop))
+        client = self._clients.get(loop)
         if client is None or client.is_closed:
             concurrency = max(1, int(self.settings.concurrency))
             client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.timeout),
                 limits=httpx.Limits(max_connections=concurrency,
                                     max_keepalive_connections=concurrency))
-            self._clients = {id(loop): client}  # a finished loop's client is let go
+            self._clients = {other: kept for other, kept in self._clients.items()
+                             if not other.is_closed()}
+            self._clients[loop] = client
         return client
 
     def _request(self, messages: list[dict], decoding: dict, n: int) -> tuple[dict, dict]:

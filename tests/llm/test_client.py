@@ -164,3 +164,20 @@ def test_http_transport_sends_the_model_name_params_and_headers(loopback, tmp_pa
     assert loopback.auth_headers[-1] == f"Bearer {SECRET}"
     headers = {k.lower(): v for k, v in loopback.headers[-1].items()}
     assert (headers["x-team"], headers["openai-organization"]) == ("a", "org-1")
+
+
+def test_http_transport_serves_a_new_event_loop_each_time(loopback, api_key):
+    """A user's ``asyncio.run`` per batch: each loop gets a client of its own, and the
+    clients of closed loops are let go rather than kept (or reused on a dead loop)."""
+    import asyncio
+
+    from iapo_cli.llm import LiveSettings
+    from iapo_cli.llm._http import HTTPTransport
+
+    transport = HTTPTransport(LiveSettings(model="openai/x", api_base=loopback.url,
+                                           transport="http"))
+    for _ in range(3):
+        reply = asyncio.run(transport.send([{"role": "user", "content": "What is 1 + 2?"}],
+                                           {}, 2, 0))
+        assert len(reply.texts) == 2
+    assert len(transport._clients) == 1 and loopback.requests == 3
