@@ -50,14 +50,20 @@ class CategoricalVotes:
         here: a prompt's completions all cost the same)."""
         return np.full(len(queries), n * self.cost[prompt])
 
+    def _rows(self, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The (prompt, query) rows a strategy's exact values are computed on: answer
+        distributions (P * X', A) and gold columns (P * X',), prompt-major, for every query
+        or those of ``queries``."""
+        probs = self.probs if queries is None else self.probs[:, queries]
+        gold = self.gold if queries is None else self.gold[queries]
+        return probs.reshape(-1, probs.shape[2]), np.tile(gold, len(probs))
+
     def _per_distribution(self, quantity: str) -> np.ndarray:
         """(P, X, n_max) ``exact_credit`` or ``expected_draws`` of the strategy, once each."""
         key = (quantity, self.strategy.name)
         if key not in self._exact:
-            n_prompts, n_queries, n_answers = self.probs.shape
-            flat = getattr(self.strategy, quantity)(
-                self.probs.reshape(-1, n_answers), np.tile(self.gold, n_prompts), self.n_max)
-            self._exact[key] = np.asarray(flat).reshape(n_prompts, n_queries, self.n_max)
+            flat = getattr(self.strategy, quantity)(*self._rows(), self.n_max)
+            self._exact[key] = np.asarray(flat).reshape(*self.probs.shape[:2], self.n_max)
         return self._exact[key]
 
     def precompute_exact(self, map_rows: Callable) -> None:
@@ -67,27 +73,22 @@ class CategoricalVotes:
         key = ("exact_credit", self.strategy.name)
         if key in self._exact:
             return
-        n_prompts, n_queries, n_answers = self.probs.shape
-        probs = self.probs.reshape(-1, n_answers)
-        gold = np.tile(self.gold, n_prompts)
+        probs, gold = self._rows()
         bounds = np.linspace(0, len(probs), 9, dtype=int)  # a few chunks per worker
         parts = map_rows(_exact_credit_rows, [
             (self.strategy, probs[lo:hi], gold[lo:hi], self.n_max)
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo])
-        self._exact[key] = np.concatenate(parts).reshape(n_prompts, n_queries, self.n_max)
+        self._exact[key] = np.concatenate(parts).reshape(*self.probs.shape[:2], self.n_max)
 
     def exact_credit(self, queries: np.ndarray | None = None) -> np.ndarray:
         """(P, X, n_max) exact credit of the strategy, computed once; with ``queries``,
         (P, len(queries), n_max) of those alone (computed for them only, unless the whole
         table is there already: each row's value is the same either way)."""
-        key = ("exact_credit", self.strategy.name)
-        if queries is None or key in self._exact:
+        if queries is None or ("exact_credit", self.strategy.name) in self._exact:
             whole = self._per_distribution("exact_credit")
             return whole if queries is None else whole[:, queries]
-        n_prompts, _, n_answers = self.probs.shape
-        flat = self.strategy.exact_credit(self.probs[:, queries].reshape(-1, n_answers),
-                                          np.tile(self.gold[queries], n_prompts), self.n_max)
-        return np.asarray(flat).reshape(n_prompts, len(queries), self.n_max)
+        flat = self.strategy.exact_credit(*self._rows(queries), self.n_max)
+        return np.asarray(flat).reshape(len(self.probs), len(queries), self.n_max)
 
     def exact_task(self, task_weights: np.ndarray) -> np.ndarray:
         return task_weights[:, 0, None, None, None] * self.exact_credit()[None]

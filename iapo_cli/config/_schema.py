@@ -142,6 +142,10 @@ class LiveClientConfig(_Strict):
     def _no_secrets(self):
         # a one-model backend and every entry of ``models`` alike
         _refuse_secrets({"params": self.params, "api_base": self.api_base})
+        for key in MAPPING_PARAMS:  # merged into a request's body or headers as they are
+            if key in self.params and not isinstance(self.params[key], dict):
+                raise ValueError(f"params.{key} must be a mapping, got "
+                                 f"{type(self.params[key]).__name__}")
         if self.transport == "http" and not self.api_base:
             raise ValueError("transport 'http' needs an api_base (an OpenAI-compatible "
                              "server's URL, e.g. http://localhost:8000/v1)")
@@ -270,6 +274,11 @@ _SAMPLING_LIMITS: dict[str, tuple[type, float, float]] = {
 """Common sampling settings with the type and limits providers accept (OpenAI's API
 reference); a value outside them would be refused by the provider mid-run, after part of
 the budget was paid."""
+
+
+MAPPING_PARAMS = ("extra_body", "headers", "extra_headers")
+"""``params`` that must be mappings: the transports merge them into the request's body
+(``extra_body``) or headers."""
 
 
 def check_sampling_values(settings: dict[str, Any]) -> dict[str, Any]:

@@ -35,46 +35,38 @@ class ExactTable:
         if queries is not None:
             self.cost = self.cost[:, queries]
 
-    def _task_of(self, context: int, queries: np.ndarray) -> np.ndarray:
-        """(P, len(queries), n_max) exact task utility of ``context`` on ``queries``."""
+    def _task_at(self, context: int, index: tuple) -> np.ndarray:
+        """Exact task utility of ``context`` at ``index`` into (P, X, n_max): the dense
+        table's, or the objectives' combined with the context's weights."""
         if self._task is not None:
-            return self._task[context][:, queries, :]
+            return self._task[context][index]
         weights = self.contexts.task_weights[context]
-        task = weights[0] * self._per_objective[0][:, queries, :]
+        task = weights[0] * self._per_objective[0][index]
         for k in range(1, len(weights)):
-            task += weights[k] * self._per_objective[k][:, queries, :]
+            task += weights[k] * self._per_objective[k][index]
         return task
 
     def q(self, queries: np.ndarray) -> np.ndarray:
         """(C, P, n_max) expected utility of every arm, averaged over ``queries``."""
-        task = np.stack([self._task_of(c, queries).mean(axis=1)
-                         for c in range(len(self.contexts.names))])  # (C, P, n_max)
+        every = (slice(None), queries, slice(None))
+        task = np.stack([self._task_at(c, every).mean(axis=1)
+                         for c in range(len(self.contexts))])  # (C, P, n_max)
         cost = self.cost[:, queries, :].mean(axis=1)  # (P, n_max)
         return task - self.contexts.cost_weights[:, None, None] * cost[None]
 
     def context_values(self, context: int, queries: np.ndarray) -> np.ndarray:
         """(P, len(queries), n_max) expected utility of every arm of ``context`` on each
         of ``queries``."""
-        return (self._task_of(context, queries)
-                - self.contexts.cost_weights[context] * self.cost[:, queries, :])
+        every = (slice(None), queries, slice(None))
+        return (self._task_at(context, every)
+                - self.contexts.cost_weights[context] * self.cost[every])
 
     def arm_values(self, context: int, prompt: int, n_index: int, queries: np.ndarray
                    ) -> np.ndarray:
         """(len(queries),) ``context_values(context, queries)[prompt, :, n_index]``, alone."""
-        if self._task is not None:
-            task = self._task[context, prompt, queries, n_index]
-        else:
-            weights = self.contexts.task_weights[context]
-            task = weights[0] * self._per_objective[0][prompt, queries, n_index]
-            for k in range(1, len(weights)):
-                task += weights[k] * self._per_objective[k][prompt, queries, n_index]
-        return task - self.contexts.cost_weights[context] * self.cost[prompt, queries, n_index]
-
-    def per_query(self, queries: np.ndarray) -> np.ndarray:
-        """(C, P, X, n_max) expected utility of every arm on each of ``queries`` (every
-        context at once: see ``context_values`` for one at a time)."""
-        return np.stack([self.context_values(c, queries)
-                         for c in range(len(self.contexts.names))])
+        index = (prompt, queries, n_index)
+        return (self._task_at(context, index)
+                - self.contexts.cost_weights[context] * self.cost[index])
 
 
 @dataclass(frozen=True)

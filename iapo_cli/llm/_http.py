@@ -15,6 +15,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from ._cache import TRANSPORT_PARAMS
 from ._litellm import PLACEHOLDER_KEY, bundled_prices  # neither imports LiteLLM
 from ._secrets import redact
 from ._transport import Reply, TransportError, provider_of
@@ -25,14 +26,11 @@ if TYPE_CHECKING:
 HEADER_PARAMS = {"organization": "OpenAI-Organization", "project": "OpenAI-Project"}
 """Transport params that travel as headers."""
 
-NOT_SENT = frozenset({
-    "timeout", "request_timeout", "stream_timeout", "max_retries", "num_retries",
-    "api_base", "base_url", "api_version", "headers", "extra_headers", "drop_params",
-    "metadata", "caching", "no-log", "aws_region_name", "vertex_project",
-    "vertex_location", "region_name", "extra_body", *HEADER_PARAMS})
-"""``params`` that are LiteLLM's or the transport's own, not fields of the request body
-(``extra_body`` is merged into the body, ``headers`` and ``extra_headers`` into the
-headers)."""
+NOT_SENT = (TRANSPORT_PARAMS - {"user"}) | {"extra_body"}
+"""``params`` that are not fields of the request body: the transport-only ones (but
+``user``, an OpenAI body field), of which ``organization``/``project`` and
+``headers``/``extra_headers`` go into the headers, and ``extra_body``, merged into the
+body."""
 
 
 class HTTPTransport:

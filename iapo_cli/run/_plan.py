@@ -238,16 +238,16 @@ def count_tokens(model: str, messages: list[dict], litellm: bool = True) -> tupl
     (an overestimate)."""
     if provider_of(model) == SIM_PROVIDER:
         return sum(token_count(str(m.get("content") or "")) for m in messages), SIM_PROVIDER
-    try:
-        if not litellm:
-            raise LookupError("not asked to import LiteLLM")
-        from ..llm._litellm import count_prompt_tokens
+    if litellm:
+        try:
+            from ..llm._litellm import count_prompt_tokens
 
-        return count_prompt_tokens(model, messages)
-    except Exception:  # a model LiteLLM cannot tokenize: over-count rather than fail
-        chars = sum(len(str(m.get("content") or "")) for m in messages)
-        return (math.ceil(chars / CHARS_PER_TOKEN) + 4 * len(messages),
-                f"{CHARS_PER_TOKEN} characters per token (estimate)")
+            return count_prompt_tokens(model, messages)
+        except Exception:  # a model LiteLLM cannot tokenize: over-count rather than fail
+            pass
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    return (math.ceil(chars / CHARS_PER_TOKEN) + 4 * len(messages),
+            f"{CHARS_PER_TOKEN} characters per token (estimate)")
 
 
 def _token_sample(train: np.ndarray) -> np.ndarray:

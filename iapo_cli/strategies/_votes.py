@@ -38,15 +38,6 @@ def _log_comb(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
-def binomial_table(n: np.ndarray, m_max: int) -> np.ndarray:
-    """``C(n, m)`` for m = 0..m_max, shape ``n.shape + (m_max + 1,)``; 0 where m > n."""
-    n = np.asarray(n, dtype=float)[..., None]
-    m = np.arange(m_max + 1, dtype=float)
-    valid = m <= n
-    out = np.exp(_log_comb(np.where(valid, n, m), m))
-    return np.where(valid, np.rint(out), 0.0)
-
-
 def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: int,
                      banded: bool = False, vote_counts: np.ndarray | None = None
                      ) -> np.ndarray:
@@ -62,9 +53,10 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
     ``vote_counts``: (B, A) the wrong answers' votes when ``wrong_coef`` holds their
     binomial coefficients (subset programs). For gold count g, answers with fewer than g
     votes can neither beat nor tie gold, so they act as one answer with their summed
-    votes and coefficients ``C(sum, m)`` (Vandermonde), applied after the program: with
-    many distinct answers most have few votes, and the program steps only through the
-    rest (the integer coefficients are the same, so the result is too).
+    votes and coefficients ``C(sum, m)`` (Vandermonde), which start the program (a row
+    whose wrong answers are all such takes that closed form alone): with many distinct
+    answers most have few votes, and the program steps only through the rest (the
+    integer coefficients are the same, so the result is too).
     """
     gold_coef = np.asarray(gold_coef, dtype=float)
     wrong_coef = np.asarray(wrong_coef, dtype=float)
@@ -84,7 +76,17 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
         if rows.size == 0:
             continue
         t_top = max_total - g  # votes left for the wrong answers
-        if vote_counts is not None:
+        if vote_counts is None:
+            j_top = t_top // g  # at most this many wrong answers can tie with gold
+            # F[b, t, J]: wrong answers so far take t votes, none above g, J equal to g
+            state = np.zeros((rows.size, t_top + 1, j_top + 1))
+            coef = wrong_coef[rows, :, : t_top + 1]
+            # answers absent from every row of this slice are the identity factor
+            coef = coef[:, np.nonzero(coef[:, :, 1:].any(axis=(0, 2)))[0]]
+            tops = [int(np.nonzero(coef[:, j].any(axis=0))[0][-1])
+                    for j in range(coef.shape[1])]
+            state[:, 0, 0] = 1.0
+        else:
             # rows whose every wrong answer is pooled: no tie, C(wrong votes, t) ways
             pooled = rows[top_votes[rows] < g]
             out[pooled, g:] += (gold_coef[pooled, g, None]
@@ -92,16 +94,6 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
             rows = rows[top_votes[rows] >= g]
             if rows.size == 0:
                 continue
-        if vote_counts is None:
-            j_top = t_top // g  # at most this many wrong answers can tie with gold
-            # F[b, t, J]: wrong answers so far take t votes, none above g, J equal to g
-            state = np.zeros((rows.size, t_top + 1, j_top + 1))
-            coef = wrong_coef[rows, :, : t_top + 1]
-            # answers absent from every row of this slice are the identity factor
-            present = np.nonzero(coef[:, :, 1:].any(axis=(0, 2)))[0]
-            tops = [int(np.nonzero(coef[:, j].any(axis=0))[0][-1]) for j in present]
-            state[:, 0, 0] = 1.0
-        else:
             counts = vote_counts[rows]
             low = counts < g  # (b, A): pooled
             present = np.nonzero(~low.all(axis=0))[0]
@@ -112,11 +104,10 @@ def gold_win_weights(gold_coef: np.ndarray, wrong_coef: np.ndarray, max_total: i
             j_top = min(t_top // g, len(present))
             coef = wrong_coef[rows[:, None], present[None, :], : t_top + 1]
             coef[low[:, present]] = _unit(t_top + 1)  # pooled: the identity factor here
-            present = range(len(present))
             state = np.zeros((rows.size, t_top + 1, j_top + 1))
             # the pooled answers start the program: they take t votes in C(sum, t) ways
             state[:, :, 0] = _pascal(max_total)[(counts * low).sum(axis=1), : t_top + 1]
-        for j, top in zip(present, tops, strict=True):
+        for j, top in enumerate(tops):  # the answers present (coef's columns)
             a = coef[:, j, :]  # (b, t_top+1)
             m_top = min(int(top), g - 1, t_top)
             if banded and rows.size <= BANDED_MAX_ROWS and m_top > 1:

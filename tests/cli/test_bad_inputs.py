@@ -245,6 +245,10 @@ CONFIG_CASES = [
     (LIVE, "backend.retry_after_max", -1, "backend.retry_after_max", "greater than or equal"),
     (LIVE, "backend.api_key_env", KEY, "backend.api_key_env", "not hold the key itself"),
     (LIVE, "backend.transport", "pigeon", "backend.transport", "'litellm' or 'http'"),
+    (LIVE, "backend.params", {"extra_body": [1]}, "backend",
+     "params.extra_body must be a mapping, got list"),
+    (MULTI, "models.0.params", {"extra_headers": "X-Team: a"}, "models[0]",
+     "params.extra_headers must be a mapping, got str"),
     (LIVE, "backend.transport", "http", "backend", "transport 'http' needs an api_base"),
     (MULTI, "models.1.transport", "http", "models[1]", "transport 'http' needs an api_base"),
     # several models (issue 11)

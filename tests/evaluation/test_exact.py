@@ -35,7 +35,8 @@ def test_per_objective_table_gives_the_dense_numbers():
     np.testing.assert_array_equal(table.q(queries), dense_q)
     dense = task[:, :, queries] - contexts.cost_weights[:, None, None, None] * \
         cost[None, :, queries]
-    np.testing.assert_array_equal(table.per_query(queries), dense)
+    every = np.stack([table.context_values(c, queries) for c in range(len(contexts))])
+    np.testing.assert_array_equal(every, dense)
     np.testing.assert_array_equal(table.arm_values(2, 1, 5, queries), dense[2, 1, :, 5])
 
 
@@ -62,7 +63,8 @@ def test_test_values_one_arm_at_a_time_score_like_the_array():
     table = ExactTable(backend, contexts)
     test = np.arange(10, 30)
     scales = np.array([1, 3, 5, 8])
-    dense = table.per_query(test)[..., scales - 1]
+    dense = np.stack([table.context_values(c, test)
+                      for c in range(len(contexts))])[..., scales - 1]
     lazy = PerQueryValues(len(contexts), lambda c: table.context_values(c, test)[..., scales - 1],
                       per_arm=lambda c, p, s: table.arm_values(c, p, scales[s] - 1, test))
     choice = Choice("x", np.array([0, 1, 2, 3, 0, 1]), np.array([1, 3, 5, 8, 8, 5]))
