@@ -27,6 +27,7 @@ from ._baselines import TripleN1, TripleRandomN, Uniform
 from ._budget import keep_counts, round_room, spend_leftover, split_budget
 from ._contract import Algorithm, AlgorithmParameterError, train
 from ._contract import make_algorithm as _make
+from ._pooled import VoteProfiles
 from ._psst import PSST, PSSTTopK
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
@@ -68,6 +69,7 @@ __all__ = [
     "TripleN1",
     "TripleRandomN",
     "Uniform",
+    "VoteProfiles",
     "cap_mask",
     "keep_best",
     "make_algorithm",

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backends import Backend, Contexts, PullUsage
 from ..errors import BudgetError, ConfigError
+from ._pooled import VoteProfiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +106,20 @@ class ArmStatistics:
                                        self.request_cost_sum / self.request_count, 0.0)
                 cost = cost + per_request[:, None] * self.requests
         return task, cost
+
+    def linear_cost(self) -> np.ndarray:
+        """(P, n_max) expected cost at scale k of a strategy that draws k completions:
+        k times the mean cost of a completion, plus the per-request part; NaN for a
+        prompt never pulled. Known at every scale from pulls at any."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_completion = self.cost_sum[:, 0] / self.pulls[:, 0]
+        k = np.arange(1, self.task_sum.shape[2] + 1, dtype=float)
+        cost = per_completion[:, None] * k[None, :]
+        if self.requests is not None and self.request_count.any():
+            per_request = np.where(self.request_count > 0,
+                                   self.request_cost_sum / self.request_count, 0.0)
+            cost = cost + per_request[:, None] * self.requests
+        return cost
 
     def utility(self, cost_weights: np.ndarray) -> np.ndarray:
         """(C, P, n_max) mean estimated utility; NaN where no pull reached that scale."""
@@ -283,10 +298,15 @@ class Trainer:
         self.pulls = 0
         self.rounds = 0
         self.observer = observer
-        # called as recorder(round, prompt, pull, usage) for every pull served (the run
-        # layer keeps them in the run directory, for contexts that were not trained)
-        self.recorder: Callable[[int, int, object, PullUsage | None], None] | None = None
+        # called as recorder(round, prompt, pull, usage, queries) for every pull served
+        # (the run layer keeps them in the run directory, for contexts not trained)
+        self.recorder: Callable[[int, int, object, PullUsage | None, np.ndarray], None] \
+            | None = None
         self.notes: dict = {}  # facts an algorithm reports about its run (e.g. screened)
+        # set by ``pool_votes``: estimates from vote profiles instead of ``stats``' sums
+        self.profiles: VoteProfiles | None = None
+        self.pool_alpha = 0.0
+        self._pooled_at: tuple | None = None  # (stamp, task, cost) of the last estimate
         n_prompts = problem.n_prompts
         # per prompt: charge (in the unit) of the completion and request parts, and the
         # completions and requests behind them (planning price once a prompt has data)
@@ -552,8 +572,10 @@ class Trainer:
         weights = self.problem.contexts.task_weights
         for (prompt, queries, n), sample, usage in zip(pulls, samples, usages, strict=True):
             self.stats.add(prompt, backend.strategy.estimate(sample, weights))
+            if self.profiles is not None:
+                self.profiles.add(prompt, queries, sample.counts, sample.gold)
             if self.recorder is not None:
-                self.recorder(self.rounds, prompt, sample, usage)
+                self.recorder(self.rounds, prompt, sample, usage, queries)
             if usage is not None:
                 self.stats.add_requests(prompt, usage)
                 self._track_usd(prompt, usage)
@@ -587,12 +609,43 @@ class Trainer:
         self._usd_sq[prompt] += float((per ** 2).sum())
         self._usd_known[prompt] = True
 
+    def pool_votes(self, alpha: float) -> None:
+        """From now on, estimate with the pooled plug-in (``strategies._pooled``): keep
+        every pull's vote profiles and estimate each prompt at every scale from them, with
+        ``alpha`` pooled votes per (prompt, query). Only for a strategy with
+        ``pooled_votes`` (majority voting). Pulls served before the call (a metered
+        run's price probe) are not in the profiles: call it before the algorithm pulls."""
+        if not getattr(self.problem.backend.strategy, "pooled_votes", False):
+            raise ValueError("pooled estimates need a majority-vote strategy")
+        self.profiles = VoteProfiles(self.problem.n_prompts, self.problem.train,
+                                     self.problem.backend.n_queries)
+        self.pool_alpha = float(alpha)
+
+    def task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C, P, n_max) estimated task utility and (P, n_max) expected cost at each scale,
+        NaN without data: ``ArmStatistics``' unbiased sums, or with ``pool_votes`` the
+        pooled estimate (known at every scale for a prompt pulled at any)."""
+        if self.profiles is None:
+            return self.stats.task_and_cost()
+        stamp = (self.pulls, self.completions)
+        if self._pooled_at is None or self._pooled_at[0] != stamp:  # new votes since
+            credit, _ = self.profiles.credit(self.pool_alpha, self.problem.backend.n_max)
+            weights = self.problem.contexts.task_weights[:, 0]  # majority voting: correct
+            self._pooled_at = (stamp, weights[:, None, None] * credit[None],
+                               self.stats.linear_cost())
+        return self._pooled_at[1], self._pooled_at[2]
+
     def grid_utility(self) -> np.ndarray:
         """(C, P, S) estimated utility on the scale grid (NaN without data)."""
-        util = self.stats.utility(self.problem.contexts.cost_weights)
+        task, cost = self.task_and_cost()
+        util = task - self.problem.contexts.cost_weights[:, None, None] * cost[None]
         return util[:, :, self.problem.scales - 1]
 
     def grid_samples(self) -> np.ndarray:
+        """(P, S) pulls behind each estimate on the grid (pooled: every pull of the
+        prompt, at any scale)."""
+        if self.profiles is not None:
+            return np.repeat(self.stats.pulls[:, :1], len(self.problem.scales), axis=1)
         return self.stats.pulls[:, self.problem.scales - 1]
 
     def reported_task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
@@ -603,7 +656,7 @@ class Trainer:
         The telescoping estimate is unbiased, so it can leave that range (1.5009 for a
         context whose utility lies in [0, 1.5]); algorithms rank by the unclipped values
         (``grid_utility``), which clipping would tie at the bound."""
-        task, cost = self.stats.task_and_cost()
+        task, cost = self.task_and_cost()
         weights = self.problem.contexts.task_weights  # (C, K)
         low = np.minimum(weights, 0.0).sum(axis=1)[:, None, None]
         high = np.maximum(weights, 0.0).sum(axis=1)[:, None, None]
@@ -782,13 +835,20 @@ class Trainer:
             scale=self.problem.scales[scale_idx],
             estimate=self.reported_utility()[ctx, prompt, scale_idx],
             samples=self.grid_samples()[prompt, scale_idx],
-            agnostic=self.stats.agnostic()[ctx, prompt],
+            agnostic=self._agnostic()[ctx, prompt],
             fallback=fallback,
             usd_per_query=self.usd_per_query()[prompt, self.problem.scales[scale_idx] - 1],
             over_cap=over_cap if capped else None,
             arm_models=getattr(backend, "arm_models", None),
             arm_prompts=getattr(backend, "arm_prompts", None),
         )
+
+    def _agnostic(self) -> np.ndarray:
+        """(C, P) task utility at N=1 (no cost): the mean score of one completion, or with
+        ``pool_votes`` the pooled estimate at N=1 (what the estimates table says)."""
+        if self.profiles is None:
+            return self.stats.agnostic()
+        return self.task_and_cost()[0][:, :, 0]
 
     def result(self, policy: Policy) -> TrainingResult:
         return TrainingResult(policy, self.log, self.budget, self.spent, self.pulls, self.rounds,

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..errors import ConfigError
 from ._base import Policy, Problem, Trainer, keep_best
 from ._budget import (
     KEEP_SCHEDULES,
@@ -162,6 +163,66 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
         idle = idle + 1 if trainer.spent == before else 0
 
 
+def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float) -> np.ndarray:
+    """PSST's rounds with pooled estimates (``Trainer.pool_votes``): every round pulls each
+    prompt still active in some context at the pull size ``POOLED_PULL`` (or N_max if
+    smaller), all on one batch of fresh train queries (paired), as often as the round's
+    share of the budget pays; then each context keeps the better half of its prompts, by
+    each prompt's best pooled utility over the N its caps allow (every N of a prompt is
+    known from its votes at any). The last round spends what is left on the closest races
+    and keeps each context's best arm.
+
+    Returns the (C, P, S) survivors: one arm per context.
+    """
+    problem = trainer.problem
+    n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(problem.scales)
+    size = min(POOLED_PULL, int(problem.backend.n_max))
+    trainer.pool_votes(alpha)
+    active = _within_caps(trainer, np.ones((n_ctx, n_prompts, n_scales), bool))
+    if rounds is None:
+        rounds = max(1, math.ceil(math.log2(max(n_prompts, 2))) - 1)
+    budget = trainer.remaining
+    shares = split_budget(budget, rounds)
+    stop_at = trainer.spent + budget
+    for r in range(rounds):
+        alive = active.any(axis=(0, 2))  # (P,) active in some context
+        top = np.where(alive, size, 0)
+        room = round_room(shares, r, stop_at - trainer.spent)
+        per = times_affordable(room, sweep_price(trainer, top))
+        before = trainer.spent
+        if per > 0:
+            trainer.pull_paired([(p, size) for p in np.nonzero(alive)[0]], per)
+        if trainer.spent == before:
+            _rotate(trainer, top, room)
+        last = r == rounds - 1
+        if last:
+            _spend_on_closest(trainer, active, top, stop_at)
+        active = _within_caps(trainer, active)
+        util = trainer.grid_utility()
+        if last:  # the final pick: each context's best arm with data
+            kept = keep_best(np.where(np.isnan(util), -np.inf, util), active,
+                             np.ones(n_ctx, dtype=int))
+        else:
+            # a prompt's best active arm; NaN (ranked first by keep_best) if never pulled
+            score = np.where(active, util, -np.inf).max(axis=2)  # (C, P)
+            count = active.any(axis=2).sum(axis=1)
+            unseen = (trainer.stats.pulls[alive, 0] == 0).any()
+            keep = count if unseen else np.ceil(count / 2).astype(int)
+            prompt_active = active.any(axis=2)
+            kept_prompts = keep_best(score[:, :, None], prompt_active[:, :, None],
+                                     np.maximum(keep, 1))[:, :, 0]
+            kept = active & kept_prompts[:, :, None]
+        trainer.end_round(active, kept)
+        active = kept
+        trainer.notify(r + 1, rounds)
+    return active
+
+
+POOLED_PULL = 2
+"""Votes per (prompt, query) in a pooled round: two votes on twice the queries beat more
+votes on fewer (the pooled estimate lends each row the query's other votes)."""
+
+ESTIMATORS = ("auto", "pooled", "unbiased")
 SCREEN_MODES = ("auto", "always", "never")
 
 
@@ -172,6 +233,15 @@ class PSST(Algorithm):
         pays at least one pull of every prompt at its largest active scale.
     schedule: ``geometric`` (keep ``ceil(n ** ((R-r-1)/(R-r)))``, halving when R = log2 n)
         or ``halving`` (keep ``ceil(n/2)``, the last round keeps one).
+    estimator: ``auto`` is ``pooled`` for majority voting (a strategy with
+        ``pooled_votes``) and ``unbiased`` otherwise. ``pooled``: the rounds of
+        ``pooled_rounds``, two votes per prompt and query, prompts halved per context by
+        the pooled plug-in estimate at every N (``Trainer.pool_votes``); no screening.
+        ``unbiased``: the paper's trimming over (prompt, N) arms on all-subsets estimates,
+        pulling each prompt at its largest active N (``trim_rounds``), with screening.
+    alpha: pooled votes lent to each (prompt, query) row by the query's pool (pooled only).
+    rounds: trimming rounds; default ``ceil(log2 |arms|)`` (pooled: ``ceil(log2 |prompts|)
+        - 1``), capped so that a round's share pays at least one pull of every prompt.
     screen: ``auto`` screens only when the budget cannot pay one full sweep (every prompt at
         N_max) per round of ``ceil(log2 |arms|)`` rounds; ``always``; ``never``.
         Screening spends ``rho`` of the budget at the grid's smallest scale, spread evenly
@@ -182,14 +252,27 @@ class PSST(Algorithm):
 
     name = "psst"
     default_screen = "auto"
+    default_estimator = "auto"
 
     def __init__(self, rounds: int | None = None, schedule: str = "geometric",
-                 screen: str | None = None, rho: float = 0.2, k: int = 5):
-        # None means the class's own default (psst: auto, psst_topk: always)
+                 screen: str | None = None, rho: float = 0.2, k: int = 5,
+                 estimator: str | None = None, alpha: float = 2.0):
+        # None means the class's own default (psst: auto, psst_topk: always / unbiased)
         self.rounds, self.schedule, self.screen, self.rho, self.k = (
             rounds, schedule, screen or self.default_screen, rho, k)
+        self.estimator, self.alpha = estimator or self.default_estimator, alpha
+
+    def pooled(self, problem: Problem) -> bool:
+        """Whether this run estimates with pooled votes (see ``estimator``)."""
+        if self.estimator == "auto":
+            return bool(getattr(problem.backend.strategy, "pooled_votes", False))
+        return self.estimator == "pooled"
 
     def _check(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be positive, got {self.alpha}")
         if self.screen not in SCREEN_MODES:
             raise ValueError(f"screen must be one of {SCREEN_MODES}, got {self.screen!r}")
         if self.schedule not in KEEP_SCHEDULES:
@@ -217,6 +300,19 @@ class PSST(Algorithm):
 
     def run(self, trainer: Trainer) -> Policy:
         problem, budget = trainer.problem, trainer.budget
+        if self.pooled(problem):
+            if not getattr(problem.backend.strategy, "pooled_votes", False):
+                raise ConfigError(f"estimator 'pooled' needs majority voting, not "
+                                  f"{problem.backend.strategy.name!r}", field="estimator")
+            trainer.notes["screened"] = False
+            trainer.notes["estimator"] = "pooled"
+            final = pooled_rounds(trainer, self.rounds, self.alpha)
+            # a metered budget's last crumbs: the survivors at the grid's smallest N (the
+            # pooled estimate takes votes at any N; small pulls fit the most queries)
+            smallest = np.zeros((1, *final.shape[1:]), bool)
+            smallest[0, final.any(axis=(0, 2)), 0] = True
+            trainer.spend_rest(smallest)
+            return trainer.policy(final)
         active = np.ones((len(problem.contexts), problem.n_prompts, len(problem.scales)), bool)
         screened = self.wants_screen(problem, budget, trainer.price)
         trainer.notes["screened"] = screened
@@ -247,7 +343,9 @@ class PSST(Algorithm):
 
 
 class PSSTTopK(PSST):
-    """PSST that always starts with Top-K screening (see ``PSST``)."""
+    """PSST that always starts with Top-K screening, on unbiased estimates (the paper's
+    variant; see ``PSST``)."""
 
     name = "psst_topk"
     default_screen = "always"
+    default_estimator = "unbiased"

@@ -6,9 +6,12 @@ back with ``numpy.load(..., allow_pickle=False)`` until the end):
 
 * first, the names of the pull's array fields (a str array, e.g. ``counts gold cost`` for
   vote pulls, ``scores cost`` for score pulls);
-* then per pull: a header ``[round, prompt, n, has_usage]`` (int64), the pull's fields in
-  that order, and when ``has_usage`` the per-query ``request_cost`` and ``requests`` of its
-  usage (``PullUsage``): the prompt part of the cost, billed once per request.
+* then per pull: a header ``[round, prompt, n, has_usage, has_queries]`` (int64), the
+  pull's fields in that order, when ``has_usage`` the per-query ``request_cost`` and
+  ``requests`` of its usage (``PullUsage``): the prompt part of the cost, billed once per
+  request, and when ``has_queries`` the train query index of each row (pooled estimates
+  pool the prompts' votes per query). Files written before queries were kept have a
+  four-value header.
 
 It is written while training runs (to ``pulls.npys.part``, renamed when the run's files
 are written), so memory does not grow with the budget; a resumed run replays training from
@@ -43,12 +46,13 @@ class RecordedPull:
     fields: dict[str, np.ndarray]
     request_cost: np.ndarray | None
     requests: np.ndarray | None
+    queries: np.ndarray | None = None  # (B,) query index of each row; None in old files
 
 
 class PullRecorder:
     """Appends pulls to ``path`` (see the module docstring); ``finish`` makes the file
     visible under its name. Called by the trainer as ``recorder(round, prompt, pull,
-    usage)``."""
+    usage, queries)``."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -56,19 +60,22 @@ class PullRecorder:
         self._file = open(self._part, "wb")  # kept open for the run
         self._names: tuple[str, ...] | None = None
 
-    def __call__(self, round_: int, prompt: int, pull: Any, usage: Any) -> None:
+    def __call__(self, round_: int, prompt: int, pull: Any, usage: Any,
+                 queries: np.ndarray | None = None) -> None:
         if self._file is None:
             return
         if self._names is None:
             self._names = tuple(f.name for f in fields(pull) if f.name != "n")
             np.save(self._file, np.array(self._names, dtype=str))
-        np.save(self._file, np.array([round_, prompt, pull.n, usage is not None],
-                                     dtype=np.int64))
+        np.save(self._file, np.array([round_, prompt, pull.n, usage is not None,
+                                      queries is not None], dtype=np.int64))
         for name in self._names:
             np.save(self._file, np.asarray(getattr(pull, name)))
         if usage is not None:
             np.save(self._file, np.asarray(usage.request_cost, dtype=float))
             np.save(self._file, np.asarray(usage.requests, dtype=float))
+        if queries is not None:
+            np.save(self._file, np.asarray(queries, dtype=np.int64))
 
     def finish(self) -> None:
         """Close the file and give it its name (idempotent)."""
@@ -89,14 +96,17 @@ def read_pulls(path: Path) -> Iterator[RecordedPull]:
                 return
             names = [str(n) for n in np.load(file, allow_pickle=False)]
             while file.tell() < size:
-                round_, prompt, n, has_usage = (int(v) for v in
-                                                np.load(file, allow_pickle=False))
+                header = [int(v) for v in np.load(file, allow_pickle=False)]
+                round_, prompt, n, has_usage = header[:4]
+                has_queries = len(header) > 4 and header[4]
                 arrays = {name: np.load(file, allow_pickle=False) for name in names}
                 request_cost = requests = None
                 if has_usage:
                     request_cost = np.load(file, allow_pickle=False)
                     requests = np.load(file, allow_pickle=False)
-                yield RecordedPull(round_, prompt, n, arrays, request_cost, requests)
+                queries = np.load(file, allow_pickle=False) if has_queries else None
+                yield RecordedPull(round_, prompt, n, arrays, request_cost, requests,
+                                   queries)
     except FileNotFoundError:
         raise ConfigError("the run records no pulls (it was written by a version of iapo "
                           "before they were kept), so it can only deploy its trained "

@@ -137,7 +137,8 @@ def schedule_line(result) -> str:
     schedule = result.schedule
     screening = (f"screening at N={schedule.screen_scale} on {schedule.screen_queries} "
                  f"queries per prompt, then " if schedule.screened else "")
-    return (f"{result.algorithm}: {screening}{schedule.rounds} trimming rounds; round 1 "
+    kind = "pooled" if schedule.pooled else "trimming"
+    return (f"{result.algorithm}: {screening}{schedule.rounds} {kind} rounds; round 1 "
             f"pulls {schedule.round1_prompts} prompts "
             f"{int(schedule.round1_queries.max())} queries each at "
             f"N={int(schedule.round1_scale.max())}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
+from ..algorithms._psst import POOLED_PULL
 from ..config import load_config
 from ..llm import ChatRequest, LiteLLMTransport, LLMClient, provider_of, slot_key
 from ..sim import SIM_PROVIDER, token_count
@@ -62,6 +63,7 @@ class RoundPlan:
     round1_prompts: int
     exact: bool = True
     spread: tuple[int, int] | None = None
+    pooled: bool = False  # PSST's pooled rounds (``pooled_rounds``), not trimming rounds
 
     @property
     def total_rounds(self) -> int:
@@ -110,6 +112,37 @@ def psst_schedule(problem: Problem, budget: float, price: np.ndarray | None = No
     left = budget
     if metered:  # the price probe: one query of every prompt at the smallest scale
         left = budget - float(grid[:, 0].sum())
+    if algorithm.pooled(problem):
+        plan = _pooled_schedule(problem, budget, left, price, algorithm)
+    else:
+        plan = _trimming_schedule(problem, budget, left, price, grid, algorithm)
+    if metered:  # the completions the budget buys, as allocated
+        alloc = _allocation(plan, budget, price, scales, probe=True)
+        plan = replace(plan, completions=int(round(sum(q * n for _, n, q in alloc))))
+    return plan
+
+
+def _pooled_schedule(problem: Problem, budget: float, left: float, price: np.ndarray,
+                     algorithm: PSST) -> RoundPlan:
+    """``pooled_rounds``' schedule: every prompt at the pooled pull size in round 1."""
+    n_prompts = problem.n_prompts
+    size = min(POOLED_PULL, int(problem.backend.n_max))
+    rounds = algorithm.rounds or max(1, math.ceil(math.log2(max(n_prompts, 2))) - 1)
+    room = round_room(split_budget(left, rounds), 0, left)
+    top_price = price[:, size - 1]
+    per = times_affordable(room, top_price.sum())
+    queries = np.full(n_prompts, per) if per > 0 else \
+        (np.cumsum(top_price) <= room).astype(int)  # _rotate
+    completions = int(budget) if not isinstance(budget, float) else 0
+    return RoundPlan(completions, False, int(problem.scales[0]), 0, int(rounds),
+                     np.full(n_prompts, size), queries.astype(int), n_prompts, pooled=True)
+
+
+def _trimming_schedule(problem: Problem, budget: float, left: float, price: np.ndarray,
+                       grid: np.ndarray, algorithm: PSST) -> RoundPlan:
+    """``trim_rounds``' schedule, after screening when PSST screens."""
+    scales, n_prompts = problem.scales, problem.n_prompts
+    metered = isinstance(budget, float)
     screened = bool(algorithm.wants_screen(problem, budget, price))
     screen_queries, survivors, most = 0, n_prompts, n_prompts
     if screened:
@@ -138,13 +171,9 @@ def psst_schedule(problem: Problem, budget: float, price: np.ndarray | None = No
     if survivors == n_prompts:
         per_prompt = queries
     top = np.where(per_prompt > 0, int(scales[-1]), 0)
-    plan = RoundPlan(int(budget) if not metered else 0, screened, int(scales[0]),
+    return RoundPlan(int(budget) if not metered else 0, screened, int(scales[0]),
                      screen_queries, rounds, top, per_prompt, survivors,
                      exact=survivors == n_prompts, spread=spread)
-    if metered:  # the completions the budget buys, as allocated
-        alloc = _allocation(plan, budget, price, scales, probe=True)
-        plan = replace(plan, completions=int(round(sum(q * n for _, n, q in alloc))))
-    return plan
 
 
 def _allocation(schedule: RoundPlan | None, budget: float, price: np.ndarray,
@@ -377,8 +406,16 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
         plan.completion_from = "pilot" if send else "cache"
         if send:  # one completion per pilot request: its prompt tokens as the model bills
             # them, which a local tokenizer only approximates (cached records of a run's
-            # n-requests hold a share of them, so only a pilot's own count is taken)
-            plan.prompt_tokens = float(np.mean([c.prompt_tokens for c in completions]))
+            # n-requests hold a share of them, so only a pilot's own count is taken). The
+            # train queries' tokenizer mean is scaled by billed / counted on the pilot's
+            # queries: a run spreads over many more queries than a pilot sees
+            billed = float(np.mean([c.prompt_tokens for c in completions]))
+            litellm = "per token" not in plan.tokenizer
+            counted = float(np.mean([count_tokens(
+                source.model, backend.messages(source.prompt, int(q)), litellm)[0]
+                for q, _ in slots]))
+            plan.prompt_tokens = plan.prompt_tokens * billed / counted if counted > 0 \
+                else billed
             plan.prompt_from = "pilot"
         plan.latency = float(np.mean([c.latency for c in completions]))
 
@@ -444,6 +481,7 @@ class Plan:
             "screening": {"n": schedule.screen_scale,
                           "queries_per_prompt": schedule.screen_queries}
             if schedule.screened else None,
+            "estimator": "pooled" if schedule.pooled else "unbiased",
             "rounds": schedule.rounds, "total_rounds": schedule.total_rounds,
             "round1": [{"arm": name, "n": int(n), "queries": int(q)}
                        for name, n, q in zip(names, schedule.round1_scale,

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..algorithms import ArmStatistics, cap_mask, keep_best
+from ..algorithms import PSST, ArmStatistics, VoteProfiles, cap_mask, keep_best
 from ..artifacts import RunDir
 from ..backends import Contexts
 from ..errors import ConfigError
@@ -67,6 +67,11 @@ class PullHistory:
         self.problem = problem
         self.strategy = problem.backend.strategy
         self.records = list(files.read_pulls())
+        algorithm = resolved.algorithm
+        # a run trained on pooled estimates is replayed on them (its pulls keep queries)
+        self.pooled_alpha = float(algorithm.alpha) if (
+            isinstance(algorithm, PSST) and algorithm.pooled(problem)
+            and all(r.queries is not None for r in self.records)) else None
         self.usd = usd
         self.trained_samples = np.asarray(trained_samples)
         log = files.read_trimming_log(["round", "context", "prompt", "n", "kept"])
@@ -75,8 +80,9 @@ class PullHistory:
         scale = np.searchsorted(problem.scales, log.n.to_numpy())
         kept = log.kept.astype(str).str.lower().isin(["true", "1"]).to_numpy()
         shape = (problem.n_prompts, len(problem.scales))
-        # per round: the arms any context considered, and how many each context kept
-        self.rounds: list[tuple[int, np.ndarray, int]] = []
+        # per round: the arms any context considered, how many arms a context kept at
+        # most, and how many prompts (pooled rounds keep prompts)
+        self.rounds: list[tuple[int, np.ndarray, int, int]] = []
         rounds = log["round"].to_numpy()
         contexts = log.context.astype(str).to_numpy()
         for r in np.unique(rounds):
@@ -85,35 +91,56 @@ class PullHistory:
             considered[arm[rows], scale[rows]] = True
             per_context = {c: int(kept[rows & (contexts == c)].sum())
                            for c in np.unique(contexts[rows])}
-            self.rounds.append((int(r), considered, max(per_context.values())))
+            prompts_kept = max(np.unique(arm[rows & kept & (contexts == c)]).size
+                               for c in np.unique(contexts[rows]))
+            self.rounds.append((int(r), considered, max(per_context.values()), prompts_kept))
 
     def _replay(self, task_weights: np.ndarray, cost_weight: float):
-        """(round -> (P, S) unbiased utility at the end of that round, the final
-        ArmStatistics) with one context of these weights."""
+        """(round -> (P, S) utility at the end of that round, the final ArmStatistics,
+        the final VoteProfiles or None) with one context of these weights: unbiased
+        estimates, or pooled ones when the run trained on them."""
         problem = self.problem
         backend = problem.backend
         stats = ArmStatistics(1, problem.n_prompts, backend.n_max)
         if getattr(backend, "requests_per_scale", None) is not None:
             stats.requests = np.asarray(backend.requests_per_scale, dtype=float)
+        profiles = None if self.pooled_alpha is None else \
+            VoteProfiles(problem.n_prompts, problem.train, backend.n_queries)
         weights = task_weights[None, :]
-        costs = np.array([cost_weight])
         make = VotePull if self.strategy.pull_kind == VOTES else ScorePull
-        scales = problem.scales - 1
         snapshots: dict[int, np.ndarray] = {}
         current = 0
         for record in self.records:
             while record.round > current:
-                snapshots[current] = stats.utility(costs)[0][:, scales]
+                snapshots[current] = self._utility(stats, profiles, task_weights,
+                                                   cost_weight)
                 current += 1
             pull = make(**record.fields, n=record.n)
             stats.add(record.prompt, self.strategy.estimate(pull, weights))
+            if profiles is not None:
+                profiles.add(record.prompt, record.queries, pull.counts, pull.gold)
             if record.request_cost is not None:
                 stats.add_requests(record.prompt, SimpleNamespace(
                     request_cost=record.request_cost, requests=record.requests))
-        final = stats.utility(costs)[0][:, scales]
-        for r, _, _ in self.rounds:
+        final = self._utility(stats, profiles, task_weights, cost_weight)
+        for r, *_ in self.rounds:
             snapshots.setdefault(r, final)
-        return snapshots, stats
+        return snapshots, stats, profiles
+
+    def _task_and_cost(self, stats: ArmStatistics, profiles: VoteProfiles | None,
+                       task_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P, n_max) task utility and cost of one context with ``task_weights``."""
+        if profiles is None:
+            task, cost = stats.task_and_cost()
+            return task[0], cost
+        credit, _ = profiles.credit(self.pooled_alpha, self.problem.backend.n_max)
+        return task_weights[0] * credit, stats.linear_cost()  # majority voting: correct
+
+    def _utility(self, stats: ArmStatistics, profiles: VoteProfiles | None,
+                 task_weights: np.ndarray, cost_weight: float) -> np.ndarray:
+        """(P, S) utility on the scale grid (NaN without data)."""
+        task, cost = self._task_and_cost(stats, profiles, task_weights)
+        return (task - cost_weight * cost)[:, self.problem.scales - 1]
 
     def choose(self, task_weights: np.ndarray, cost_weight: float,
                max_usd: float | None = None, max_n: int | None = None) -> WeightsChoice:
@@ -123,7 +150,7 @@ class PullHistory:
         no arm has data at all."""
         problem = self.problem
         task_weights = np.asarray(task_weights, dtype=float)
-        snapshots, stats = self._replay(task_weights, cost_weight)
+        snapshots, stats, profiles = self._replay(task_weights, cost_weight)
         contexts = Contexts(("new",), task_weights[None], np.array([cost_weight]),
                             np.ones(1),
                             None if max_usd is None else np.array([max_usd], dtype=float),
@@ -133,7 +160,20 @@ class PullHistory:
         allowed = cap_mask(contexts, problem.scales, shape, usd)[0]
         active = allowed if allowed.any() else np.ones(shape[1:], bool)
         last = self.rounds[-1][0] if self.rounds else None
-        for i, (r, considered, keep) in enumerate(self.rounds):
+        for i, (r, considered, keep, prompts_kept) in enumerate(self.rounds):
+            if profiles is not None:  # pooled rounds keep prompts, the last one arm
+                consider = active & considered.any(axis=1)[:, None]
+                if not consider.any():
+                    continue
+                util = np.where(np.isnan(snapshots[r]), -np.inf, snapshots[r])
+                if r == last:
+                    active = keep_best(util[None], consider[None], np.ones(1, int))[0]
+                    continue
+                score = np.where(consider, util, -np.inf).max(axis=1)  # (P,)
+                kept = keep_best(score[None, :, None], consider.any(axis=1)[None, :, None],
+                                 np.array([max(prompts_kept, 1)]))[0, :, 0]
+                active = consider & kept[:, None]
+                continue
             # the arms the round looked at (a screening round: N=1 only); the context's
             # others follow their prompt: kept if one of its arms was, or if none was looked at
             consider = active & considered.any(axis=0)[None, :]
@@ -153,7 +193,7 @@ class PullHistory:
                 if (survivors & fed).any():
                     survivors = survivors & fed
             active = survivors
-        final = stats.utility(np.array([cost_weight]))[0][:, problem.scales - 1]
+        final = self._utility(stats, profiles, task_weights, cost_weight)
         has_data = ~np.isnan(final)
         if not has_data.any():
             raise ConfigError("the run has no estimate for any arm (it stopped before its "
@@ -164,7 +204,8 @@ class PullHistory:
             pool = has_data & allowed if (has_data & allowed).any() else has_data
         score = np.where(pool, final, -np.inf)
         p, s = np.unravel_index(int(np.argmax(score)), score.shape)
-        samples = int(stats.pulls[p, problem.scales[s] - 1])
+        # pooled: every pull of the prompt stands behind each of its N
+        samples = int(stats.pulls[p, 0 if profiles is not None else problem.scales[s] - 1])
         need = SUPPORT_FRACTION * float(self.trained_samples.min()) \
             if self.trained_samples.size else 0.0
         if samples < need:
@@ -174,10 +215,10 @@ class PullHistory:
                 f"{samples} samples, against at least {int(self.trained_samples.min())} "
                 f"behind every trained context's choice; add the context to the config "
                 f"and run optimize again", field="weights")
-        task, cost = stats.task_and_cost()
+        task, cost = self._task_and_cost(stats, profiles, task_weights)
         low, high = np.minimum(task_weights, 0).sum(), np.maximum(task_weights, 0).sum()
         k = problem.scales[s] - 1
-        reported = float(np.clip(task[0, p, k], low, high) - cost_weight * cost[p, k])
+        reported = float(np.clip(task[p, k], low, high) - cost_weight * cost[p, k])
         return WeightsChoice(int(p), int(problem.scales[s]), reported, float(final[p, s]),
                              samples, fallback)
 

@@ -78,6 +78,7 @@ class AdaptiveVote(MajorityVote):
     """
 
     name: ClassVar[str] = "adaptive_vote"
+    pooled_votes: ClassVar[bool] = False  # scale k costs what was drawn, not k completions
 
     def expected_stops(self, pull: VotePull, rng: np.random.Generator | None = None
                        ) -> np.ndarray:

@@ -26,6 +26,9 @@ class MajorityVote:
     name: ClassVar[str] = "majority_vote"
     pull_kind: ClassVar[str] = VOTES
     objectives: tuple[str, ...] = ("correct",)
+    # the pooled plug-in estimate (``_pooled``) applies: credit is majority voting's and
+    # scale k costs k completions
+    pooled_votes: ClassVar[bool] = True
 
     def __init__(self, table: tuple[int, int] | None = None):
         self.table = table

@@ -134,7 +134,7 @@ def test_psst_pays_each_round_by_price_not_by_completions():
     trainer = Trainer(problem, 0.5, np.random.default_rng(0),
                       observer=lambda r, rounds, spent, budget: spent_after.append(spent),
                       unit="usd")
-    result = train(PSST(screen="never"), trainer)
+    result = train(PSST(screen="never", estimator="unbiased"), trainer)
     rounds = result.rounds
     share = 0.5 / rounds
     sweep = trainer.price[:, backend.n_max - 1].sum()  # round 1: every prompt at N=8

@@ -46,7 +46,7 @@ def test_each_round_trims_and_one_arm_survives_per_context():
 def test_screening_kicks_in_only_for_small_budgets():
     backend, contexts = clear_env()
     problem = Problem(backend, np.arange(60), np.arange(1, 17), contexts)
-    algo = PSST()
+    algo = PSST(estimator="unbiased")  # pooled rounds never screen
     assert algo.wants_screen(problem, 300)  # 300 // 6 rounds < 4 prompts x 16
     assert not algo.wants_screen(problem, 100_000)
     assert not PSST(screen="never").wants_screen(problem, 300)

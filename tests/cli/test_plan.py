@@ -16,9 +16,19 @@ def test_plan_prints_the_arms_the_estimate_and_the_schedule(tmp_path):
     for arm in ("direct", "concise-expert", "step-by-step", "no-format"):
         assert arm in text
     assert "estimate: 2000 completions, " in text and "tokens expected" in text
-    assert "psst: 7 trimming rounds; round 1 pulls 6 prompts 2 queries each at N=16" in text
+    # 6 prompts: ceil(log2 6) - 1 = 2 pooled rounds, round 1 half the budget at N=2
+    assert "psst: 2 pooled rounds; round 1 pulls 6 prompts 83 queries each at N=2" in text
     assert "pilot: 18 completions (0 from cache), 18 requests" in text
     assert "warning: iapo-sim/arith has no price" in text
+
+
+def test_plan_prints_psst_s_trimming_schedule_on_unbiased_estimates(tmp_path):
+    config = sim_project(tmp_path, rows=60, budget=2000,
+                         algorithm={"name": "psst", "params": {"estimator": "unbiased"}})
+    code, out, err = run_cli("plan", config)
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "psst: 7 trimming rounds; round 1 pulls 6 prompts 2 queries each at N=16" in text
 
 
 def test_plan_json_is_one_document(tmp_path):
@@ -28,7 +38,9 @@ def test_plan_json_is_one_document(tmp_path):
     doc = json.loads(out)  # stdout is only JSON
     assert doc["completions"] == 600 and doc["completions_exact"] is True
     assert doc["budget"] == {"unit": "completions", "amount": 600}
-    assert doc["schedule"]["screened"] is True and doc["schedule"]["total_rounds"] == 7
+    assert doc["schedule"]["screened"] is False and doc["schedule"]["total_rounds"] == 2
+    assert doc["schedule"]["estimator"] == "pooled"
+    assert doc["schedule"]["round1"][0] == {"arm": "direct", "n": 2, "queries": 25}
     assert [r["arm"] for r in doc["schedule"]["round1"]][:2] == ["direct", "concise-expert"]
     arm = doc["arms"][0]
     assert arm["tokenizer"] == "iapo-sim" and arm["completion_from"] == "pilot"

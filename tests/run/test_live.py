@@ -31,7 +31,8 @@ def test_budget_600_six_prompts_meets_the_bars(setup, tmp_path):
     outcome = optimize(config, out=tmp_path / "run1")
     assert outcome.result.spent == 600
     assert server.completions <= 600
-    assert server.requests < server.completions / 2  # n batching
+    # n batching: pooled rounds pull two completions per (prompt, query), one request
+    assert server.requests <= server.completions / 2
     usage = outcome.usage
     assert usage["this_attempt"]["completion"]["fresh"] == server.completions
     assert usage["all_attempts"]["completion"]["completions"] == server.completions
