@@ -306,7 +306,8 @@ class Trainer:
         # set by ``pool_votes``: estimates from vote profiles instead of ``stats``' sums
         self.profiles: VoteProfiles | None = None
         self.pool_alpha = 0.0
-        self._pooled_at: tuple | None = None  # (stamp, task, cost) of the last estimate
+        # (stamp, prompts computed or None for all, task, cost) of the last pooled estimate
+        self._pooled_at: tuple | None = None
         n_prompts = problem.n_prompts
         # per prompt: charge (in the unit) of the completion and request parts, and the
         # completions and requests behind them (planning price once a prompt has data)
@@ -621,23 +622,32 @@ class Trainer:
                                      self.problem.backend.n_queries)
         self.pool_alpha = float(alpha)
 
-    def task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+    def task_and_cost(self, prompts: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """(C, P, n_max) estimated task utility and (P, n_max) expected cost at each scale,
         NaN without data: ``ArmStatistics``' unbiased sums, or with ``pool_votes`` the
-        pooled estimate (known at every scale for a prompt pulled at any)."""
+        pooled estimate (known at every scale for a prompt pulled at any). ``prompts``
+        (P,) bool: only those are needed (pooled: the others may be NaN; the estimate is
+        computed once per new data and kept)."""
         if self.profiles is None:
             return self.stats.task_and_cost()
         stamp = (self.pulls, self.completions)
-        if self._pooled_at is None or self._pooled_at[0] != stamp:  # new votes since
-            credit, _ = self.profiles.credit(self.pool_alpha, self.problem.backend.n_max)
+        want = None if prompts is None else np.asarray(prompts, bool)
+        cached = self._pooled_at
+        fresh = cached is not None and cached[0] == stamp and (
+            cached[1] is None or (want is not None and not (want & ~cached[1]).any()))
+        if not fresh:  # new votes since, or prompts the last estimate left out
+            credit, _ = self.profiles.credit(self.pool_alpha, self.problem.backend.n_max,
+                                             want)
             weights = self.problem.contexts.task_weights[:, 0]  # majority voting: correct
-            self._pooled_at = (stamp, weights[:, None, None] * credit[None],
+            self._pooled_at = (stamp, want, weights[:, None, None] * credit[None],
                                self.stats.linear_cost())
-        return self._pooled_at[1], self._pooled_at[2]
+        return self._pooled_at[2], self._pooled_at[3]
 
-    def grid_utility(self) -> np.ndarray:
-        """(C, P, S) estimated utility on the scale grid (NaN without data)."""
-        task, cost = self.task_and_cost()
+    def grid_utility(self, prompts: np.ndarray | None = None) -> np.ndarray:
+        """(C, P, S) estimated utility on the scale grid (NaN without data; see
+        ``task_and_cost`` for ``prompts``)."""
+        task, cost = self.task_and_cost(prompts)
         util = task - self.problem.contexts.cost_weights[:, None, None] * cost[None]
         return util[:, :, self.problem.scales - 1]
 
@@ -648,7 +658,8 @@ class Trainer:
             return np.repeat(self.stats.pulls[:, :1], len(self.problem.scales), axis=1)
         return self.stats.pulls[:, self.problem.scales - 1]
 
-    def reported_task_and_cost(self) -> tuple[np.ndarray, np.ndarray]:
+    def reported_task_and_cost(self, prompts: np.ndarray | None = None
+                               ) -> tuple[np.ndarray, np.ndarray]:
         """``ArmStatistics.task_and_cost`` as reported to users: the (C, P, n_max) task
         utility clipped to the range it can take, ``[sum of negative weights, sum of
         positive weights]`` per context (every objective scores in [0, 1]).
@@ -656,16 +667,16 @@ class Trainer:
         The telescoping estimate is unbiased, so it can leave that range (1.5009 for a
         context whose utility lies in [0, 1.5]); algorithms rank by the unclipped values
         (``grid_utility``), which clipping would tie at the bound."""
-        task, cost = self.task_and_cost()
+        task, cost = self.task_and_cost(prompts)
         weights = self.problem.contexts.task_weights  # (C, K)
         low = np.minimum(weights, 0.0).sum(axis=1)[:, None, None]
         high = np.maximum(weights, 0.0).sum(axis=1)[:, None, None]
         return np.clip(task, low, high), cost  # NaN (no data) stays NaN
 
-    def reported_utility(self) -> np.ndarray:
+    def reported_utility(self, prompts: np.ndarray | None = None) -> np.ndarray:
         """(C, P, S) estimated utility on the scale grid as reported in the run's files:
         the clipped task part (``reported_task_and_cost``) minus the cost part."""
-        task, cost = self.reported_task_and_cost()
+        task, cost = self.reported_task_and_cost(prompts)
         util = task - self.problem.contexts.cost_weights[:, None, None] * cost[None]
         return util[:, :, self.problem.scales - 1]
 
@@ -697,7 +708,8 @@ class Trainer:
 
     def end_round(self, considered: np.ndarray, kept: np.ndarray) -> None:
         self.log.record(self.rounds, self.problem, considered, kept,
-                        self.reported_utility(), self.grid_samples())
+                        self.reported_utility(considered.any(axis=(0, 2))),
+                        self.grid_samples())
         self.rounds += 1
 
     def notify(self, round_: int, rounds: int) -> None:

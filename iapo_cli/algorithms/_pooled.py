@@ -36,9 +36,12 @@ class VoteProfiles:
         rows = self.row[np.asarray(queries, dtype=np.int64)]
         np.add.at(self.votes[prompt], rows, vote_profiles(counts, gold))
 
-    def credit(self, alpha: float, n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    def credit(self, alpha: float, n_max: int, prompts: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """(P, n_max) pooled estimate of each prompt's majority-vote credit at N = 1..n_max
-        (NaN for a prompt never pulled) and (P,) the train queries behind each.
+        (NaN for a prompt never pulled, and for those ``prompts`` (P,) bool leaves out:
+        only the prompts a decision needs are computed) and (P,) the train queries behind
+        each.
 
         Per query the pool is every prompt's votes on it; a prompt's shares there are
         ``(its votes + alpha * pool shares) / (its votes cast + alpha)``, and its estimate
@@ -46,7 +49,9 @@ class VoteProfiles:
         votes = self.votes
         cast = votes[:, :, -1]  # (P, X)
         seen = cast > 0
-        pool = votes.sum(axis=0)  # (X, W + 2)
+        pool = votes.sum(axis=0)  # (X, W + 2): every prompt's votes, wanted or not
+        if prompts is not None:
+            seen = seen & np.asarray(prompts, bool)[:, None]
         pool_shares = pool[:, :-1] / np.maximum(pool[:, -1:], 1.0)  # (X, W + 1)
         prompts, rows = np.nonzero(seen)  # sorted by prompt
         total = np.zeros((votes.shape[0], n_max))
@@ -57,6 +62,6 @@ class VoteProfiles:
             credit = profile_credit(shares.astype(float), n_max)  # (r, n_max)
             first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
             total[p[first]] += np.add.reduceat(credit, first, axis=0)
-        queries = seen.sum(axis=1)
+        queries = (cast > 0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return total / queries[:, None], queries

@@ -123,7 +123,7 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
     pull fits, or a pull spent nothing (a metered pull refused at its worst case)."""
     if stop_at - trainer.spent <= 0:
         return
-    util = np.where(active, trainer.grid_utility(), -np.inf)
+    util = np.where(active, trainer.grid_utility(active.any(axis=(0, 2))), -np.inf)
     flat = util.reshape(util.shape[0], -1)
     best2 = np.argsort(-flat, axis=1)[:, :2]
     top2 = np.take_along_axis(flat, best2, axis=1)
@@ -198,7 +198,7 @@ def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float) -> np.ndar
         if last:
             _spend_on_closest(trainer, active, top, stop_at)
         active = _within_caps(trainer, active)
-        util = trainer.grid_utility()
+        util = trainer.grid_utility(active.any(axis=(0, 2)))
         if last:  # the final pick: each context's best arm with data
             kept = keep_best(np.where(np.isnan(util), -np.inf, util), active,
                              np.ones(n_ctx, dtype=int))
