@@ -614,13 +614,16 @@ class Trainer:
         """From now on, estimate with the pooled plug-in (``strategies._pooled``): keep
         every pull's vote profiles and estimate each prompt at every scale from them, with
         ``alpha`` pooled votes per (prompt, query). Only for a strategy with
-        ``pooled_votes`` (majority voting). Pulls served before the call (a metered
-        run's price probe) are not in the profiles: call it before the algorithm pulls."""
+        ``pooled_votes`` (majority voting). Pulls served before the first call are not
+        in the profiles (``Algorithm.prepare`` calls it before a metered run's price
+        probe); a second call only sets ``alpha``."""
         if not getattr(self.problem.backend.strategy, "pooled_votes", False):
             raise ValueError("pooled estimates need a majority-vote strategy")
+        self.pool_alpha, self._pooled_at = float(alpha), None
+        if self.profiles is not None:
+            return
         self.profiles = VoteProfiles(self.problem.n_prompts, self.problem.train,
                                      self.problem.backend.n_queries)
-        self.pool_alpha = float(alpha)
 
     def task_and_cost(self, prompts: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:

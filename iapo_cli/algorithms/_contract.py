@@ -48,6 +48,10 @@ class Algorithm:
         except ValueError as exc:
             raise AlgorithmParameterError(str(exc)) from None
 
+    def prepare(self, trainer: Trainer) -> None:
+        """Set ``trainer`` up before its first pull (a metered run's price probe comes
+        first): e.g. ``Trainer.pool_votes``, so that every pull is in the estimates."""
+
     def run(self, trainer: Trainer) -> Policy:
         """Spend ``trainer``'s budget (never more) and return the policy. Algorithms may
         record facts about the run in ``trainer.notes`` (written to summary.json)."""
@@ -119,6 +123,7 @@ def train(algorithm: Algorithm, trainer: Trainer) -> TrainingResult:
     metered budget (tokens, USD, cost) starts with ``Trainer.probe_prices``, so that the
     algorithm plans with prices learnt from usage rather than with worst cases."""
     algorithm.check_params()
+    algorithm.prepare(trainer)
     trainer.probe_prices()
     return trainer.result(algorithm.run(trainer))
 

@@ -43,25 +43,32 @@ class VoteProfiles:
         only the prompts a decision needs are computed) and (P,) the train queries behind
         each.
 
-        Per query the pool is every prompt's votes on it; a prompt's shares there are
-        ``(its votes + alpha * pool shares) / (its votes cast + alpha)``, and its estimate
-        is the mean over the queries it was pulled on of the credit under those shares."""
+        Per query the pool is gold's share of every prompt's votes on it; a prompt's
+        shares there are its votes plus ``alpha`` lent votes, of which the pool's share go
+        to gold and the rest are scattered (never win), over its votes cast plus
+        ``alpha``: gold ``(g + alpha * pool) / (m + alpha)``, each other answer
+        ``w / (m + alpha)``. Its estimate is the mean over the queries it was pulled on of
+        the credit under those shares. Only gold is pooled: answers are known by rank, and
+        one prompt's most-voted wrong answer need not be another's (pooling them by rank
+        would make scattered wrong answers one strong rival)."""
         votes = self.votes
         cast = votes[:, :, -1]  # (P, X)
         seen = cast > 0
         pool = votes.sum(axis=0)  # (X, W + 2): every prompt's votes, wanted or not
         if prompts is not None:
             seen = seen & np.asarray(prompts, bool)[:, None]
-        pool_shares = pool[:, :-1] / np.maximum(pool[:, -1:], 1.0)  # (X, W + 1)
+        lent = np.zeros((len(pool), votes.shape[2] - 1))  # (X, W + 1) shares of lent votes
+        lent[:, 0] = pool[:, 0] / np.maximum(pool[:, -1], 1.0)  # gold's; the rest scatter
         prompts, rows = np.nonzero(seen)  # sorted by prompt
         total = np.zeros((votes.shape[0], n_max))
         step = max(1, CREDIT_ELEMENTS // n_max)  # bounded memory for any prompts x queries
         for lo in range(0, prompts.size, step):
             p, x = prompts[lo : lo + step], rows[lo : lo + step]
-            shares = (votes[p, x, :-1] + alpha * pool_shares[x]) / (cast[p, x, None] + alpha)
+            shares = (votes[p, x, :-1] + alpha * lent[x]) / (cast[p, x, None] + alpha)
             credit = profile_credit(shares.astype(float), n_max)  # (r, n_max)
             first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
             total[p[first]] += np.add.reduceat(credit, first, axis=0)
         queries = (cast > 0).sum(axis=1)
+        computed = seen.any(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return total / queries[:, None], queries
+            return np.where(computed[:, None], total / queries[:, None], np.nan), queries

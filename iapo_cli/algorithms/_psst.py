@@ -163,9 +163,14 @@ def _spend_on_closest(trainer: Trainer, active: np.ndarray, top: np.ndarray,
         idle = idle + 1 if trainer.spent == before else 0
 
 
-def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float) -> np.ndarray:
+POOLED_PULL = 2
+"""Votes per (prompt, query) in a pooled round: two votes on twice the queries beat more
+votes on fewer (the pooled estimate lends each row the query's other votes)."""
+
+def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float,
+                  votes: int = POOLED_PULL) -> np.ndarray:
     """PSST's rounds with pooled estimates (``Trainer.pool_votes``): every round pulls each
-    prompt still active in some context at the pull size ``POOLED_PULL`` (or N_max if
+    prompt still active in some context at ``votes`` completions per query (or N_max if
     smaller), all on one batch of fresh train queries (paired), as often as the round's
     share of the budget pays; then each context keeps the better half of its prompts, by
     each prompt's best pooled utility over the N its caps allow (every N of a prompt is
@@ -176,7 +181,7 @@ def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float) -> np.ndar
     """
     problem = trainer.problem
     n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(problem.scales)
-    size = min(POOLED_PULL, int(problem.backend.n_max))
+    size = min(votes, int(problem.backend.n_max))
     trainer.pool_votes(alpha)
     active = _within_caps(trainer, np.ones((n_ctx, n_prompts, n_scales), bool))
     if rounds is None:
@@ -218,10 +223,6 @@ def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float) -> np.ndar
     return active
 
 
-POOLED_PULL = 2
-"""Votes per (prompt, query) in a pooled round: two votes on twice the queries beat more
-votes on fewer (the pooled estimate lends each row the query's other votes)."""
-
 ESTIMATORS = ("auto", "pooled", "unbiased")
 SCREEN_MODES = ("auto", "always", "never")
 
@@ -240,6 +241,7 @@ class PSST(Algorithm):
         ``unbiased``: the paper's trimming over (prompt, N) arms on all-subsets estimates,
         pulling each prompt at its largest active N (``trim_rounds``), with screening.
     alpha: pooled votes lent to each (prompt, query) row by the query's pool (pooled only).
+    votes: completions per prompt and query in a pooled round (``POOLED_PULL``).
     rounds: trimming rounds; default ``ceil(log2 |arms|)`` (pooled: ``ceil(log2 |prompts|)
         - 1``), capped so that a round's share pays at least one pull of every prompt.
     screen: ``auto`` screens only when the budget cannot pay one full sweep (every prompt at
@@ -256,11 +258,13 @@ class PSST(Algorithm):
 
     def __init__(self, rounds: int | None = None, schedule: str = "geometric",
                  screen: str | None = None, rho: float = 0.2, k: int = 5,
-                 estimator: str | None = None, alpha: float = 2.0):
+                 estimator: str | None = None, alpha: float = 2.0,
+                 votes: int = POOLED_PULL):
         # None means the class's own default (psst: auto, psst_topk: always / unbiased)
         self.rounds, self.schedule, self.screen, self.rho, self.k = (
             rounds, schedule, screen or self.default_screen, rho, k)
-        self.estimator, self.alpha = estimator or self.default_estimator, alpha
+        self.estimator, self.alpha, self.votes = (
+            estimator or self.default_estimator, alpha, votes)
 
     def pooled(self, problem: Problem) -> bool:
         """Whether this run estimates with pooled votes (see ``estimator``)."""
@@ -273,6 +277,8 @@ class PSST(Algorithm):
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         if not self.alpha > 0:
             raise ValueError(f"alpha must be positive, got {self.alpha}")
+        if self.votes < 1:
+            raise ValueError(f"votes must be at least 1, got {self.votes}")
         if self.screen not in SCREEN_MODES:
             raise ValueError(f"screen must be one of {SCREEN_MODES}, got {self.screen!r}")
         if self.schedule not in KEEP_SCHEDULES:
@@ -298,15 +304,21 @@ class PSST(Algorithm):
         # budget / canonical < sweep is budget // canonical < sweep for integer sweeps
         return budget / canonical < sweep
 
-    def run(self, trainer: Trainer) -> Policy:
-        problem, budget = trainer.problem, trainer.budget
+    def prepare(self, trainer: Trainer) -> None:
+        problem = trainer.problem
         if self.pooled(problem):
             if not getattr(problem.backend.strategy, "pooled_votes", False):
                 raise ConfigError(f"estimator 'pooled' needs majority voting, not "
                                   f"{problem.backend.strategy.name!r}", field="estimator")
+            trainer.pool_votes(self.alpha)  # before a metered run's price probe
+
+    def run(self, trainer: Trainer) -> Policy:
+        problem, budget = trainer.problem, trainer.budget
+        if self.pooled(problem):
+            self.prepare(trainer)  # run without train(): nothing pulled yet either way
             trainer.notes["screened"] = False
             trainer.notes["estimator"] = "pooled"
-            final = pooled_rounds(trainer, self.rounds, self.alpha)
+            final = pooled_rounds(trainer, self.rounds, self.alpha, self.votes)
             # a metered budget's last crumbs: the survivors at the grid's smallest N (the
             # pooled estimate takes votes at any N; small pulls fit the most queries)
             smallest = np.zeros((1, *final.shape[1:]), bool)

@@ -20,7 +20,6 @@ import numpy as np
 
 from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
-from ..algorithms._psst import POOLED_PULL
 from ..config import load_config
 from ..llm import ChatRequest, LiteLLMTransport, LLMClient, provider_of, slot_key
 from ..sim import SIM_PROVIDER, token_count
@@ -126,7 +125,7 @@ def _pooled_schedule(problem: Problem, budget: float, left: float, price: np.nda
                      algorithm: PSST) -> RoundPlan:
     """``pooled_rounds``' schedule: every prompt at the pooled pull size in round 1."""
     n_prompts = problem.n_prompts
-    size = min(POOLED_PULL, int(problem.backend.n_max))
+    size = min(algorithm.votes, int(problem.backend.n_max))
     rounds = algorithm.rounds or max(1, math.ceil(math.log2(max(n_prompts, 2))) - 1)
     room = round_room(split_budget(left, rounds), 0, left)
     top_price = price[:, size - 1]

@@ -4,10 +4,10 @@ A pull of n completions estimates majority voting at N <= n without bias, but th
 all-subsets estimate at N = 32 from 32 votes is nearly an indicator (per query, a paired
 difference of two prompts has a standard deviation of about 0.25 on the MATH env). The
 plug-in estimate here trades a little bias for far less variance: per (prompt, query) it
-forms the answer shares ``(votes + alpha * pooled) / (votes cast + alpha)``, where
-``pooled`` are the shares of every prompt's votes on that query (the query's difficulty
-and its tempting wrong answers, shared by the prompts), and takes the exact majority-vote
-credit of those shares at every N. Two votes per prompt and query then rank prompts at
+lends the prompt's votes ``alpha`` more, split as gold's share of every prompt's votes on
+that query (the query's difficulty, shared by the prompts) and otherwise scattered, and
+takes the majority-vote credit of the resulting answer shares at every N
+(``algorithms._pooled.VoteProfiles.credit``). Two votes per prompt and query then rank prompts at
 N = 32 better than 32 votes do (issue 13's ablation in ``benchmarks/pooled_ablation.py``).
 
 Answers are known by rank, not identity (a live pull labels answers per row): a vote

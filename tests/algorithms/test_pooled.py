@@ -15,11 +15,13 @@ def test_profiles_pool_the_prompts_votes_per_query():
     profiles.add(1, np.array([3, 5]), np.array([[0, 2], [1, 1]]), np.array([0, 1]))
     credit, queries = profiles.credit(alpha=2.0, n_max=3)
     assert queries.tolist() == [1, 2]
-    # query 3's pool: 2 gold, 2 wrong of 4 votes; prompt 0 there: (2 + 2 * .5) / 4
-    want0 = profile_credit(np.array([[0.75, 0.25, 0, 0, 0]]), 3)[0]
+    # query 3: gold has 2 of the 4 votes; prompt 0 there: gold (2 + 2 * .5) / 4, the
+    # lent wrong votes scattered
+    want0 = profile_credit(np.array([[0.75, 0, 0, 0, 0]]), 3)[0]
     assert np.allclose(credit[0], want0)
-    # prompt 1: query 3 (0 + 1) / 4 gold, (2 + 1) / 4 wrong; query 5 only its own votes
-    want1 = profile_credit(np.array([[0.25, 0.75, 0, 0, 0], [0.5, 0.5, 0, 0, 0]]), 3)
+    # prompt 1: query 3 gold (0 + 1) / 4, its wrong answer 2 / 4; query 5 (its own votes
+    # alone in the pool, gold 1 of 2) gold (1 + 1) / 4, wrong 1 / 4
+    want1 = profile_credit(np.array([[0.25, 0.5, 0, 0, 0], [0.5, 0.25, 0, 0, 0]]), 3)
     assert np.allclose(credit[1], want1.mean(axis=0))
 
 
@@ -94,7 +96,8 @@ def test_pooled_profiles_do_not_grow_with_the_budget():
 
 
 @pytest.mark.parametrize("bad, message", [({"estimator": "fancy"}, "estimator must be"),
-                                          ({"alpha": 0.0}, "alpha must be positive")])
+                                          ({"alpha": 0.0}, "alpha must be positive"),
+                                          ({"votes": 0}, "votes must be at least 1")])
 def test_pooled_parameters_are_checked(bad, message):
     from iapo_cli.algorithms import AlgorithmParameterError
 
