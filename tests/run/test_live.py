@@ -26,6 +26,18 @@ def setup(tmp_path, loopback, api_key):
     return live_config(tmp_path / "live.yaml", loopback.url, data), loopback
 
 
+# pulls of 8 votes: a quarter of the requests of PSST's default 2, for the tests about
+# stopping and resuming (what they check does not depend on the allocation)
+EIGHT_VOTES = "algorithm: {name: psst, params: {votes: 8}}\n"
+
+
+@pytest.fixture
+def setup8(tmp_path, loopback, api_key):
+    data = write_sums(tmp_path / "sums.jsonl", count=40)
+    return live_config(tmp_path / "live.yaml", loopback.url, data, extra=EIGHT_VOTES), \
+        loopback
+
+
 def test_budget_600_six_prompts_meets_the_bars(setup, tmp_path):
     config, server = setup
     outcome = optimize(config, out=tmp_path / "run1")
@@ -82,8 +94,8 @@ def test_live_config_errors(setup, old, new, message):
     assert server.requests == 0
 
 
-def test_exhausted_retries_stop_the_run_and_resume_finishes(setup, tmp_path):
-    config, server = setup
+def test_exhausted_retries_stop_the_run_and_resume_finishes(setup8, tmp_path):
+    config, server = setup8
     server.fail(*[None] * 5)
     server.fail_always = "500"
     with pytest.raises(RunFailed, match="after 3 attempts.*--resume"):
@@ -149,8 +161,8 @@ def _stop_midway(proc, server, sig) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_killed_run_resumes_without_paying_twice(setup, tmp_path, sig):
-    config, server = setup
+def test_killed_run_resumes_without_paying_twice(setup8, tmp_path, sig):
+    config, server = setup8
     server.latency = 0.02
     run = tmp_path / "run"
     first = _cli(["optimize", config, "--out", run])
@@ -204,9 +216,9 @@ objectives:
     assert again.usage["this_attempt"]["judge"]["cached"] == 200
 
 
-def test_two_processes_sharing_a_cache_pay_once_and_agree(setup, tmp_path):
+def test_two_processes_sharing_a_cache_pay_once_and_agree(setup8, tmp_path):
     """Issue 10, item 4: two `iapo optimize` of one config at the same time on one cache."""
-    config, server = setup
+    config, server = setup8
     config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
     server.latency = 0.01
     runs = [tmp_path / "run-a", tmp_path / "run-b"]

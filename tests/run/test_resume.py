@@ -25,7 +25,8 @@ def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_k
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(LoopbackServer(seed=0))
-        config = live_config(tmp_path / "live.yaml", first.url, data)
+        config = live_config(tmp_path / "live.yaml", first.url, data,
+                             extra="algorithm: {name: psst, params: {votes: 8}}\n")
         first.fail(*[None] * 12)  # 12 requests served, then a 500 on every request
         first.fail_always = "500"
         with pytest.raises(RunFailed):
