@@ -48,6 +48,10 @@ class Algorithm:
         except ValueError as exc:
             raise AlgorithmParameterError(str(exc)) from None
 
+    def check_problem(self, problem: Problem) -> None:
+        """An ``AlgorithmParameterError`` when a parameter cannot apply to ``problem`` (a
+        bad input the run layer reports before anything is written or paid)."""
+
     def prepare(self, trainer: Trainer) -> None:
         """Set ``trainer`` up before its first pull (a metered run's price probe comes
         first): e.g. ``Trainer.pool_votes``, so that every pull is in the estimates."""

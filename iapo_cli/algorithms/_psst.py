@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError
 from ._base import Policy, Problem, Trainer, keep_best
 from ._budget import (
     KEEP_SCHEDULES,
@@ -17,7 +16,7 @@ from ._budget import (
     split_budget,
     times_affordable,
 )
-from ._contract import Algorithm
+from ._contract import Algorithm, AlgorithmParameterError
 
 
 def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
@@ -304,12 +303,17 @@ class PSST(Algorithm):
         # budget / canonical < sweep is budget // canonical < sweep for integer sweeps
         return budget / canonical < sweep
 
+    def check_problem(self, problem: Problem) -> None:
+        if self.estimator == "pooled" and not getattr(problem.backend.strategy,
+                                                      "pooled_votes", False):
+            raise AlgorithmParameterError(
+                f"estimator 'pooled' needs majority voting, not "
+                f"'{problem.backend.strategy.name}' (use auto or unbiased)")
+
     def prepare(self, trainer: Trainer) -> None:
         problem = trainer.problem
+        self.check_problem(problem)
         if self.pooled(problem):
-            if not getattr(problem.backend.strategy, "pooled_votes", False):
-                raise ConfigError(f"estimator 'pooled' needs majority voting, not "
-                                  f"{problem.backend.strategy.name!r}", field="estimator")
             trainer.pool_votes(self.alpha)  # before a metered run's price probe
 
     def run(self, trainer: Trainer) -> Policy:

@@ -178,6 +178,10 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
         raise ConfigError(f"{config.split.test_fraction:g} of {backend.n_queries} queries leaves "
                           f"the {part} split empty", source=source, field="split.test_fraction")
     problem = Problem(backend, train, scales, contexts)
+    try:
+        algorithm.check_problem(problem)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, source=source, field="algorithm") from None
     if unit != "completions":
         # the worst case of one query of every arm at the smallest scale (prompt tokens
         # bounded, completions at max_tokens): a budget below it could not sample them all
