@@ -663,7 +663,7 @@ class Trainer:
 
     def reported_task_and_cost(self, prompts: np.ndarray | None = None
                                ) -> tuple[np.ndarray, np.ndarray]:
-        """``ArmStatistics.task_and_cost`` as reported to users: the (C, P, n_max) task
+        """``task_and_cost`` as reported to users: the (C, P, n_max) task
         utility clipped to the range it can take, ``[sum of negative weights, sum of
         positive weights]`` per context (every objective scores in [0, 1]).
 

@@ -2,13 +2,14 @@
 
 A run keeps every pull its training served (pulls.npys) and its trimming rounds
 (trimming_log.csv). For new weights the pulls are replayed through the strategy's
-estimator with those weights — the same unbiased all-subsets estimates training computed,
-so for majority voting the per-arm accuracy and cost curves weighted anew, for Best-of-N
-the subset maxima of the newly weighted score vectors — and the new context follows the
-trimming rounds as one more context would have: in each round it considers its arms among
-those the round considered, keeps as many as the trained contexts kept, ranking by its
-own estimates as they stood at the end of that round; the last pick is its best estimate
-among its survivors. The pulls themselves are those the trained contexts asked for, so a
+estimator with those weights — the estimates training computed: PSST's pooled estimates
+for a run trained on them (the pulls keep their queries), else the unbiased all-subsets
+ones, so for majority voting the per-arm accuracy and cost curves weighted anew, for
+Best-of-N the subset maxima of the newly weighted score vectors — and the new context
+follows the rounds as one more context would have: in each round it considers its arms
+among those the round considered, keeps as many as the trained contexts kept (pooled
+rounds: as many prompts), ranking by its own estimates as they stood at the end of that
+round; the last pick is its best estimate among its survivors. The pulls themselves are those the trained contexts asked for, so a
 context whose best arms were trimmed early by every trained context has little data
 behind them: such a choice is refused (``UnsupportedWeights``).
 """
