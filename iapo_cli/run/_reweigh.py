@@ -9,9 +9,10 @@ Best-of-N the subset maxima of the newly weighted score vectors — and the new 
 follows the rounds as one more context would have: in each round it considers its arms
 among those the round considered, keeps as many as the trained contexts kept (pooled
 rounds: as many prompts), ranking by its own estimates as they stood at the end of that
-round; the last pick is its best estimate among its survivors. The pulls themselves are those the trained contexts asked for, so a
-context whose best arms were trimmed early by every trained context has little data
-behind them: such a choice is refused (``UnsupportedWeights``).
+round; the last pick is its best estimate among its survivors. The pulls themselves are
+those the trained contexts asked for, so a context whose best arms were trimmed early by
+every trained context has little data behind them: such a choice is refused
+(``UnsupportedWeights``).
 """
 
 from __future__ import annotations
