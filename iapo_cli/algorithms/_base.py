@@ -10,6 +10,7 @@ import numpy as np
 
 from ..backends import Backend, Contexts, PullUsage
 from ..errors import BudgetError, ConfigError
+from ..strategies._pooled import pools_votes
 from ._pooled import VoteProfiles
 
 if TYPE_CHECKING:
@@ -617,7 +618,7 @@ class Trainer:
         ``pooled_votes`` (majority voting). Pulls served before the first call are not
         in the profiles (``Algorithm.prepare`` calls it before a metered run's price
         probe); a second call only sets ``alpha``."""
-        if not getattr(self.problem.backend.strategy, "pooled_votes", False):
+        if not pools_votes(self.problem.backend.strategy):
             raise ValueError("pooled estimates need a majority-vote strategy")
         self.pool_alpha, self._pooled_at = float(alpha), None
         if self.profiles is not None:

@@ -54,18 +54,19 @@ class VoteProfiles:
         votes = self.votes
         cast = votes[:, :, -1]  # (P, X)
         seen = cast > 0
-        pool = votes.sum(axis=0)  # (X, W + 2): every prompt's votes, wanted or not
         if prompts is not None:
             seen = seen & np.asarray(prompts, bool)[:, None]
-        lent = np.zeros((len(pool), votes.shape[2] - 1))  # (X, W + 1) shares of lent votes
-        lent[:, 0] = pool[:, 0] / np.maximum(pool[:, -1], 1.0)  # gold's; the rest scatter
+        # (X,) gold's share of every prompt's votes on each query, wanted or not
+        pool_gold = votes[:, :, 0].sum(axis=0) / np.maximum(cast.sum(axis=0), 1.0)
         prompts, rows = np.nonzero(seen)  # sorted by prompt
         total = np.zeros((votes.shape[0], n_max))
         step = max(1, CREDIT_ELEMENTS // n_max)  # bounded memory for any prompts x queries
         for lo in range(0, prompts.size, step):
             p, x = prompts[lo : lo + step], rows[lo : lo + step]
-            shares = (votes[p, x, :-1] + alpha * lent[x]) / (cast[p, x, None] + alpha)
-            credit = profile_credit(shares.astype(float), n_max)  # (r, n_max)
+            shares = votes[p, x, :-1].astype(float)
+            shares[:, 0] += alpha * pool_gold[x]  # the other lent votes scatter
+            shares /= cast[p, x, None] + alpha
+            credit = profile_credit(shares, n_max)  # (r, n_max)
             first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
             total[p[first]] += np.add.reduceat(credit, first, axis=0)
         queries = (cast > 0).sum(axis=1)

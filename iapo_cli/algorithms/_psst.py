@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..strategies._pooled import pools_votes
 from ._base import Policy, Problem, Trainer, keep_best
 from ._budget import (
     KEEP_SCHEDULES,
@@ -166,9 +167,17 @@ POOLED_PULL = 2
 """Votes per (prompt, query) in a pooled round: two votes on twice the queries beat more
 votes on fewer (the pooled estimate lends each row the query's other votes)."""
 
-def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float,
+def pooled_schedule(problem: Problem, rounds: int | None, votes: int) -> tuple[int, int]:
+    """(rounds, completions per prompt and query) of ``pooled_rounds``: ``rounds`` or
+    ``ceil(log2 |prompts|) - 1`` (at least 1), and ``votes`` capped at N_max."""
+    if rounds is None:
+        rounds = max(1, math.ceil(math.log2(max(problem.n_prompts, 2))) - 1)
+    return int(rounds), min(int(votes), int(problem.backend.n_max))
+
+
+def pooled_rounds(trainer: Trainer, rounds: int | None,
                   votes: int = POOLED_PULL) -> np.ndarray:
-    """PSST's rounds with pooled estimates (``Trainer.pool_votes``): every round pulls each
+    """PSST's rounds on pooled estimates (after ``Trainer.pool_votes``): every round pulls each
     prompt still active in some context at ``votes`` completions per query (or N_max if
     smaller), all on one batch of fresh train queries (paired), as often as the round's
     share of the budget pays; then each context keeps the better half of its prompts, by
@@ -180,11 +189,8 @@ def pooled_rounds(trainer: Trainer, rounds: int | None, alpha: float,
     """
     problem = trainer.problem
     n_ctx, n_prompts, n_scales = len(problem.contexts), problem.n_prompts, len(problem.scales)
-    size = min(votes, int(problem.backend.n_max))
-    trainer.pool_votes(alpha)
+    rounds, size = pooled_schedule(problem, rounds, votes)
     active = _within_caps(trainer, np.ones((n_ctx, n_prompts, n_scales), bool))
-    if rounds is None:
-        rounds = max(1, math.ceil(math.log2(max(n_prompts, 2))) - 1)
     budget = trainer.remaining
     shares = split_budget(budget, rounds)
     stop_at = trainer.spent + budget
@@ -268,7 +274,7 @@ class PSST(Algorithm):
     def pooled(self, problem: Problem) -> bool:
         """Whether this run estimates with pooled votes (see ``estimator``)."""
         if self.estimator == "auto":
-            return bool(getattr(problem.backend.strategy, "pooled_votes", False))
+            return pools_votes(problem.backend.strategy)
         return self.estimator == "pooled"
 
     def _check(self) -> None:
@@ -304,8 +310,7 @@ class PSST(Algorithm):
         return budget / canonical < sweep
 
     def check_problem(self, problem: Problem) -> None:
-        if self.estimator == "pooled" and not getattr(problem.backend.strategy,
-                                                      "pooled_votes", False):
+        if self.estimator == "pooled" and not pools_votes(problem.backend.strategy):
             raise AlgorithmParameterError(
                 f"estimator 'pooled' needs majority voting, not "
                 f"'{problem.backend.strategy.name}' (use auto or unbiased)")
@@ -319,10 +324,11 @@ class PSST(Algorithm):
     def run(self, trainer: Trainer) -> Policy:
         problem, budget = trainer.problem, trainer.budget
         if self.pooled(problem):
-            self.prepare(trainer)  # run without train(): nothing pulled yet either way
+            if trainer.profiles is None:  # run without train(): nothing pulled yet
+                self.prepare(trainer)
             trainer.notes["screened"] = False
             trainer.notes["estimator"] = "pooled"
-            final = pooled_rounds(trainer, self.rounds, self.alpha, self.votes)
+            final = pooled_rounds(trainer, self.rounds, self.votes)
             # a metered budget's last crumbs: the survivors at the grid's smallest N (the
             # pooled estimate takes votes at any N; small pulls fit the most queries)
             smallest = np.zeros((1, *final.shape[1:]), bool)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
+from ..algorithms._psst import pooled_schedule
 from ..config import load_config
 from ..llm import ChatRequest, LiteLLMTransport, LLMClient, provider_of, slot_key
 from ..sim import SIM_PROVIDER, token_count
@@ -125,8 +126,7 @@ def _pooled_schedule(problem: Problem, budget: float, left: float, price: np.nda
                      algorithm: PSST) -> RoundPlan:
     """``pooled_rounds``' schedule: every prompt at the pooled pull size in round 1."""
     n_prompts = problem.n_prompts
-    size = min(algorithm.votes, int(problem.backend.n_max))
-    rounds = algorithm.rounds or max(1, math.ceil(math.log2(max(n_prompts, 2))) - 1)
+    rounds, size = pooled_schedule(problem, algorithm.rounds, algorithm.votes)
     room = round_room(split_budget(left, rounds), 0, left)
     top_price = price[:, size - 1]
     per = times_affordable(room, top_price.sum())

@@ -82,6 +82,12 @@ def profile_credit(shares: np.ndarray, n_max: int) -> np.ndarray:
     return np.clip(credit, 0.0, 1.0)
 
 
+def pools_votes(strategy) -> bool:
+    """Whether the pooled estimate applies to ``strategy`` (its ``pooled_votes``: majority
+    voting, where scale k costs k completions)."""
+    return bool(getattr(strategy, "pooled_votes", False))
+
+
 def vote_profiles(counts: np.ndarray, gold: np.ndarray, width: int = PROFILE_WRONG
                   ) -> np.ndarray:
     """(B, 2 + width) per row of a vote pull (``counts`` (B, A), ``gold`` (B,) column or
