@@ -8,27 +8,21 @@ Adding an algorithm: one module with an ``Algorithm`` subclass, plus its class i
 
 from __future__ import annotations
 
+from ._assembly import PolicyAssembly, cap_mask
 from ._bandits import UCB, EpsilonGreedy, SequentialHalving, Softmax
-from ._base import (
-    MAX_BATCH,
-    ArmStatistics,
-    NoTrainingQueries,
-    Observer,
-    Policy,
-    Problem,
-    QueryStream,
-    Trainer,
-    TrainingResult,
-    TrimmingLog,
-    cap_mask,
-    keep_best,
-)
 from ._baselines import TripleN1, TripleRandomN, Uniform
-from ._budget import keep_counts, round_room, spend_leftover, split_budget
+from ._budget import keep_best, keep_counts, round_room, spend_leftover, split_budget
 from ._contract import Algorithm, AlgorithmParameterError, train
 from ._contract import make_algorithm as _make
+from ._estimates import Estimates
+from ._meter import METER_UNITS, BudgetMeter
 from ._pooled import VoteProfiles
+from ._problem import NoTrainingQueries, Problem
 from ._psst import PSST, PSSTTopK
+from ._results import Observer, Policy, TrainingResult, TrimmingLog
+from ._sampler import MAX_BATCH, QueryStream, Sampler
+from ._statistics import ArmStatistics
+from ._trainer import Trainer
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls for cls in (PSST, PSSTTopK, Uniform, TripleN1, TripleRandomN, EpsilonGreedy,
@@ -55,6 +49,11 @@ __all__ = [
     "PSST",
     "UCB",
     "ArmStatistics",
+    "BudgetMeter",
+    "Estimates",
+    "METER_UNITS",
+    "PolicyAssembly",
+    "Sampler",
     "EpsilonGreedy",
     "Observer",
     "PSSTTopK",

@@ -12,9 +12,17 @@ import math
 
 import numpy as np
 
-from ._base import Policy, Trainer, keep_best
-from ._budget import check_rounds, round_room, spend_leftover, split_budget, times_affordable
+from ._budget import (
+    check_rounds,
+    keep_best,
+    round_room,
+    spend_leftover,
+    split_budget,
+    times_affordable,
+)
 from ._contract import Algorithm
+from ._results import Policy
+from ._trainer import Trainer
 
 
 class _BatchedBandit(Algorithm):

@@ -10,9 +10,19 @@ import math
 
 import numpy as np
 
-from ._base import MAX_BATCH, Policy, Problem, Trainer, keep_best
-from ._budget import keep_counts, round_room, spend_leftover, split_budget, times_affordable
+from ._budget import (
+    keep_best,
+    keep_counts,
+    round_room,
+    spend_leftover,
+    split_budget,
+    times_affordable,
+)
 from ._contract import Algorithm
+from ._problem import Problem
+from ._results import Policy
+from ._sampler import MAX_BATCH
+from ._trainer import Trainer
 
 
 class Uniform(Algorithm):

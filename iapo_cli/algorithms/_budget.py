@@ -74,3 +74,18 @@ def spend_leftover(trainer, left: float) -> None:
     fits = scales[price[prompt] <= left]
     if fits.size:
         trainer.pull(prompt, trainer.queries.draw(1), int(fits[-1]))
+
+
+def keep_best(util: np.ndarray, active: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per context, the ``keep[c]`` active arms with the highest estimates.
+
+    util, active: (C, P, S); keep: (C,). Arms without an estimate rank first (they were not
+    sampled yet, so nothing speaks against them). Ties break by a fixed arm order.
+    """
+    n_ctx = util.shape[0]
+    score = np.where(np.isnan(util), np.inf, util)
+    score = np.where(active, score, -np.inf).reshape(n_ctx, -1)
+    order = np.argsort(-score, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
+    return (rank < keep[:, None]).reshape(active.shape) & active

@@ -21,7 +21,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from ._base import Observer, Policy, Problem, Trainer, TrainingResult
+from ._problem import Problem
+from ._results import Observer, Policy, TrainingResult
+from ._trainer import Trainer
 
 
 class AlgorithmParameterError(ConfigError, ValueError):

@@ -8,16 +8,19 @@ import math
 import numpy as np
 
 from ..strategies._pooled import pools_votes
-from ._base import Policy, Problem, Trainer, keep_best
 from ._budget import (
     KEEP_SCHEDULES,
     check_rounds,
+    keep_best,
     keep_counts,
     round_room,
     split_budget,
     times_affordable,
 )
 from ._contract import Algorithm, AlgorithmParameterError
+from ._problem import Problem
+from ._results import Policy
+from ._trainer import Trainer
 
 
 def largest_active_scale(problem: Problem, active: np.ndarray) -> np.ndarray:
@@ -73,7 +76,7 @@ def trim_rounds(trainer: Trainer, active: np.ndarray, budget: float, rounds: int
         last = r == rounds - 1
         # a round that could not reach every prompt only accumulates: trimming arms that
         # have no data yet would be a blind cut
-        unseen = (trainer.stats.pulls[prompts, top[prompts] - 1] == 0).any()
+        unseen = (trainer.estimates.pulls_at(prompts, top[prompts]) == 0).any()
         if last:
             _spend_on_closest(trainer, active, top, stop_at)
         active = _within_caps(trainer, active)
@@ -106,7 +109,7 @@ def _rotate(trainer: Trainer, top: np.ndarray, room: float) -> None:
     """A share too small for one pull of every prompt: pull the least-sampled prompts that
     fit, one query each, so that successive rounds rotate through the prompts."""
     prompts = np.nonzero(top)[0]
-    samples = trainer.stats.pulls[prompts, top[prompts] - 1]
+    samples = trainer.estimates.pulls_at(prompts, top[prompts])
     order = prompts[np.argsort(samples, kind="stable")]
     fits = order[np.cumsum(trainer.price[order, top[order] - 1]) <= room]
     if fits.size:
@@ -216,7 +219,7 @@ def pooled_rounds(trainer: Trainer, rounds: int | None,
             # a prompt's best active arm; NaN (ranked first by keep_best) if never pulled
             score = np.where(active, util, -np.inf).max(axis=2)  # (C, P)
             count = active.any(axis=2).sum(axis=1)
-            unseen = (trainer.stats.pulls[alive, 0] == 0).any()
+            unseen = (trainer.estimates.pulls_at(alive, 1) == 0).any()
             keep = count if unseen else np.ceil(count / 2).astype(int)
             prompt_active = active.any(axis=2)
             kept_prompts = keep_best(score[:, :, None], prompt_active[:, :, None],
@@ -324,7 +327,7 @@ class PSST(Algorithm):
     def run(self, trainer: Trainer) -> Policy:
         problem, budget = trainer.problem, trainer.budget
         if self.pooled(problem):
-            if trainer.profiles is None:  # run without train(): nothing pulled yet
+            if not trainer.estimates.pooled:  # run without train(): nothing pulled yet
                 self.prepare(trainer)
             trainer.notes["screened"] = False
             trainer.notes["estimator"] = "pooled"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..algorithms import Problem, Trainer, make_algorithm
+from ..algorithms import BudgetMeter, Problem, make_algorithm
 from ..backends import Contexts, Environment
 from ..config import COST, Config, check_budget
 from ..errors import ConfigError
@@ -185,8 +185,7 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     if unit != "completions":
         # the worst case of one query of every arm at the smallest scale (prompt tokens
         # bounded, completions at max_tokens): a budget below it could not sample them all
-        probe = Trainer(problem, budget, np.random.default_rng(0), unit=unit)
-        worst = probe.worst_prices()[:, scales[0] - 1]
+        worst = BudgetMeter(problem, budget, unit).worst_prices()[:, scales[0] - 1]
         free = np.flatnonzero(worst <= 0)
         if free.size:  # a budget in this unit would never be spent on it
             raise ConfigError(f"a budget in {unit} needs every arm to cost something, but "
