@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..algorithms import PSST, ArmStatistics, VoteProfiles, cap_mask, keep_best
+from ..algorithms import PSST, Estimates, Problem, cap_mask, keep_best
 from ..artifacts import RunDir
 from ..backends import Contexts
 from ..errors import ConfigError
@@ -97,52 +97,33 @@ class PullHistory:
                                for c in np.unique(contexts[rows]))
             self.rounds.append((int(r), considered, max(per_context.values()), prompts_kept))
 
-    def _replay(self, task_weights: np.ndarray, cost_weight: float):
-        """(round -> (P, S) utility at the end of that round, the final ArmStatistics,
-        the final VoteProfiles or None) with one context of these weights: unbiased
-        estimates, or pooled ones when the run trained on them."""
+    def _replay(self, task_weights: np.ndarray, cost_weight: float
+                ) -> tuple[dict[int, np.ndarray], Estimates]:
+        """(round -> (P, S) utility at the end of that round, the final ``Estimates``) of
+        one context with these weights: unbiased estimates, or pooled ones when the run
+        trained on them."""
         problem = self.problem
-        backend = problem.backend
-        stats = ArmStatistics(1, problem.n_prompts, backend.n_max)
-        if getattr(backend, "requests_per_scale", None) is not None:
-            stats.requests = np.asarray(backend.requests_per_scale, dtype=float)
-        profiles = None if self.pooled_alpha is None else \
-            VoteProfiles(problem.n_prompts, problem.train, backend.n_queries)
-        weights = task_weights[None, :]
+        contexts = Contexts(("new",), task_weights[None], np.array([cost_weight]),
+                            np.ones(1))
+        estimates = Estimates(Problem(problem.backend, problem.train, problem.scales,
+                                      contexts))
+        if self.pooled_alpha is not None:
+            estimates.pool_votes(self.pooled_alpha)
         make = VotePull if self.strategy.pull_kind == VOTES else ScorePull
         snapshots: dict[int, np.ndarray] = {}
         current = 0
         for record in self.records:
             while record.round > current:
-                snapshots[current] = self._utility(stats, profiles, task_weights,
-                                                   cost_weight)
+                snapshots[current] = estimates.grid_utility()[0]
                 current += 1
-            pull = make(**record.fields, n=record.n)
-            stats.add(record.prompt, self.strategy.estimate(pull, weights))
-            if profiles is not None:
-                profiles.add(record.prompt, record.queries, pull.counts, pull.gold)
-            if record.request_cost is not None:
-                stats.add_requests(record.prompt, SimpleNamespace(
-                    request_cost=record.request_cost, requests=record.requests))
-        final = self._utility(stats, profiles, task_weights, cost_weight)
+            usage = None if record.request_cost is None else SimpleNamespace(
+                request_cost=record.request_cost, requests=record.requests)
+            estimates.add([(record.prompt, record.queries, record.n)],
+                          [make(**record.fields, n=record.n)], [usage])
+        final = estimates.grid_utility()[0]
         for r, *_ in self.rounds:
             snapshots.setdefault(r, final)
-        return snapshots, stats, profiles
-
-    def _task_and_cost(self, stats: ArmStatistics, profiles: VoteProfiles | None,
-                       task_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P, n_max) task utility and cost of one context with ``task_weights``."""
-        if profiles is None:
-            task, cost = stats.task_and_cost()
-            return task[0], cost
-        credit, _ = profiles.credit(self.pooled_alpha, self.problem.backend.n_max)
-        return task_weights[0] * credit, stats.linear_cost()  # majority voting: correct
-
-    def _utility(self, stats: ArmStatistics, profiles: VoteProfiles | None,
-                 task_weights: np.ndarray, cost_weight: float) -> np.ndarray:
-        """(P, S) utility on the scale grid (NaN without data)."""
-        task, cost = self._task_and_cost(stats, profiles, task_weights)
-        return (task - cost_weight * cost)[:, self.problem.scales - 1]
+        return snapshots, estimates
 
     def choose(self, task_weights: np.ndarray, cost_weight: float,
                max_usd: float | None = None, max_n: int | None = None) -> WeightsChoice:
@@ -152,7 +133,8 @@ class PullHistory:
         no arm has data at all."""
         problem = self.problem
         task_weights = np.asarray(task_weights, dtype=float)
-        snapshots, stats, profiles = self._replay(task_weights, cost_weight)
+        snapshots, estimates = self._replay(task_weights, cost_weight)
+        pooled = estimates.pooled
         contexts = Contexts(("new",), task_weights[None], np.array([cost_weight]),
                             np.ones(1),
                             None if max_usd is None else np.array([max_usd], dtype=float),
@@ -163,7 +145,7 @@ class PullHistory:
         active = allowed if allowed.any() else np.ones(shape[1:], bool)
         last = self.rounds[-1][0] if self.rounds else None
         for i, (r, considered, keep, prompts_kept) in enumerate(self.rounds):
-            if profiles is not None:  # pooled rounds keep prompts, the last one arm
+            if pooled:  # pooled rounds keep prompts, the last one arm
                 consider = active & considered.any(axis=1)[:, None]
                 if not consider.any():
                     continue
@@ -195,7 +177,7 @@ class PullHistory:
                 if (survivors & fed).any():
                     survivors = survivors & fed
             active = survivors
-        final = self._utility(stats, profiles, task_weights, cost_weight)
+        final = estimates.grid_utility()[0]
         has_data = ~np.isnan(final)
         if not has_data.any():
             raise ConfigError("the run has no estimate for any arm (it stopped before its "
@@ -207,7 +189,7 @@ class PullHistory:
         score = np.where(pool, final, -np.inf)
         p, s = np.unravel_index(int(np.argmax(score)), score.shape)
         # pooled: every pull of the prompt stands behind each of its N
-        samples = int(stats.pulls[p, 0 if profiles is not None else problem.scales[s] - 1])
+        samples = int(estimates.grid_samples()[p, s])
         need = SUPPORT_FRACTION * float(self.trained_samples.min()) \
             if self.trained_samples.size else 0.0
         if samples < need:
@@ -217,10 +199,7 @@ class PullHistory:
                 f"{samples} samples, against at least {int(self.trained_samples.min())} "
                 f"behind every trained context's choice; add the context to the config "
                 f"and run optimize again", field="weights")
-        task, cost = self._task_and_cost(stats, profiles, task_weights)
-        low, high = np.minimum(task_weights, 0).sum(), np.maximum(task_weights, 0).sum()
-        k = problem.scales[s] - 1
-        reported = float(np.clip(task[p, k], low, high) - cost_weight * cost[p, k])
+        reported = float(estimates.reported_utility()[0, p, s])
         return WeightsChoice(int(p), int(problem.scales[s]), reported, float(final[p, s]),
                              samples, fallback)
 
