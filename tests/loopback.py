@@ -56,9 +56,12 @@ class LoopbackServer:
     def __init__(self, seed: int = 0, latency: float = 0.0, hang: float = 2.0,
                  retry_after: str = "0", ignore_n: bool = False,
                  models: dict[str, LoopbackModel] | None = None,
-                 seed_by_content: bool = False):
+                 seed_by_content: bool = False, inline: bool = False):
         self.seed, self.latency, self.hang, self.retry_after = seed, latency, hang, retry_after
         self.ignore_n = ignore_n
+        # answers on one line with the reasoning ("Working: step step. Answer: 7"), as
+        # many models write them, instead of an answer line of their own
+        self.inline = inline
         # answers seeded by the request's content and how often it came before, instead
         # of its arrival number: a run's answers then do not depend on how its concurrent
         # requests happen to interleave (as long as equal requests are not in flight at once)
@@ -124,12 +127,12 @@ class LoopbackServer:
             right = rng.random() < model.accuracy
             value = gold if right else gold + int(rng.integers(1, 4))
             words = " ".join(["step"] * int(rng.integers(model.words[0], model.words[1] + 1)))
-            return f"Working: {words}.\nAnswer: {value}"
+            return f"Working: {words}.{' ' if self.inline else chr(10)}Answer: {value}"
         skill = int(hashlib.sha256(system.encode()).hexdigest(), 16) % 100 / 100
         rng = np.random.default_rng([self.seed, index])
         value = gold if rng.random() < 0.3 + 0.6 * skill else gold + int(rng.integers(1, 4))
         words = " ".join(["step"] * int(rng.integers(3, 12)))
-        return f"Working: {words}.\nAnswer: {value}"
+        return f"Working: {words}.{' ' if self.inline else chr(10)}Answer: {value}"
 
     def _handler(self):
         server = self
@@ -208,7 +211,10 @@ class LoopbackServer:
                     body.get("n") or 1)
                 texts = [server.answer(body, index * 1000 + i) for i in range(n)]
                 cap = body.get("max_completion_tokens") or body.get("max_tokens")
+                reasons = ["stop"] * len(texts)
                 if cap is not None:  # a provider stops a completion at max_tokens
+                    reasons = ["length" if len(t.split()) > int(cap) else "stop"
+                               for t in texts]
                     texts = [" ".join(t.split()[: int(cap)]) if len(t.split()) > int(cap)
                              else t for t in texts]
                 prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
@@ -218,9 +224,9 @@ class LoopbackServer:
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "loopback"),
-                    "choices": [{"index": i, "finish_reason": "stop",
+                    "choices": [{"index": i, "finish_reason": reason,
                                  "message": {"role": "assistant", "content": t}}
-                                for i, t in enumerate(texts)],
+                                for i, (t, reason) in enumerate(zip(texts, reasons, strict=True))],
                     "usage": {"prompt_tokens": prompt_tokens,
                               "completion_tokens": completion_tokens,
                               "total_tokens": prompt_tokens + completion_tokens},

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..llm import ChatRequest, Completion, LLMClient, complete_together
 from ..strategies import ScorePull, Strategy, VotePull
-from ..tasks import AnswerExtractor, Dataset, Sample, Scorer, Template, normalise
+from ..tasks import AnswerExtractor, Dataset, Sample, Scorer, ScoringError, Template, normalise
 from ._base import PullUsage
+from ._health import AnswerHealth, EarlyCheck, outcome_of
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,21 @@ class LiveBackend:
         self._groups: dict[int, np.ndarray] = {}  # per prompt, made on first use
         self._usage: list[PullUsage] = []  # per pull of the last sample_many
         self.progress: Callable[[int], None] | None = None
+        # what became of every completion served, per arm (``AnswerHealth``), and the
+        # check that stops a run whose first completions give nothing to score (set by
+        # the run layer; None: no check)
+        self.health = AnswerHealth(len(self.prompts))
+        self.early: EarlyCheck | None = None
+        # id(completion) -> (completion, answer) of the last call (the object is kept, so
+        # an id is never mistaken for another object's)
+        self._extracted: dict[int, tuple[Completion, str | None]] = {}
+
+    @property
+    def arm_model_labels(self) -> tuple[str, ...]:
+        """Per arm, the model it runs on: its model id, or the one model's string."""
+        if self.arm_models is not None:
+            return self.arm_models
+        return (self.client.settings.model,) * len(self.prompts)
 
     def messages(self, prompt: int, query: int) -> list[dict]:
         arm = self.prompts[prompt]
@@ -136,14 +152,22 @@ class LiveBackend:
     def _complete(self, arms: Sequence[int], requests: list[ChatRequest]
                   ) -> list[list[Completion]]:
         """Completions of ``requests[i]`` (for arm ``arms[i]``), every model's requests at
-        once (``complete_together``), in order."""
+        once (``complete_together``), in order. Each completion's outcome is counted in
+        ``health`` as it arrives, and ``early`` may stop the call (its error is raised
+        once the requests in flight have finished into the cache)."""
         by_client: dict[LLMClient, list[int]] = {}
         for i, arm in enumerate(arms):
             by_client.setdefault(self.arm_clients[arm], []).append(i)
         calls = [(client, [requests[i] for i in idx]) for client, idx in by_client.items()]
+        groups = list(by_client.values())
+        self._extracted = {}
+
+        def watch(call: int, request: int, completion: Completion):
+            return self._observe(arms[groups[call][request]], completion)
+
         if len(calls) == 1:  # one model: exactly the one-client call
-            return calls[0][0].complete(calls[0][1], progress=self.progress)
-        replies = complete_together(calls, progress=self.progress)
+            return calls[0][0].complete(calls[0][1], progress=self.progress, watch=watch)
+        replies = complete_together(calls, progress=self.progress, watch=watch)
         out: list[list[Completion]] = [[] for _ in requests]
         for idx, rows in zip(by_client.values(), replies, strict=True):
             for i, row in zip(idx, rows, strict=True):
@@ -248,9 +272,26 @@ class LiveBackend:
         return self._usage_of(prompt, np.full(len(queries), n),
                               np.full(len(queries), requests), prompt_tokens, completion)
 
+    def _observe(self, arm: int, completion: Completion):
+        """Count ``completion``'s outcome for ``arm``; the early check's error, or None."""
+        extracts = self.extractor is not None
+        answer = None
+        if extracts:  # kept for ``answers``: a completion's answer is extracted once
+            answer = self.extractor.extract(completion.text)
+            self._extracted[id(completion)] = (completion, answer)
+        outcome = outcome_of(completion.text, completion.finish_reason, answer, extracts)
+        self.health.add(arm, outcome)
+        return None if self.early is None else self.early.observe(arm, outcome,
+                                                                  completion.text)
+
     def answers(self, completions: Sequence[Completion]) -> list[str | None]:
         """Extracted, normalised answers (None: no answer)."""
-        return [self.extractor.extract(c.text) for c in completions]
+        out = []
+        for c in completions:
+            seen = self._extracted.get(id(c))
+            out.append(seen[1] if seen is not None and seen[0] is c
+                       else self.extractor.extract(c.text))
+        return out
 
     def gold(self, query: int) -> str | None:
         return self.extractor.normalize(self.target(query))
@@ -260,7 +301,12 @@ class LiveBackend:
         samples = [Sample(c.text, self.dataset.rows[int(x)], self.target(int(x)),
                           self.messages(prompt, int(x))[-1]["content"], c.completion_tokens)
                    for x, row in zip(queries, block, strict=True) for c in row]
-        return self._score(samples).reshape(len(queries), -1, len(self.scorers))
+        try:
+            scores = self._score(samples)
+        except ScoringError:
+            self.health.fail(prompt)
+            raise
+        return scores.reshape(len(queries), -1, len(self.scorers))
 
     def score_row(self, row: dict, user_message: str, completions) -> np.ndarray:
         """(n, K) objective scores in [0, 1] of completions for a row outside the dataset

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._render import console, progress, table
+from ._render import console, health_lines, progress, table
 
 
 def optimize_command(
@@ -52,6 +52,12 @@ def optimize_command(
         console.print(usage_line(usage))
         for note in usage.get("notes") or []:
             console.print(f"note: {note}")
+    unanswered = health_lines(outcome.answer_health)
+    if unanswered:
+        console.print("answer health: " + unanswered[0], soft_wrap=True)
+        for line in unanswered[1:]:
+            console.print(line, soft_wrap=True)
+        console.print(f"see them: iapo samples {outcome.run_dir} --unparsed", soft_wrap=True)
     console.print(f"run directory: {outcome.run_dir}")
 
 

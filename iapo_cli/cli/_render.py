@@ -52,3 +52,27 @@ def progress(label: str, total: int):
             print(f"{label}: {done}/{total_} {text}".rstrip(), file=sys.stdout, flush=True)
 
         yield update
+
+
+def health_lines(summary: dict | None, limit: int = 8) -> list[str]:
+    """Lines for a person when not every completion of a run was answered (``summary``:
+    summary.json's ``answer_health``): per model, then the arms with the largest share not
+    answered (at most ``limit``); none when all were."""
+    if not summary:
+        return []
+    out = []
+    for model, counts in summary["models"].items():
+        total = counts["completions"]
+        missing = total - counts["answered"]
+        if total and missing:
+            parts = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in summary["outcomes"][1:]
+                              if counts[k])
+            out.append(f"{model}: {missing} of {total} completions not answered ({parts})")
+    if not out:
+        return []
+    arms = sorted((a for a in summary["arms"] if a["completions"] > a["answered"]),
+                  key=lambda a: -(a["completions"] - a["answered"]) / a["completions"])
+    for arm in arms[:limit]:
+        share = (arm["completions"] - arm["answered"]) / arm["completions"]
+        out.append(f"  {arm['arm']}: {share:.0%} of {arm['completions']} not answered")
+    return out

@@ -480,6 +480,23 @@ class AnswerConfig(_Strict):
     """Compare answers that parse as numbers by value (1.0 = 1)."""
 
 
+class AnswerHealthConfig(_Strict):
+    """When a live run stops early, before its budget goes, because its completions give
+    nothing to score (an answer extraction that matches nothing, max_tokens too small)."""
+
+    stop_early: bool = True
+    """Stop the run (exit 1, status failed, resumable) when a model's first completions,
+    all its prompts together, mostly have no answer or mostly hit max_tokens; false: go
+    on whatever they say."""
+    window: int | None = Field(None, ge=5)
+    """How many first completions per model the check looks at (null: 1% of a budget in
+    completions, within 20..50 and at most 5% of it; 20 for a budget in another unit)."""
+    max_unanswered: float = Field(0.5, ge=0, le=1)
+    """The run stops when more than this share of them have no answer (or are empty)."""
+    max_truncated: float = Field(0.5, ge=0, le=1)
+    """The run stops when more than this share of them were cut at max_tokens."""
+
+
 class SplitConfig(_Strict):
     """How queries split into training and test."""
 
@@ -520,6 +537,8 @@ class Config(_Strict):
     """The queries of a live backend."""
     answer: AnswerConfig | None = None
     """How answers are extracted from completions (live backends; null: the defaults)."""
+    answer_health: AnswerHealthConfig = Field(default_factory=AnswerHealthConfig)
+    """When a live run stops early because its completions give nothing to score."""
     objectives: list[ObjectiveConfig] | None = None
     """The task objectives (live Best-of-N needs them; others must match the backend's)."""
     cost: CostConfig = Field(default_factory=CostConfig)

@@ -5,6 +5,7 @@ Library code: it raises ``LLMError`` and never prints."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import signal
 import threading
@@ -92,10 +93,22 @@ class Completion:
     cost: float | None  # money in USD, None when the transport has no price for the model
     latency: float  # seconds the request that produced it took
     cached: bool = False
+    finish_reason: str | None = None  # the provider's ("length": cut at max_tokens); None unknown
 
     @property
     def total_tokens(self) -> float:
         return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def from_record(cls, record: dict, cached: bool = False) -> Completion:
+        """A completion from its cache record (the fields but ``cached``); keys this
+        version does not know (a newer iapo sharing the cache) are ignored, and fields a
+        record lacks (an older one's: ``finish_reason``) take their defaults."""
+        known = {k: v for k, v in record.items() if k in _COMPLETION_FIELDS}
+        return cls(**known, cached=cached)
+
+
+_COMPLETION_FIELDS = frozenset(Completion.__dataclass_fields__) - {"cached"}
 
 
 @dataclass
@@ -126,6 +139,10 @@ class Usage:
         out["seconds"] = round(self.seconds, 3)
         return out
 
+
+Watch = Callable[[int, int, "Completion"], "BaseException | None"]
+"""Told ``(call, request, completion)`` of every completion a ``complete_together`` call
+makes available; an exception it returns stops the call (see there)."""
 
 Ledger = Callable[[str, dict], None]
 """Told ``(kind, usage)`` of every fresh response: ``completions``, ``prompt_tokens``,
@@ -169,11 +186,13 @@ def split_reply(reply: Reply, texts: list[str], prices: tuple[float, float] | No
     prompt, completion = float(reply.prompt_tokens), float(reply.completion_tokens)
     weights = [len(t) + 1 for t in texts]
     total = sum(weights)
+    reasons = list(reply.finish_reasons or ())
+    reasons += [None] * (len(texts) - len(reasons))
     out = []
-    for text, weight in zip(texts, weights, strict=True):
+    for text, weight, reason in zip(texts, weights, reasons, strict=False):
         p, c = prompt / len(texts), completion * weight / total
         cost = None if prices is None else p * prices[0] + c * prices[1]
-        out.append(Completion(text, p, c, cost, reply.seconds))
+        out.append(Completion(text, p, c, cost, reply.seconds, finish_reason=reason))
     return out
 
 
@@ -228,15 +247,19 @@ class LLMClient:
         self._stopping = False
         self._stop: asyncio.Event | None = None
         self._fetches: list[asyncio.Task] = []
+        # set by complete_together: stops every client of the call with an error (a watch's)
+        self._halt: Callable[[BaseException], None] | None = None
 
     # -- public -------------------------------------------------------------------------
 
     def complete(self, requests: Sequence[ChatRequest], kind: str = "completion",
-                 progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
+                 progress: Callable[[int], None] | None = None,
+                 watch: Watch | None = None) -> list[list[Completion]]:
         """Completions for every slot of every request, in order. ``progress(k)`` is called
         as k more completions become available. A slot asked for twice (equal requests,
-        e.g. a judge rating two equal texts) is one sample, paid for once."""
-        return complete_together([(self, requests)], kind, progress)[0]
+        e.g. a judge rating two equal texts) is one sample, paid for once. ``watch``: see
+        ``complete_together`` (its call index is 0 here)."""
+        return complete_together([(self, requests)], kind, progress, watch)[0]
 
     def price_known(self) -> bool:
         return self._price() is not None
@@ -304,7 +327,21 @@ class LLMClient:
         self.cache.release(keys, self._owner)
         self._held.difference_update(keys)
 
-    async def _complete(self, requests, kind, progress) -> list[list[Completion]]:
+    def _deliver(self, deliver: Callable[[int, Completion], BaseException | None] | None,
+                 i: int, completions: Sequence[Completion]) -> None:
+        """Hand the completions now available for request ``i`` to ``deliver``; an error
+        it returns stops the whole call (nothing new is sent; requests in flight finish
+        into the cache) and is raised once the call has ended."""
+        if deliver is None:
+            return
+        for completion in completions:
+            error = deliver(i, completion)
+            if error is not None and self._halt is not None:
+                self._halt(error)
+                return
+
+    async def _complete(self, requests, kind, progress, deliver=None
+                        ) -> list[list[Completion]]:
         usage = self.usage[kind]
         if self._price() is None:
             usage.cost = None  # unknown, even when everything comes from the cache
@@ -324,17 +361,19 @@ class LLMClient:
                 if record is None:
                     missing.append((i, j))
                 else:
-                    results[i][j] = Completion(**record, cached=True)
+                    results[i][j] = Completion.from_record(record, cached=True)
         states = self._reserve([slot_key(fingerprints[i], requests[i].slots[j])
                                 for i, j in missing]) if missing else []
         mine: dict[int, list[int]] = {}
         theirs: dict[int, list[int]] = {}
         for (i, j), state in zip(missing, states, strict=True):
             if isinstance(state, dict):  # stored by another process since the first look
-                results[i][j] = Completion(**state, cached=True)
+                results[i][j] = Completion.from_record(state, cached=True)
             else:
                 (mine if state is MINE else theirs).setdefault(i, []).append(j)
         self._hit(kind, sum(c is not None for row in results for c in row), progress)
+        for i, row in enumerate(results):
+            self._deliver(deliver, i, [c for c in row if c is not None])
         batch = self.settings.max_n if self.supports_n() else 1
         jobs = []  # (request, slots to fetch, or to wait for when another client has them)
         for i, idx in sorted(mine.items()):
@@ -348,6 +387,9 @@ class LLMClient:
             (self._fetch if fetch else self._wait_for)(gate, requests[i], fingerprints[i],
                                                       slots, kind, progress))
             for i, slots, fetch in jobs]
+        if deliver is not None:  # each job's completions, as soon as it has them
+            for (i, _, _), task in zip(jobs, self._fetches, strict=True):
+                task.add_done_callback(functools.partial(self._job_done, deliver, i))
         heartbeat = asyncio.ensure_future(self._heartbeat())
         try:
             outcomes = await asyncio.gather(*self._fetches, return_exceptions=True)
@@ -365,8 +407,14 @@ class LLMClient:
             raise failure
         for i, j, i0, j0 in copies:
             results[i][j] = replace(results[i0][j0], cached=True)
+            self._deliver(deliver, i, [results[i][j]])
         self._hit(kind, len(copies), progress)
         return results  # type: ignore[return-value]
+
+    def _job_done(self, deliver, i: int, task: asyncio.Future) -> None:
+        """A fetch job of request ``i`` ended: deliver its completions if it succeeded."""
+        if not task.cancelled() and task.exception() is None:
+            self._deliver(deliver, i, task.result())
 
     async def _heartbeat(self) -> None:
         """Renew this client's claims while it works (a retry may wait minutes)."""
@@ -398,7 +446,7 @@ class LLMClient:
             ours, still = [], []
             for slot, state in zip(pending, states, strict=True):
                 if isinstance(state, dict):
-                    found[slot] = Completion(**state, cached=True)
+                    found[slot] = Completion.from_record(state, cached=True)
                 else:
                     (ours if state is MINE else still).append(slot)
             self._hit(kind, len(pending) - len(ours) - len(still), progress)
@@ -454,7 +502,8 @@ class LLMClient:
             record = {k: v for k, v in asdict(completion).items() if k != "cached"}
             if not self.cache.put(key, record):  # the first sample stored is everybody's
                 stored = self.cache.get(key)
-                completion = Completion(**stored) if stored is not None else completion
+                completion = Completion.from_record(stored) if stored is not None \
+                    else completion
             out.append(completion)
             keys.append(key)
         self._release(keys)
@@ -529,21 +578,38 @@ class LLMClient:
 
 def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
                       kind: str = "completion",
-                      progress: Callable[[int], None] | None = None
-                      ) -> list[list[list[Completion]]]:
+                      progress: Callable[[int], None] | None = None,
+                      watch: Watch | None = None) -> list[list[list[Completion]]]:
     """``client.complete(requests)`` for every (client, requests) of ``calls``, all at once
     on one event loop (each client within its own concurrency), so that several models
     answer concurrently; the completions per call, in order. A signal stops every client
     (nothing new is sent, requests in flight finish into the cache); a failure of one
-    call is raised once every call has ended (what the others served is cached)."""
+    call is raised once every call has ended (what the others served is cached).
+
+    ``watch(call, request, completion)`` is told of every completion as it becomes
+    available (from the cache first, then as requests are answered), once each. When it
+    returns an exception, every client stops as on a signal and that exception is raised
+    once the requests in flight have finished (into the cache)."""
     clients = [client for client, _ in calls]
     start = time.perf_counter()
     loop = _event_loop()
     signals: list[int] = []
+    halted: list[BaseException] = []
+
+    def halt(error: BaseException) -> None:
+        if halted:
+            return
+        halted.append(error)
+        for client in clients:
+            client._stopping = True
+            if client._stop is not None:
+                client._stop.set()
+
     for client in clients:
         client.usage.setdefault(kind, Usage())
         client._stopping = False
         client._fetches = []
+        client._halt = halt
 
     def on_signal(sig: int) -> None:
         signals.append(sig)
@@ -555,9 +621,10 @@ def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
                 client._stop.set()
 
     async def together():
-        outcomes = await asyncio.gather(*(client._complete(requests, kind, progress)
-                                          for client, requests in calls),
-                                        return_exceptions=True)
+        outcomes = await asyncio.gather(*(
+            client._complete(requests, kind, progress,
+                             None if watch is None else functools.partial(watch, k))
+            for k, (client, requests) in enumerate(calls)), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -570,7 +637,7 @@ def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
     try:
         result = loop.run_until_complete(together())
     except asyncio.CancelledError:
-        if not signals:
+        if not signals and not halted:
             raise
     except KeyboardInterrupt:  # a second signal: stop at once
         for client in clients:
@@ -583,8 +650,11 @@ def complete_together(calls: Sequence[tuple[LLMClient, Sequence[ChatRequest]]],
         for client in clients:
             client._release(list(client._held))
             client.usage[kind].seconds += seconds
+            client._halt = None
     if signals:
         raise KeyboardInterrupt
+    if halted:
+        raise halted[0]
     return result
 
 

@@ -114,6 +114,7 @@ class HTTPTransport:
             payload = response.json()
             choices = payload["choices"]
             texts = [(c.get("message") or {}).get("content") or "" for c in choices[:n]]
+            reasons = [_reason(c.get("finish_reason")) for c in choices[:n]]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise TransportError("MalformedResponse: the response is not a chat completion",
                                  retryable=True, maybe_billed=True) from None
@@ -122,7 +123,7 @@ class HTTPTransport:
                                  retryable=True)
         usage = payload.get("usage") or {}
         return Reply(texts, int(usage.get("prompt_tokens") or 0),
-                     int(usage.get("completion_tokens") or 0), seconds)
+                     int(usage.get("completion_tokens") or 0), seconds, reasons)
 
     def supports_n(self) -> bool:
         """OpenAI-compatible servers take ``n`` (one that ignores it is noticed by the
@@ -161,3 +162,8 @@ def _status_error(response, secrets: tuple[str, ...]) -> TransportError:
     name = names.get(status, "InternalServerError" if status >= 500 else "APIError")
     return _error(f"{name} {status}: {detail or ''}", secrets,
                   retryable=retryable, status=status, retry_after=retry_after)
+
+
+def _reason(value: object) -> str | None:
+    """A choice's ``finish_reason`` as a short string (None when absent or not a string)."""
+    return value[:32] if isinstance(value, str) else None

@@ -207,9 +207,11 @@ class LiteLLMTransport:
             raise TransportError("MalformedResponse: the response has no choices",
                                  retryable=True)
         usage = getattr(response, "usage", None)
+        reasons = [getattr(c, "finish_reason", None) for c in choices[:n]]
         return Reply([(c.message.content or "") for c in choices[:n]],
                      int(getattr(usage, "prompt_tokens", 0) or 0),
-                     int(getattr(usage, "completion_tokens", 0) or 0), seconds)
+                     int(getattr(usage, "completion_tokens", 0) or 0), seconds,
+                     [r[:32] if isinstance(r, str) else None for r in reasons])
 
     def supports_n(self) -> bool:
         """Whether LiteLLM lists ``n`` among the model's parameters (no for unknown models)."""

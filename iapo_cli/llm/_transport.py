@@ -20,12 +20,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Reply:
     """One request's answer: 1..k completion texts (k asked for), the tokens the provider
-    billed for the whole request, and the wall seconds the request took."""
+    billed for the whole request, the wall seconds the request took, and per text the
+    provider's finish reason when it gave one ("stop", "length": cut at max_tokens, ...;
+    None: unknown)."""
 
     texts: list[str]
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    finish_reasons: list[str | None] | None = None
 
 
 class TransportError(Exception):

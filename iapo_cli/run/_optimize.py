@@ -28,7 +28,9 @@ from ..tasks import ScoringError
 
 if TYPE_CHECKING:
     import pandas as pd
+from ..backends._health import AnswerHealthError
 from ._backends import config_path as config_relative
+from ._health import health_summary, install_early_check, with_health_columns
 from ._resolve import ResolvedRun, resolve
 
 
@@ -62,6 +64,9 @@ class RunOutcome:
     policy_table: pd.DataFrame | None = None
     """policy.csv as written: per context the chosen arm, its estimate and samples, and the
     inference-agnostic choice in the same units (see ``artifacts.policy_table``)."""
+    answer_health: dict | None = None
+    """summary.json's ``answer_health`` of a live run (None offline): what became of every
+    completion, per model and per arm."""
 
 
 def validate(config_path: str | Path, budget: int | None = None, seed: int | None = None,
@@ -134,13 +139,15 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
     log = trainer.log.frame()
     estimates = trainer.arm_estimates()
     files.write_trimming_log(log)
-    files.write_estimates(estimates_table(estimates, log))
+    files.write_estimates(with_health_columns(estimates_table(estimates, log),
+                                              problem.backend))
     frame = policy_table(policy.frame(), estimates)
     files.write_policy({
         "status": status,
         "strategy": problem.backend.strategy.name,
         "contexts": policy_records(frame, _weights(resolved), problem.contexts.probabilities),
     }, frame)
+    health = health_summary(problem.backend)
     files.write_summary({
         "status": status,
         "name": resolved.config.name,
@@ -168,6 +175,7 @@ def _write(run_dir: Path, resolved: ResolvedRun, trainer: Trainer | None,
         "attempt": attempt,
         "error": error,
         "usage": usage,
+        **({"answer_health": health} if health is not None else {}),
     })
     return usage, frame
 
@@ -188,11 +196,16 @@ RESUMABLE_CHANGES = frozenset({
                                      "api_key_env", "transport")),
     *(f"backend.params.{name}" for name in TRANSPORT_PARAMS),
     "output",
+    "answer",
+    "answer_health",
 })
 """Settings that may change on ``--resume``: how and where requests are sent (transport-only
-``backend.params`` too), and where the cache and new runs live. None of them changes a
-completion (the cache is slot-keyed and its keys hold no endpoint), so the resumed run pays
-nothing twice."""
+``backend.params`` too), where the cache and new runs live, how answers are extracted and
+scored (``answer``, and each objective's scorer, params and range: see
+``resumable_changes``) and the early check (``answer_health``). None of them changes a
+completion (the cache is slot-keyed and its keys hold no endpoint, extraction or scorer),
+so the resumed run pays nothing twice: it replays training from the cached completions,
+every estimate computed anew with the new extraction, and goes on."""
 
 
 JUDGE_TRANSPORT = ("api_base", "timeout", "concurrency")
@@ -202,16 +215,20 @@ endpoint, timeout and concurrency): they may change on ``--resume`` like the bac
 
 def resumable_changes(config: Config) -> frozenset[str]:
     """``RESUMABLE_CHANGES`` plus the transport params of ``config``'s ``llm_judge``
-    objectives (``objectives[i].params.api_base``, ...) and, for each of its ``models``,
-    the same transport fields as the backend's (``models[i].timeout``, ...)."""
+    objectives (``objectives[i].params.api_base``, ...), the scorer, params and range of
+    its other objectives (scoring is not part of a completion) and, for each of its
+    ``models``, the same transport fields as the backend's (``models[i].timeout``, ...)."""
     judges = [i for i, objective in enumerate(config.objectives or ())
               if objective.scorer == "llm_judge"]
     backend = [name.removeprefix("backend.") for name in RESUMABLE_CHANGES
                if name.startswith("backend.") and name != "backend.cache_dir"]
     models = {f"models[{i}].{name}" for i in range(len(config.models or ()))
               for name in backend}
-    return RESUMABLE_CHANGES | models | {f"objectives[{i}].params.{name}"
-                                         for i in judges for name in JUDGE_TRANSPORT}
+    scoring = {f"objectives[{i}].{name}" for i, objective in enumerate(config.objectives or ())
+               if i not in judges for name in ("scorer", "params", "range")}
+    return RESUMABLE_CHANGES | models | scoring | {f"objectives[{i}].params.{name}"
+                                                   for i in judges
+                                                   for name in JUDGE_TRANSPORT}
 
 
 def first_difference(old: object, new: object, path: str = "",
@@ -286,8 +303,9 @@ def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
         raise ConfigError(f"differs from the run being resumed in '{changed}' (resume needs "
                           f"the same config, budget and seed; only the endpoint, timeouts, "
                           f"retries, concurrency, batching, the key variable, transport-only "
-                          f"params, a judge's api_base, timeout and concurrency, cache_dir and "
-                          f"output may change)",
+                          f"params, a judge's api_base, timeout and concurrency, answer "
+                          f"extraction, scorers, answer_health, cache_dir and output may "
+                          f"change)",
                           source=resolved.source)
     attempt = files.last_attempt() + 1
     files.write_config(current)  # e.g. the new endpoint, for evaluate
@@ -335,6 +353,8 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         for client in resolved.problem.backend.clients:
             client.ledger = ledger
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)
+    install_early_check(resolved, resolved.budget, resolved.budget_unit,
+                        f"iapo samples {run_dir} --unparsed")
     if on_start is not None:
         on_start(resolved)
     # the run owns the trainer, so what the algorithm learned survives an interrupt
@@ -349,10 +369,11 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "interrupted",
                attempt)
         raise Interrupted(run_dir, resumable=live) from None
-    except (LLMError, ScoringError) as exc:
+    except (LLMError, ScoringError, AnswerHealthError) as exc:
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "failed",
                attempt, error=str(exc))
         raise RunFailed(str(exc), run_dir) from None
     seconds = time.perf_counter() - start
     usage, table = _write(run_dir, resolved, trainer, result, seconds, "complete", attempt)
-    return RunOutcome(run_dir, resolved, result, seconds, usage, table)
+    return RunOutcome(run_dir, resolved, result, seconds, usage, table,
+                      health_summary(resolved.problem.backend))

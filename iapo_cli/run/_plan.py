@@ -22,7 +22,14 @@ from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
 from ..algorithms._psst import pooled_schedule
 from ..config import load_config
-from ..llm import ChatRequest, LiteLLMTransport, LLMClient, provider_of, slot_key
+from ..llm import (
+    ChatRequest,
+    Completion,
+    LiteLLMTransport,
+    LLMClient,
+    provider_of,
+    slot_key,
+)
 from ..sim import SIM_PROVIDER, token_count
 from ._resolve import ResolvedRun, resolve
 
@@ -397,7 +404,7 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
                     slot_key(source.client.fingerprint(request), request.slots[0]))
                 if record is not None:
                     completions.append(record)
-            completions = [_Record(**r) for r in completions]
+            completions = [Completion.from_record(r, cached=True) for r in completions]
             if not completions:
                 continue
             plan.pilot = {"completions": len(completions), "from_cache": len(completions)}
@@ -417,17 +424,6 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
                 else billed
             plan.prompt_from = "pilot"
         plan.latency = float(np.mean([c.latency for c in completions]))
-
-
-@dataclass
-class _Record:
-    """A stored completion as the cache holds it (the fields the plan reads)."""
-
-    text: str
-    prompt_tokens: float
-    completion_tokens: float
-    cost: float | None
-    latency: float
 
 
 def _usage_copy(client: LLMClient) -> dict:

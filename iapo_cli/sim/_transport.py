@@ -42,11 +42,15 @@ class SimTransport:
         texts = self.model.respond(messages, temperature, first_slot, n, self.skill)
         cap = next((settings[k] for k in ("max_completion_tokens", "max_tokens")
                     if settings.get(k) is not None), None)
+        reasons = ["stop"] * len(texts)
         if cap is not None:
-            texts = [truncate(text, int(cap)) for text in texts]
+            cut = [truncate(text, int(cap)) for text in texts]
+            reasons = ["length" if c != t else "stop" for c, t in zip(cut, texts, strict=True)]
+            texts = cut
         prompt_tokens = sum(token_count(str(m.get("content") or "")) for m in messages)
         completion_tokens = sum(token_count(t) for t in texts)
-        return Reply(texts, prompt_tokens, completion_tokens, time.perf_counter() - start)
+        return Reply(texts, prompt_tokens, completion_tokens, time.perf_counter() - start,
+                     reasons)
 
     def prompt_tokens_bound(self, messages: list[dict]) -> int:
         """The prompt tokens ``send`` bills for ``messages``, exactly."""
