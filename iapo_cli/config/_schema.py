@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..tasks import DEFAULT_PATTERN
+from ..tasks import ANSWER_PRESETS
 
 COST = "cost"  # the cost objective's reserved name in context weights
 
@@ -451,12 +451,33 @@ class AlgorithmConfig(_Strict):
     """The algorithm's parameters by name, e.g. rho for psst."""
 
 
-class DatasetConfig(_Strict):
-    """Queries for live backends: a .jsonl or .csv file. Templates may use ``input_fields``
-    (default: any field of every row); ``target_field`` holds the gold answer."""
+_HUB_ID = r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?"
+"""A Hub repository id: a name, or namespace/name."""
 
-    path: str
-    """The .jsonl or .csv file (relative to the config file)."""
+
+class DatasetConfig(_Strict):
+    """Queries for live backends: a .jsonl, .csv or .parquet file, a directory a Hugging Face
+    dataset's save_to_disk wrote (``path``), or a dataset on the Hugging Face Hub (``hf``).
+    Every value is read as text (numbers, lists and objects as JSON writes them, null as
+    empty). Templates may use ``input_fields`` (default: any field of every row);
+    ``target_field`` holds the gold answer."""
+
+    path: str | None = Field(None, min_length=1)
+    """The .jsonl, .ndjson, .csv, .parquet or .pq file, or a directory written by a Hugging
+    Face Dataset's or DatasetDict's save_to_disk (relative to the config file). Give path
+    or hf, not both."""
+    hf: str | None = Field(None, min_length=1)
+    """A dataset on the Hugging Face Hub, e.g. openai/gsm8k, loaded by the datasets library
+    into the Hugging Face cache (HF_HOME); with HF_HUB_OFFLINE=1 only from that cache.
+    Needs split. Give path or hf, not both."""
+    config: str | None = Field(None, min_length=1)
+    """The hf dataset's configuration (subset), e.g. main (null: its default one)."""
+    split: str | None = Field(None, min_length=1)
+    """The split to use, e.g. test (with hf, datasets' slices such as test[:200] too):
+    required with hf and with a saved DatasetDict directory, refused for a file."""
+    revision: str | None = Field(None, min_length=1)
+    """The hf dataset's git revision (branch, tag or commit hash) to pin its rows, so a
+    later evaluate reads the same queries (null: the latest; offline: the cache's latest)."""
     input_fields: list[str] = Field(default_factory=list)
     """The fields templates may use (empty: every field of every row)."""
     target_field: str | None = None
@@ -468,16 +489,59 @@ class DatasetConfig(_Strict):
     see the same question): 'error' refuses the dataset, naming them; 'drop' uses the first
     of each only; 'keep' uses every row, each with samples of its own."""
 
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        if self.path is not None and self.hf is not None:
+            raise FieldError("dataset.hf", "give dataset.path or dataset.hf, not both")
+        if self.path is None and self.hf is None:
+            raise FieldError("dataset.path", "is required (or dataset.hf, a dataset on the "
+                                             "Hugging Face Hub)")
+        if self.hf is not None and self.split is None:
+            raise FieldError("dataset.split", "is required with dataset.hf (e.g. test)")
+        for name in ("config", "revision"):
+            if self.hf is None and getattr(self, name) is not None:
+                raise FieldError(f"dataset.{name}", "applies to dataset.hf only")
+        return self
+
+    @field_validator("hf")
+    @classmethod
+    def _hub_id(cls, value: str | None) -> str | None:
+        # datasets would read a path here as a local directory, relative to the working
+        # directory rather than to the config file: files and directories go in path
+        if value is not None and not re.fullmatch(_HUB_ID, value):
+            raise ValueError(f"must be a Hugging Face Hub dataset id such as openai/gsm8k, "
+                             f"not {value!r} (a file or a saved directory goes in "
+                             f"dataset.path)")
+        return value
+
 
 class AnswerConfig(_Strict):
-    """Majority-vote answer extraction: group 1 of the last match of ``pattern``."""
+    """Answer extraction: a preset (default 'auto') or a regular expression, not both."""
 
-    pattern: str = DEFAULT_PATTERN
-    """A regular expression; group 1 of its last match is the answer."""
+    preset: Literal[ANSWER_PRESETS] | None = "auto"
+    """Where the answer is: 'auto' (\\boxed{}, else an 'Answer:' line, else 'the answer
+    is ...', else the last number), 'answer_line', 'boxed', 'answer_is', 'last_number',
+    'choice' (a letter A-E) or 'math' (found as 'auto', compared by value with math-verify:
+    1/2 = 0.5 = \\frac{1}{2}). Null when ``pattern`` is given."""
+    pattern: str | None = None
+    """A regular expression instead of a preset; group 1 of its last match is the answer
+    (iapo's former default: '(?im)^\\s*answer\\s*:\\s*(.+?)\\s*$')."""
     lowercase: bool = True
     """Compare answers case-insensitively."""
     numeric: bool = True
     """Compare answers that parse as numbers by value (1.0 = 1)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pattern_or_preset(cls, data: Any) -> Any:
+        # a pattern replaces the default preset; a pattern and a preset both given is a
+        # contradiction, reported at the pattern
+        if isinstance(data, dict) and data.get("pattern") is not None:
+            if data.get("preset") is not None:
+                raise FieldError("answer.pattern", f"give either a pattern or a preset "
+                                 f"('{data['preset']}'), not both")
+            data = {**data, "preset": None}
+        return data
 
 
 class AnswerHealthConfig(_Strict):

@@ -101,10 +101,11 @@ def infer(run_dir: str | Path, input_path: str | Path, *, context: str | None = 
           max_usd: float | None = None, max_completions: int | None = None,
           concurrency: int | None = None, with_completions: bool = False,
           progress: Callable[[int, int], None] | None = None) -> InferOutcome:
-    """Answer every row of ``input_path`` (.jsonl or .csv; a row's ``id`` field, when every
-    row has one, names it, else its 0-based position) with the arm ``context`` (or
-    ``weights``, see ``Policy.arm``) deploys; write one JSON line per row to ``out`` (None:
-    return them in ``InferOutcome.lines``). ``progress(rows done, rows)``.
+    """Answer every row of ``input_path`` (.jsonl, .csv or .parquet, or a directory a
+    Hugging Face dataset's save_to_disk wrote: ``tasks.load_dataset``; a row's ``id``
+    field, when every row has one, names it, else its 0-based position) with the arm
+    ``context`` (or ``weights``, see ``Policy.arm``) deploys; write one JSON line per row to
+    ``out`` (None: return them in ``InferOutcome.lines``). ``progress(rows done, rows)``.
 
     Every check runs before a completion is paid: a bad run directory, context, weights,
     input file, row (its template cannot render) or flag is a ConfigError (exit 2).

@@ -23,7 +23,15 @@ from ..config import SET_BY_CLIENT, Config, PromptConfig
 from ..errors import ConfigError
 from ..llm import CompletionCache, LiveSettings, LLMClient
 from ..strategies import STRATEGIES, VOTES
-from ..tasks import AnswerExtractor, Template, build_scorer, handle_duplicates, load_dataset
+from ..tasks import (
+    AnswerExtractor,
+    Template,
+    build_extractor,
+    build_scorer,
+    handle_duplicates,
+    load_dataset,
+)
+from ..tasks._dataset import load_hub_dataset
 from ._backends import config_path, register_backend
 
 if TYPE_CHECKING:
@@ -68,9 +76,15 @@ def _require_inputs(config: Config, source: str) -> None:
 
 
 def _dataset(config: Config, source: str) -> Dataset:
-    """The dataset, its ``input_fields`` and ``target_field`` checked against its rows."""
+    """The dataset (a file or saved directory at ``path``, or the hub's ``hf``), its
+    ``input_fields`` and ``target_field`` checked against its rows."""
     data = config.dataset
-    dataset = load_dataset(config_path(source, data.path), data.id_field, source)
+    if data.hf is not None:
+        dataset = load_hub_dataset(data.hf, data.split, data.config, data.revision,
+                                   data.id_field, source)
+    else:
+        dataset = load_dataset(config_path(source, data.path), data.id_field, source,
+                               split=data.split)
     for i, name in enumerate(data.input_fields):
         if name not in dataset.fields:
             raise ConfigError(f"'{name}' is not a field of every row", source=source,
@@ -84,6 +98,13 @@ def _dataset(config: Config, source: str) -> Dataset:
                 raise ConfigError(f"row {row_id} has no gold answer (null or empty)",
                                   source=source, field="dataset.target_field")
     return dataset
+
+
+def _dataset_label(data) -> str:
+    """The dataset as a person names it: its path, or ``hf:name`` with config and split."""
+    if data.hf is None:
+        return data.path if data.split is None else f"{data.path} ({data.split})"
+    return f"hf:{data.hf} ({', '.join(p for p in (data.config, data.split) if p)})"
 
 
 def _prompt_arm(i: int, prompt: PromptConfig, usable: set[str], source: str) -> PromptArm:
@@ -113,11 +134,15 @@ def _prompt_arms(config: Config, dataset: Dataset, source: str) -> list[PromptAr
 
 
 def _answer_extractor(config: Config, source: str) -> AnswerExtractor:
+    """The extractor of ``config.answer`` (no section: preset 'auto'); a pattern that does
+    not compile or has no group, or a preset that cannot run (math without math-verify),
+    is a ConfigError at that field."""
     answer = config.answer.model_dump() if config.answer else {}
+    field = "answer.pattern" if answer.get("pattern") is not None else "answer.preset"
     try:
-        return AnswerExtractor(**answer)
+        return build_extractor(**answer)
     except (re.error, ValueError) as exc:
-        raise ConfigError(str(exc), source=source, field="answer.pattern") from None
+        raise ConfigError(str(exc), source=source, field=field) from None
 
 
 def _majority_vote_extractor(config: Config, source: str) -> AnswerExtractor:
@@ -293,5 +318,5 @@ def build_live(config: Config, source: str) -> Environment:
     contexts = Contexts(("default",), np.ones((1, len(objectives))), np.zeros(1), np.ones(1))
     label = spec.model if config.models is None else ",".join(m.id for m in models)
     return Environment(f"live:{label}", backend, contexts,
-                       {"model": label, "dataset": str(config.dataset.path),
+                       {"model": label, "dataset": _dataset_label(config.dataset),
                         MISSING_ENVIRONMENT: missing})
