@@ -120,12 +120,14 @@ class EarlyCheck:
     per model."""
 
     def __init__(self, check: HealthCheck, arm_models: Sequence[str], extractor: str,
-                 hint: str):
+                 hints: tuple[str, str]):
+        """``hints``: what to do about completions without an answer, and about
+        completions cut at max_tokens (the end of the error line)."""
         self.check = check
         self.arm_models = tuple(arm_models)
-        self.extractor, self.hint = extractor, hint
+        self.extractor, self.hints = extractor, hints
         self._seen: dict[str, np.ndarray] = {}  # model -> counts per outcome
-        self._example: dict[str, tuple[str, int]] = {}  # model -> (text, outcome)
+        self._examples: dict[str, dict[int, str]] = {}  # model -> outcome -> first text
         self._decided: set[str] = set()
 
     def observe(self, arm: int, outcome: int, text: str) -> AnswerHealthError | None:
@@ -135,25 +137,27 @@ class EarlyCheck:
             return None
         seen = self._seen.setdefault(model, np.zeros(len(OUTCOMES), dtype=np.int64))
         seen[outcome] += 1
-        if outcome in (NO_ANSWER, EMPTY, TRUNCATED) and (
-                model not in self._example or self._example[model][1] == EMPTY):
-            self._example[model] = (text, outcome)
+        if outcome != ANSWERED:
+            self._examples.setdefault(model, {}).setdefault(outcome, text)
         total = int(seen.sum())
         if total < self.check.window:
             return None
         self._decided.add(model)
         unanswered = int(seen[NO_ANSWER] + seen[EMPTY])
         truncated = int(seen[TRUNCATED])
-        if unanswered > self.check.max_unanswered * total:
+        if truncated > self.check.max_truncated * total:
+            what = f"{truncated} of its first {total} completions were cut at max_tokens " \
+                f"({truncated / total:.0%})"
+            hint, kinds = self.hints[1], (TRUNCATED,)
+        elif unanswered > self.check.max_unanswered * total:
             what = f"{unanswered} of its first {total} completions have no answer " \
                 f"({unanswered / total:.0%}) for the extractor {self.extractor}"
-        elif truncated > self.check.max_truncated * total:
-            what = f"{truncated} of its first {total} completions were cut at max_tokens " \
-                f"({truncated / total:.0%}); raise max_tokens"
+            hint, kinds = self.hints[0], (NO_ANSWER, EMPTY)
         else:
             return None
-        example = self._example.get(model, ("", EMPTY))[0]
-        return AnswerHealthError(f"{model}: {what}; e.g. {excerpt(example)}; {self.hint}")
+        examples = self._examples.get(model, {})
+        text = examples.get(kinds[0], examples.get(kinds[-1], ""))
+        return AnswerHealthError(f"{model}: {what}; e.g. {excerpt(text)}; {hint}")
 
 
 def excerpt(text: str, length: int = 80) -> str:

@@ -28,6 +28,7 @@ from ._plan import plan_command
 from ._record import record_command
 from ._render import err_console
 from ._report import report_command
+from ._samples import samples_command
 from ._serve import serve_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -43,6 +44,7 @@ app.command("record")(record_command)
 app.command("report")(report_command)
 app.command("infer")(infer_command)
 app.command("serve")(serve_command)
+app.command("samples")(samples_command)
 
 BUG_HINT = "(a bug in iapo: rerun with --debug for the traceback)"
 

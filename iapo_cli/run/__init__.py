@@ -15,6 +15,7 @@ from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
 from ._plan import Plan, plan, plan_estimate
 from ._record import RecordInterrupted, RecordOutcome, record
 from ._resolve import ResolvedRun, build_contexts, build_environment, resolve
+from ._samples import RunSamples, SampleFilter, SampleRecord, samples
 from ._serve import PolicyService, ServeStopped, create_app
 from ._study import BenchInterrupted, StudyOutcome, load_env, parse_algorithms, run_bench
 
@@ -54,5 +55,9 @@ __all__ = [
     "register_backend",
     "resolve",
     "run_bench",
+    "RunSamples",
+    "SampleFilter",
+    "SampleRecord",
+    "samples",
     "validate",
 ]

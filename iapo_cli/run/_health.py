@@ -40,10 +40,12 @@ def install_early_check(resolved: ResolvedRun, budget: float, unit: str,
                         settings.max_truncated)
     fix = "fix answer.pattern or answer.preset" if backend.extractor is not None \
         else "check the prompts"
-    hint = (f"{fix} ({samples_hint} shows what the model wrote), or set "
-            f"answer_health.stop_early: false to go on anyway")
+    go_on = "or set answer_health.stop_early: false to go on anyway"
+    hints = (f"{fix} ({samples_hint} shows what the model wrote), {go_on}",
+             f"raise max_tokens (a new run: it changes the completions; {samples_hint} "
+             f"shows them), {go_on}")
     backend.early = EarlyCheck(check, backend.arm_model_labels,
-                               extractor_label(backend) or "(none)", hint)
+                               extractor_label(backend) or "(none)", hints)
 
 
 def health_summary(backend) -> dict | None:

@@ -146,6 +146,9 @@ def loopback_config(path: Path, url: str, data: Path, budget: int = 300,
         "cost": {"measure": measure},
         "contexts": [{"name": "any", "weights": {"correct": 1.0, "cost": 0.0}}],
         "budget": budget, "seed": 0,
+        # max_tokens cuts most of the large model's answers (what the money tests need):
+        # the early check would rightly stop such a run
+        "answer_health": {"stop_early": False},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
