@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from ..errors import BelowMinimum
-from ._render import console, is_terminal, progress
+from ._render import console, health_lines, is_terminal, progress
 
 
 def _arm(ctx: dict) -> str:
@@ -168,6 +168,13 @@ def evaluate_command(
         if outcome.score(ORACLE) is not None:
             console.print(f"{POLICY} captures {_percent(outcome.gain(POLICY))} of the "
                           "oracle's gain over the inference-agnostic choice")
+        for what, health in (("training", outcome.answer_health),
+                             ("test", outcome.test_answer_health)):
+            lines = health_lines(health)
+            if lines:
+                console.print(f"answer health ({what}): {lines[0]}", soft_wrap=True)
+                for line in lines[1:]:
+                    console.print(line, soft_wrap=True)
         files = RunDir(outcome.run_dir)
         console.print(f"wrote {files.file(RunDir.EVALUATION)} and "
                       f"{files.file(RunDir.EVALUATION_TABLE)}")

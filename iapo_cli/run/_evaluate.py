@@ -42,6 +42,7 @@ from ..evaluation import (
 )
 from ..llm import LLMError
 from ..strategies import utility
+from ._health import health_summary
 from ._optimize import client_usage, with_recorded_cache
 from ._resolve import ResolvedRun, resolve
 
@@ -137,6 +138,11 @@ class Evaluation:
     run_budget: int | None = None  # and its budget
     arms: ArmMap | None = None  # prompt/model labels of prompt_ids (None: the ids)
     usd_per_query: np.ndarray | None = None  # (C, P, S) training estimate; None: not known
+    # what became of the completions (summary.json's ``answer_health`` layout) of training
+    # (the run's own summary) and of this evaluation's test completions (sampled only);
+    # None offline
+    answer_health: dict | None = None
+    test_answer_health: dict | None = None
 
     def _label(self, p: int) -> dict:
         return (self.arms.label(p) if self.arms is not None else
@@ -254,6 +260,10 @@ class Evaluation:
             "spent": self.spent,
             "budget": self.budget,
             "usage": self.usage,
+            **({"answer_health": {"training": self.answer_health,
+                                  "test": self.test_answer_health}}
+               if self.answer_health is not None or self.test_answer_health is not None
+               else {}),
         }
 
     def _comparison(self, s: ChoiceScore, oracle: ChoiceScore | None,
@@ -533,7 +543,10 @@ def evaluate(run_dir: str | Path, budget: int | None = None,
                             budget if method == "sampled" else None, _usage(resolved),
                             problem.scales, problem.backend.strategy.name,
                             *_run_state(summary), arms=arms,
-                            usd_per_query=train.usd if train.priced else None)
+                            usd_per_query=train.usd if train.priced else None,
+                            answer_health=summary.get("answer_health"),
+                            test_answer_health=health_summary(backend)
+                            if method == "sampled" else None)
     return evaluation
 
 

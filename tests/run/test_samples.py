@@ -115,3 +115,18 @@ def test_a_run_the_early_check_stopped_shows_what_it_paid_for(tmp_path, api_key)
     assert code == 1
     assert len(records) == paid and all(r.outcome == "no_answer" for r in records)
     assert all("Answer: " in r.text for r in records)
+
+
+def test_evaluate_reports_training_and_test_answer_health(quick_run):
+    """Runs last in this module: it samples the test split into the shared run's cache."""
+    run = quick_run.run_dir
+    code, out, err = run_cli("evaluate", run)
+    assert code == 0, err
+    assert "answer health (training): iapo-sim/arith: " in out
+    assert "answer health (test): iapo-sim/arith: " in out
+    data = json.loads((run / "evaluation.json").read_text())
+    training, test = data["answer_health"]["training"], data["answer_health"]["test"]
+    assert training["models"]["iapo-sim/arith"]["completions"] == 400
+    assert test["models"]["iapo-sim/arith"]["completions"] == data["spent"]
+    tested = samples(run, split="test", limit=None)
+    assert len(tested) == data["spent"]  # the test completions are in the cache now
