@@ -45,8 +45,35 @@ def plan_command(
                       f"({pilot_['from_cache']} from cache), {pilot_['requests']} requests, "
                       f"{pilot_['prompt_tokens']} prompt + {pilot_['completion_tokens']} "
                       f"completion tokens billed, " + _usd(pilot_["usd"]))
+    for line in pilot_health_lines(result.health):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for warning in result.warnings:
         console.print(f"warning: {warning}", soft_wrap=True)
+
+
+def pilot_health_lines(health: dict | None) -> list[str]:
+    """Per model of a pilot: the share of its completions with an answer (and without:
+    none found, cut at max_tokens, empty) and one example with its extracted answer and
+    the gold."""
+    if not health:
+        return []
+    out = []
+    for model, entry in health["models"].items():
+        total = entry["completions"]
+        missing = [f"{entry[k]} {k.replace('_', ' ')}" for k in
+                   ("no_answer", "truncated", "empty", "scorer_failed") if entry.get(k)]
+        share = entry["answered"] / total if total else 0.0
+        out.append(f"pilot answers: {model}: {entry['answered']} of {total} answered "
+                   f"({share:.0%}) by {health['extractor']}"
+                   + (f"; {', '.join(missing)}" if missing else ""))
+        example = entry.get("example")
+        if example:
+            text = " ".join(example["text"].split())
+            text = text if len(text) <= 160 else "…" + text[-159:]
+            out.append(f"  e.g. {example['arm']} on {example['query']}: {text!r} -> "
+                       f"answer {example['answer']!r}, gold {example['gold']!r} "
+                       f"({example['verdict']})")
+    return out
 
 
 def _plain(value):

@@ -21,6 +21,7 @@ import numpy as np
 from ..algorithms import PSST, Problem
 from ..algorithms._budget import round_room, split_budget, times_affordable
 from ..algorithms._psst import pooled_schedule
+from ..backends._health import OUTCOMES, outcome_of
 from ..config import load_config
 from ..llm import (
     ChatRequest,
@@ -31,6 +32,7 @@ from ..llm import (
     slot_key,
 )
 from ..sim import SIM_PROVIDER, token_count
+from ._health import extractor_label
 from ._resolve import ResolvedRun, resolve
 
 TOKEN_SAMPLE = 500
@@ -383,12 +385,15 @@ def _pilot_requests(backend, source: ArmSource, slots: list[tuple[int, int]]
 
 
 def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], count: int,
-              send: bool = True) -> None:
+              send: bool = True) -> dict | None:
     """``count`` completions per arm (``pilot_queries``) through the arm's client and
     cache; their mean completion tokens and latency replace the arm's estimates (and its
     prompt tokens stay counted). ``send=False`` sends nothing and uses only the pilot
-    completions already in the cache (how ``optimize`` reuses an earlier ``plan``)."""
+    completions already in the cache (how ``optimize`` reuses an earlier ``plan``).
+    Returns the answer health of a pilot that was sent (``PilotHealth.as_dict``), None
+    otherwise."""
     backend = resolved.problem.backend
+    health = PilotHealth(backend)
     for source, plan in arms:
         slots = pilot_queries(resolved, count, source.arm, len(arms))
         requests = _pilot_requests(backend, source, slots)
@@ -397,6 +402,8 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
             completions = [row[0] for row in source.client.complete(requests)]
             after = source.client.usage.get("completion")
             plan.pilot = _pilot_usage(before, after, len(completions))
+            for (query, _), completion in zip(slots, completions, strict=True):
+                health.add(source, int(query), completion)
         else:
             completions = []
             for request in requests:
@@ -424,6 +431,39 @@ def run_pilot(resolved: ResolvedRun, arms: list[tuple[ArmSource, ArmPlan]], coun
                 else billed
             plan.prompt_from = "pilot"
         plan.latency = float(np.mean([c.latency for c in completions]))
+    return health.as_dict() if send else None
+
+
+class PilotHealth:
+    """What became of a pilot's completions, per model: counts per outcome (``OUTCOMES``)
+    and one example (the first, or the first without an answer when some have none) with
+    its extracted answer, the gold and the verdict."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.models: dict[str, dict] = {}
+
+    def add(self, source: ArmSource, query: int, completion: Completion) -> None:
+        backend = self.backend
+        extracts = backend.extractor is not None
+        answer = backend.extractor.extract(completion.text) if extracts else None
+        outcome = OUTCOMES[outcome_of(completion.text, completion.finish_reason, answer,
+                                      extracts)]
+        entry = self.models.setdefault(source.model, {
+            "completions": 0, **dict.fromkeys(OUTCOMES, 0), "example": None})
+        entry["completions"] += 1
+        entry[outcome] += 1
+        if entry["example"] is None or (outcome != OUTCOMES[0]
+                                        and entry["example"]["outcome"] == OUTCOMES[0]):
+            gold = backend.gold(query) if extracts else backend.target(query)
+            verdict = ("scored" if not extracts else "no answer" if answer is None else
+                       "correct" if answer == gold else "wrong")
+            entry["example"] = {"arm": source.arm_id, "query": str(backend.dataset.ids[query]),
+                                "text": completion.text, "answer": answer, "gold": gold,
+                                "verdict": verdict, "outcome": outcome}
+
+    def as_dict(self) -> dict:
+        return {"extractor": extractor_label(self.backend), "models": self.models}
 
 
 def _usage_copy(client: LLMClient) -> dict:
@@ -465,6 +505,7 @@ class Plan:
     wall_seconds: float | None
     pilot: dict | None
     warnings: list[str]
+    health: dict | None = None  # a pilot's answer health (``PilotHealth``); None: no pilot
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -512,12 +553,13 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0, quick: bool = False) -> Pl
                         f"prompts; the plan assumes they keep the same ones (if not: "
                         f"{rounds} trimming rounds, {per} queries per prompt in round 1)")
     arms: list[ArmPlan] = []
+    health = None
     if live:
         queries = _token_sample(problem.train)
         sources = list(_arms(resolved.env))
         arms = [_arm_plan(s, problem.backend, queries, quick) for s in sources]
         if pilot:
-            run_pilot(resolved, list(zip(sources, arms, strict=True)), pilot)
+            health = run_pilot(resolved, list(zip(sources, arms, strict=True)), pilot)
         else:  # free: what an earlier pilot (or run) left at the pilot's slots
             run_pilot(resolved, list(zip(sources, arms, strict=True)), PILOT_FROM_CACHE,
                       send=False)
@@ -564,7 +606,7 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0, quick: bool = False) -> Pl
     return Plan(resolved.source, config.backend.kind, config.algorithm.name,
                 {"unit": unit, "amount": amount}, resolved.seed, completions,
                 schedule is not None and not metered, schedule, arms, tokens, usd,
-                requests, wall, pilot_total, warnings)
+                requests, wall, pilot_total, warnings, health)
 
 
 def _unit_prices(resolved: ResolvedRun, arms: list[ArmPlan], unit: str

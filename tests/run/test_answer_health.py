@@ -105,3 +105,18 @@ def test_a_healthy_run_has_every_completion_answered(tmp_path, api_key):
     counts = summary["answer_health"]["models"]["openai/loopback"]
     assert counts["answered"] == counts["completions"] == 300
     assert "not answered" not in out
+
+
+def test_plan_pilot_reports_answer_shares_and_an_example_per_model(tmp_path, api_key):
+    with LoopbackServer(seed=0, inline=True) as server:
+        config = _config(tmp_path, server.url, 1000)
+        code, out, err = run_cli("plan", config, "--pilot", "3")
+        assert code == 0, err
+        code, raw, err = run_cli("plan", config, "--pilot", "3", "--json")
+    assert "pilot answers: openai/loopback: 0 of 18 answered (0%) by pattern " in out
+    assert "18 no answer" in out
+    assert "Answer: " in out and "-> answer None, gold '" in out and "(no answer)" in out
+    health = json.loads(raw)["health"]["models"]["openai/loopback"]
+    assert health["completions"] == 18 and health["no_answer"] == 18
+    example = health["example"]
+    assert example["answer"] is None and example["gold"] and "Answer: " in example["text"]
