@@ -427,15 +427,18 @@ def money_choices(arms: ArmMap, train: TrainEstimates, scales: np.ndarray,
     a run directory without a ``model`` column and without USD estimates, which evaluates
     as it always did): "the best single model at N=1" when the run has several models,
     "the cheapest arm within 1 point of the best" (task utility) when it has models or
-    prices — cheapest in USD when every estimated arm is priced, else in the strategy's
-    cost units (estimates.csv's ``cost``)."""
+    prices — cheapest in USD when every estimated arm is priced and some arm costs more
+    than nothing, else in the strategy's cost units (estimates.csv's ``cost``)."""
     out: list[Choice] = []
     if arms.several_models:
         out.append(best_model_choice(train.utility, scales, probabilities, arms.models))
     if (arms.models is not None or train.priced) and train.task is not None:
         estimated = np.isfinite(train.task)
         usd_known = train.usd is not None and bool(np.isfinite(train.usd[estimated]).all())
-        price = train.usd if usd_known else train.cost
+        # a model priced at 0 (self-hosted) makes every arm free in USD: "cheapest" would
+        # then pick the best task utility at any N; the cost units still tell arms apart
+        free = usd_known and not bool((train.usd[estimated] > 0).any())
+        price = train.usd if usd_known and not free else train.cost
         if price is not None:
             out.append(cheapest_near_best(train.task, price, scales))
     return out

@@ -223,6 +223,31 @@ def test_unpriced_models_rank_by_cost_units_and_show_no_dollars(tmp_path):
     assert "usd_per_1k_queries" not in json.dumps(data)
 
 
+def test_models_priced_at_zero_rank_by_cost_units(tmp_path):
+    """A self-hosted model priced {input: 0, output: 0} makes every arm free in USD: the
+    cheapest arm near the best is then the cheapest in cost units, not the largest N
+    (found on a real small model: the frugal context's 'cheapest' arm was its dearest)."""
+    import pandas as pd
+
+    from iapo_cli.evaluation import CHEAPEST_NEAR_BEST
+
+    run, original = _multi_model_run(tmp_path)
+    estimates = pd.read_csv(run / "estimates.csv")
+    estimates["usd_per_query"] = 0.0
+    # every arm within half a point of the best, the dearer the better: what a free model
+    # with more samples looks like
+    estimates["task_utility"] = 0.9 + 0.005 * estimates["cost"] / estimates["cost"].max()
+    estimates.to_csv(run / "estimates.csv", index=False)
+    result = evaluate(run)
+    cheap = result.score(CHEAPEST_NEAR_BEST).choice
+    for c, name in enumerate(result.contexts):
+        rows = estimates[estimates.context == name]
+        pick = rows.sort_values(["cost", "task_utility"], ascending=[True, False]).iloc[0]
+        assert (f"{pick.prompt}@{pick.model}", pick.n) == (ARM_IDS[cheap.prompt[c]],
+                                                            cheap.scale[c])
+        assert pick.cost < rows.cost.max()
+
+
 def test_a_run_without_models_or_prices_evaluates_as_before(tmp_path):
     from iapo_cli.evaluation import AGNOSTIC_BEST_N, POLICY, SINGLE_ARM
 
