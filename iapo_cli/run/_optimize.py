@@ -23,7 +23,14 @@ from ..artifacts import (
 )
 from ..config import COST, Config, LiveBackendConfig, config_from_mapping, load_config
 from ..errors import ConfigError, IapoError
-from ..llm import TRANSPORT_PARAMS, LiteLLMTransport, LLMError, Usage, preload_litellm
+from ..llm import (
+    TRANSPORT_PARAMS,
+    LiteLLMTransport,
+    LLMError,
+    Usage,
+    preload_litellm,
+    redact,
+)
 from ..tasks import ScoringError
 
 if TYPE_CHECKING:
@@ -355,15 +362,17 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)
     install_early_check(resolved, resolved.budget, resolved.budget_unit,
                         f"iapo samples {run_dir} --unparsed")
-    if on_start is not None:
-        on_start(resolved)
-    # the run owns the trainer, so what the algorithm learned survives an interrupt
-    trainer = Trainer(resolved.problem, resolved.budget,
-                      np.random.default_rng(resolved.seed), observer,
-                      unit=resolved.budget_unit)
-    trainer.recorder = RunDir(run_dir).pull_recorder()
+    trainer = None
     start = time.perf_counter()
     try:
+        if on_start is not None:
+            on_start(resolved)
+        # the run owns the trainer, so what the algorithm learned survives an interrupt
+        trainer = Trainer(resolved.problem, resolved.budget,
+                          np.random.default_rng(resolved.seed), observer,
+                          unit=resolved.budget_unit)
+        trainer.recorder = RunDir(run_dir).pull_recorder()
+        start = time.perf_counter()
         result = train(resolved.algorithm, trainer)
     except KeyboardInterrupt:
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "interrupted",
@@ -373,6 +382,13 @@ def optimize(config_path: str | Path, out: str | Path | None = None, budget: int
         _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "failed",
                attempt, error=str(exc))
         raise RunFailed(str(exc), run_dir) from None
+    except Exception as exc:  # a bug: it keeps its traceback, and the run says it failed
+        try:
+            _write(run_dir, resolved, trainer, None, time.perf_counter() - start, "failed",
+                   attempt, error=redact(f"{type(exc).__name__}: {exc}"))
+        except Exception:  # the bug's own traceback is the one that matters
+            pass
+        raise
     seconds = time.perf_counter() - start
     usage, table = _write(run_dir, resolved, trainer, result, seconds, "complete", attempt)
     return RunOutcome(run_dir, resolved, result, seconds, usage, table,

@@ -111,3 +111,26 @@ def test_an_interrupted_run_with_a_cost_budget_resumes_to_the_same_result(tmp_pa
     resumed = optimize(config, seed=2, resume=tmp_path / "cut")
     assert resumed.result.spent == pytest.approx(whole.result.spent)
     assert (resumed.result.policy.prompt == whole.result.policy.prompt).all()
+
+
+def test_a_bug_during_training_keeps_its_traceback_and_marks_the_run_failed(tmp_path,
+                                                                            monkeypatch):
+    """A live run's summary said 'running' forever after a bug (found on a real model: a
+    crash while announcing the plan); now it says failed, with the error, and the bug
+    itself propagates as it is (the command line shows its traceback under --debug)."""
+    from iapo_cli.algorithms import PSST
+
+    from .sim_project import sim_project
+
+    config = sim_project(tmp_path / "p", budget=200)
+
+    def broken(self, trainer):
+        trainer.pull_paired([(0, 2)], 3)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(PSST, "run", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        optimize(config, out=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["error"] == "RuntimeError: a bug"
+    assert summary["completions"] == 6  # what was served is on record
