@@ -95,8 +95,10 @@ def infer_command(
     arm = outcome.arm
     usd = "unpriced" if outcome.usd is None else f"${outcome.usd:.4g}"
     where = f"; wrote {outcome.out}" if outcome.out is not None else ""
+    none = f" ({outcome.unanswered} without an answer: no completion held one the run's " \
+        f"extractor finds)" if outcome.unanswered else ""
     err_console.print(
-        f"answered {outcome.answered}/{outcome.rows} rows with {arm.arm} at N={arm.n} "
+        f"answered {outcome.answered}/{outcome.rows} rows{none} with {arm.arm} at N={arm.n} "
         f"({arm.strategy}, context {arm.context}, {arm.samples} training samples behind "
         f"it): {outcome.fresh} completions paid, "
         f"{outcome.cached} from the cache, {usd}{where}", markup=False, highlight=False,

@@ -60,6 +60,7 @@ class InferOutcome:
     usd: float | None
     out: Path | None
     lines: list[str]
+    unanswered: int = 0  # rows whose answer is null (no completion gave one)
 
 
 def _line(row_id: str, arm: DeployedArm, answer: Answer, with_completions: bool) -> str:
@@ -160,6 +161,7 @@ def infer(run_dir: str | Path, input_path: str | Path, *, context: str | None = 
     part = None if out_path is None else out_path.with_name(out_path.name + ".part")
     handle = None if part is None else open(part, "w", encoding="utf-8")  # noqa: SIM115
     answered = 0
+    unanswered = 0
     stopped: str | None = None
     try:
         while answered < len(ids):
@@ -170,6 +172,7 @@ def infer(run_dir: str | Path, input_path: str | Path, *, context: str | None = 
                 break
             answers = arm.answer_many([dataset.rows[i] for i in rows])
             for i, answer in zip(rows, answers, strict=True):
+                unanswered += answer.answer is None
                 line = _line(ids[i], arm, answer, with_completions)
                 if handle is not None:
                     handle.write(line + "\n")
@@ -201,7 +204,7 @@ def infer(run_dir: str | Path, input_path: str | Path, *, context: str | None = 
         prompt_tokens=totals["prompt_tokens"] - usage_before["prompt_tokens"],
         completion_tokens=totals["completion_tokens"] - usage_before["completion_tokens"],
         usd=None if totals["cost"] is None else totals["cost"] - (usage_before["cost"] or 0.0),
-        out=out_path, lines=lines)
+        out=out_path, lines=lines, unanswered=unanswered)
     if answered < len(ids):
         where = str(out_path) if out_path is not None else "stdout"
         error = CapReached(f"stopped at {stopped}: {answered} of {len(ids)} rows answered "

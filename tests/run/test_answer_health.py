@@ -66,11 +66,17 @@ def test_a_pattern_that_matches_nothing_stops_early_and_the_fix_resumes_for_free
 
 
 def test_the_check_can_be_turned_off_and_the_outcomes_are_still_counted(tmp_path, api_key):
+    rows = tmp_path / "rows.jsonl"
     with LoopbackServer(seed=0, inline=True) as server:
         config = _config(tmp_path, server.url, 300,
                          extra="answer_health: {stop_early: false}\n")
         code, out, err = run_cli("optimize", config, "--out", tmp_path / "run")
-    assert code == 0, err
+        assert code == 0, err
+        # deploying it answers nothing, and says so (it said "answered 5/5 rows")
+        rows.write_text("".join(line + "\n" for line in
+                                (tmp_path / "sums.jsonl").read_text().splitlines()[:5]))
+        code, lines, infer_err = run_cli("infer", tmp_path / "run", "--context", "free",
+                                         "--input", rows, "--max-completions", "100")
     assert "answer health: openai/loopback: 300 of 300 completions not answered (300 no " \
         "answer)" in out
     assert f"iapo samples {tmp_path / 'run'} --unparsed" in out
@@ -81,6 +87,9 @@ def test_the_check_can_be_turned_off_and_the_outcomes_are_still_counted(tmp_path
     per_arm = {a["arm"]: a for a in summary["answer_health"]["arms"]}
     assert set(per_arm) == {f"p{i}" for i in range(6)}
     assert sum(a["no_answer"] for a in per_arm.values()) == 300
+    assert code == 0, infer_err
+    assert "answered 5/5 rows (5 without an answer: " in infer_err
+    assert all(json.loads(line)["answer"] is None for line in lines.splitlines())
 
 
 def test_completions_cut_at_max_tokens_stop_the_run(tmp_path, api_key):
