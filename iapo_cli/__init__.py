@@ -23,7 +23,11 @@ the ``iapo`` command stay fast::
 * ``run_bench(env, algorithms, budgets, runs, seed=0, workers=None, out=...)
   -> StudyOutcome``: ``iapo bench``, writing results.csv and summary.csv.
 * ``load_env(spec)``, ``parse_algorithms(text)``, ``AlgorithmSpec``: study inputs.
-* ``write_report(path) -> Report``: ``iapo report``.
+* ``build_report(path) -> Report``: ``iapo report`` (figures, report.md and a
+  self-contained report.html whose sample browser shows a live run's completions, read
+  from its cache); ``write_report(path, samples=None)`` renders without gathering them.
+* ``samples(run_dir, context=None, arm=None, query=None, unparsed=False, wrong=False,
+  split=None, limit=20) -> list[SampleRecord]``: ``iapo samples``, nothing sent.
 * ``Policy.load(run_dir) -> Policy``: a run's choice per context, to deploy:
   ``policy.contexts``, ``policy.arm(context)`` or ``policy.arm(weights=..., max_usd=...,
   max_n=...)`` for a context that was not trained (arm, model, decoding, N, strategy,
@@ -57,6 +61,8 @@ _LAZY = {
     "summarize": "iapo_cli.evaluation",
     "AlgorithmSpec": "iapo_cli.evaluation",
     "write_report": "iapo_cli.report",
+    "build_report": "iapo_cli.run",
+    "samples": "iapo_cli.run",
     "RunDir": "iapo_cli.artifacts",
     "StudyDir": "iapo_cli.artifacts",
 }

@@ -269,6 +269,7 @@ class RunDir(_Directory):
     EVALUATION = "evaluation.json"
     EVALUATION_TABLE = "evaluation.csv"
     REPORT = "report.md"
+    REPORT_HTML = "report.html"  # the same report as one self-contained page
     FIGURES = ("utility_vs_n.png", "utility_vs_cost.png", "trimming.png")
     FRONTIER = "frontier.png"  # runs with models or prices: utility against dollars
     MARKER = CONFIG
@@ -351,6 +352,9 @@ class RunDir(_Directory):
 
     def write_report(self, text: str) -> Path:
         return self._write_text(self.REPORT, text)
+
+    def write_report_html(self, text: str) -> Path:
+        return self._write_text(self.REPORT_HTML, text)
 
     def pull_recorder(self) -> PullRecorder:
         """A recorder of the pulls training serves (pulls.npys, written as they come)."""
@@ -470,6 +474,7 @@ class StudyDir(_Directory):
     RESULTS = "results.csv"  # one row per (algorithm, budget, run)
     SUMMARY = "summary.csv"  # one row per (algorithm, budget)
     REPORT = "report.md"
+    REPORT_HTML = "report.html"
     FIGURES = ("acr_vs_budget.png", "regret_vs_budget.png")
     MARKER = SUMMARY
 
@@ -481,6 +486,9 @@ class StudyDir(_Directory):
 
     def write_report(self, text: str) -> Path:
         return self._write_text(self.REPORT, text)
+
+    def write_report_html(self, text: str) -> Path:
+        return self._write_text(self.REPORT_HTML, text)
 
     def read_summary(self, columns: Iterable[str] = ()) -> pd.DataFrame:
         return self._read_table(self.SUMMARY, columns, (

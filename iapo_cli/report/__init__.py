@@ -1,4 +1,5 @@
-"""Reports people can look at: PNG figures (matplotlib, headless) and report.md."""
+"""Reports people can look at: PNG figures (matplotlib, headless), report.md and a
+self-contained report.html. Renders what it is given: it reads run files, never a cache."""
 
 from ._figures import (
     acr_vs_budget,
@@ -10,10 +11,13 @@ from ._figures import (
     utility_vs_cost,
     utility_vs_n,
 )
+from ._html import SAMPLE_FIELDS, SampleSet
 from ._report import Report, markdown_table, run_report, study_report, write_report
 
 __all__ = [
     "Report",
+    "SAMPLE_FIELDS",
+    "SampleSet",
     "acr_vs_budget",
     "frontier",
     "frontier_axis",

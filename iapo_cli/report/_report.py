@@ -1,20 +1,28 @@
-"""``report``: PNG figures and a report.md that embeds them, for a run or a study."""
+"""``report``: PNG figures, a report.md that embeds them and a self-contained report.html,
+for a run or a study."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import __version__
 from ..artifacts import RunDir, StudyDir, spend_text, trimmed_rounds
 from ..errors import ConfigError
 from . import _figures as figures
+from . import _html as html
+from ._html import PageFigure, SampleSet
 
 if TYPE_CHECKING:
     import pandas as pd
 
+
+Samples = SampleSet | Callable[[], SampleSet] | None
+"""What a run page's sample browser is given (``run_report``)."""
 
 MAX_PANELS = 36
 """Contexts shown in a run's per-context figures (one facet each); beyond 36 facets a
@@ -26,6 +34,7 @@ class Report:
     kind: str  # "run" or "study"
     path: Path  # report.md
     figures: list[Path]
+    html: Path | None = None  # report.html
 
 
 def markdown_table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
@@ -64,78 +73,95 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def run_report(run_dir: Path | RunDir) -> Report:
+def run_report(run_dir: Path | RunDir, samples: Samples = None) -> Report:
     """Figures of a run directory: utility against N, the cost frontier, the trimming,
     and for a run with several models or prices the frontier of every (model, prompt, N)
-    arm in dollars per 1000 queries, with dollars in the policy and evaluation tables.
-    A missing or unreadable file is a ConfigError, as in ``evaluate``."""
+    arm in dollars per 1000 queries, with dollars in the policy and evaluation tables;
+    report.md embedding them and report.html holding all of it in one page, with
+    ``samples`` in its sample browser: a ``SampleSet``, or a function returning one,
+    called once every file of the run has been read, before anything is written (so a bad
+    run directory is refused before a cache is opened); None: the page says none were
+    gathered. A missing or unreadable file is a ConfigError, as in ``evaluate``; a run that
+    did not complete (failed, interrupted) may lack estimates, and is reported without
+    what they give."""
     import pandas as pd
 
     files = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, flag="PATH")
     run_dir = files.path
+    summary = files.read_summary()
     policy_data = files.read_policy()
     policy = pd.DataFrame(policy_data["contexts"])
     if "context" not in policy.columns:
         raise ConfigError("lists no contexts", source=str(files.file(RunDir.POLICY)))
     contexts = [str(c) for c in policy.context]
-    estimates = files.read_estimates(["context", "prompt", "n", "utility", "task_utility",
-                                      "cost"])
+    complete = summary.get("status") in (None, "complete")
+    problems: list[str] = []
+    try:
+        estimates = files.read_estimates(["context", "prompt", "n", "utility",
+                                          "task_utility", "cost"])
+    except ConfigError as exc:
+        if complete:
+            raise
+        # a run stopped before its first estimate (the early answer check) still deserves
+        # a page: it says why it stopped, and its samples show what the model wrote
+        estimates, problems = None, [f"the training estimates ({exc})"]
     log = files.read_trimming_log(["round", "context", "prompt", "n", "kept"])
-    if "trimmed_in_round" not in estimates.columns:  # a run written before the column
-        estimates["trimmed_in_round"] = trimmed_rounds(estimates, log)
-    summary = files.read_summary()
+    if estimates is not None and "trimmed_in_round" not in estimates.columns:
+        estimates["trimmed_in_round"] = trimmed_rounds(estimates, log)  # an older run
     evaluation = files.read_evaluation()
+    if callable(samples):
+        samples = samples()
     shown = contexts[:MAX_PANELS]
     by_n, by_cost, trimmed = (files.file(name) for name in RunDir.FIGURES)
-    arms, chosen = _per_arm(estimates), _per_arm(policy)
-    made = [
-        _save(figures.utility_vs_n(arms, chosen, shown), by_n),
-        _save(figures.utility_vs_cost(arms, chosen, shown), by_cost),
-    ]
-    if len(log):
-        made.append(_save(figures.trimming(log, contexts), trimmed))
+    made: list[Path] = []
+    page_figures: list[PageFigure] = []
     # runs with several models or prices (issue 11); older runs report as before
-    money = "model" in estimates.columns or (
-        "usd_per_query" in estimates.columns and estimates.usd_per_query.notna().any())
+    money = estimates is not None and ("model" in estimates.columns or (
+        "usd_per_query" in estimates.columns and estimates.usd_per_query.notna().any()))
+    if estimates is not None:
+        arms, chosen = _per_arm(estimates), _per_arm(policy)
+        made += [_save(figures.utility_vs_n(arms, chosen, shown), by_n),
+                 _save(figures.utility_vs_cost(arms, chosen, shown), by_cost)]
+        page_figures += [PageFigure("Estimated utility against N", CAPTIONS["by_n"], by_n),
+                         PageFigure("Utility against cost", CAPTIONS["by_cost"], by_cost)]
     if money:
+        axis = figures.frontier_axis(estimates)[1]
         made.append(_save(figures.frontier(estimates, policy, shown),
                           files.file(RunDir.FRONTIER)))
+        page_figures.append(PageFigure("Frontier: task utility against dollars",
+                                       CAPTIONS["frontier"].format(axis=axis), made[-1]))
+    if len(log):
+        made.append(_save(figures.trimming(log, contexts), trimmed))
+        page_figures.append(PageFigure("Trimming", CAPTIONS["trimming"], trimmed,
+                                       anchor="trimming-figure"))
     if "usd_per_query" in policy.columns and policy.usd_per_query.notna().any():
         policy["usd_per_1k_queries"] = [_dollars(1000 * u) for u in policy.usd_per_query]
     cols = [c for c in ("context", "prompt", "model", "n", "estimated_utility",
                         "usd_per_1k_queries", "samples", "agnostic_prompt",
                         "agnostic_utility", "fallback", "over_cap")
             if c in policy.columns]
+    spend = spend_text(summary.get("spent"), summary.get("budget"), summary.get("budget_unit"))
     text = [f"# Run report: {summary.get('name', run_dir.name)}", "",
             f"Algorithm `{summary.get('algorithm')}` on `{summary.get('environment')}` "
-            f"({summary.get('strategy')}), spent "
-            f"{spend_text(summary.get('spent'), summary.get('budget'), summary.get('budget_unit'))}"
-            f" in {summary.get('rounds')} rounds; "
-            f"status: {summary.get('status')}.", "", "## Policy", "",
-            markdown_table(policy[cols]), ""]
-    if len(shown) < len(contexts):
+            f"({summary.get('strategy')}), spent {spend} in {summary.get('rounds')} rounds; "
+            f"status: {summary.get('status')}.", ""]
+    if summary.get("error"):
+        text += [f"Stopped: {summary['error']}", ""]
+    text += [f"Not shown: {problem}." for problem in problems] + ([""] if problems else [])
+    text += ["## Policy", "", markdown_table(policy[cols]), ""]
+    if estimates is not None and len(shown) < len(contexts):
         text += [f"The figures show the first {len(shown)} of {len(contexts)} contexts.", ""]
-    text += ["## Estimated utility against N", "",
-             "Training estimates per prompt (one colour and marker each) and the chosen arm "
-             "(star). Hollow markers are arms trimmed before the last round; their estimates "
-             "rest on the few samples of the rounds they took part in, so one can lie above "
-             "the chosen arm (labelled rK: cut in round K; the column trimmed_in_round of "
-             "estimates.csv).", "", f"![utility vs N]({by_n.name})",
-             "", "## Utility against cost", "",
-             "Every arm's estimated task utility against its expected cost per query; the "
-             "black steps are the frontier (no arm is both cheaper and better).", "",
-             f"![utility vs cost]({by_cost.name})", ""]
+    if estimates is not None:
+        text += ["## Estimated utility against N", "", CAPTIONS["by_n"], "",
+                 f"![utility vs N]({by_n.name})", "", "## Utility against cost", "",
+                 CAPTIONS["by_cost"], "", f"![utility vs cost]({by_cost.name})", ""]
     if money:
-        axis = figures.frontier_axis(estimates)[1]
         text += ["## Frontier: task utility against dollars", "",
-                 f"Every (model, prompt, N) arm's estimated task utility against its {axis}, "
-                 "one colour per model; the black steps are the frontier (no arm is both "
-                 "cheaper and better), the star the arm chosen for the context.", "",
+                 CAPTIONS["frontier"].format(axis=axis), "",
                  f"![frontier]({RunDir.FRONTIER})", ""]
     if len(log):
-        text += ["## Trimming", "", "How many arms (and prompts) each context still "
-                 "considered at every round (contexts side by side within a round).", "",
-                 f"![trimming]({trimmed.name})", ""]
+        text += ["## Trimming", "", CAPTIONS["trimming"], "", f"![trimming]({trimmed.name})",
+                 ""]
     if evaluation is not None:
         data = evaluation
         priced = any("usd_per_1k_queries" in c for c in data["comparisons"])
@@ -149,7 +175,29 @@ def run_report(run_dir: Path | RunDir) -> Report:
         text += ["## Test evaluation", "", f"{data['test_queries']} test queries, "
                  f"{data['method']} values (`iapo evaluate`).", "", markdown_table(rows), ""]
     path = files.write_report("\n".join(text))
-    return Report("run", path, made)
+    page = html.run_page(html.RunData(
+        summary=summary, policy=policy, log=log, evaluation=evaluation,
+        figures=page_figures, samples=samples, run_dir=run_dir, version=__version__,
+        problems=problems, shown_contexts=len(shown) if estimates is not None else None),
+        spend)
+    return Report("run", path, made, files.write_report_html(page))
+
+
+CAPTIONS = {
+    "by_n": "Training estimates per prompt (one colour and marker each) and the chosen arm "
+            "(star). Hollow markers are arms trimmed before the last round; their estimates "
+            "rest on the few samples of the rounds they took part in, so one can lie above "
+            "the chosen arm (labelled rK: cut in round K; the column trimmed_in_round of "
+            "estimates.csv).",
+    "by_cost": "Every arm's estimated task utility against its expected cost per query; the "
+               "black steps are the frontier (no arm is both cheaper and better).",
+    "frontier": "Every (model, prompt, N) arm's estimated task utility against its {axis}, "
+                "one colour per model; the black steps are the frontier (no arm is both "
+                "cheaper and better), the star the arm chosen for the context.",
+    "trimming": "How many arms (and prompts) each context still considered at every round "
+                "(contexts side by side within a round).",
+}
+"""The figures' captions, the same in report.md and report.html."""
 
 
 def study_report(bench_dir: Path | StudyDir) -> Report:
@@ -178,15 +226,26 @@ def study_report(bench_dir: Path | StudyDir) -> Report:
                  f"Test ACR paired by run; – for {reference} itself.", "",
                  markdown_table(pvals, "{:.2g}"), ""]
     path = files.write_report("\n".join(text))
-    return Report("study", path, made)
+    results = files.read_results() if files.has(StudyDir.RESULTS) else None
+    page = html.study_page(
+        summary, results,
+        [PageFigure("Mean test ACR against budget", "Mean ACR on the test queries ± its "
+                    "standard error, per algorithm.", by_acr),
+         PageFigure("Mean regret against budget", "The oracle's ACR minus the algorithm's, "
+                    "averaged over runs (log scales).", by_regret)],
+        files.path, __version__)
+    return Report("study", path, made, files.write_report_html(page))
 
 
-def write_report(path: str | Path) -> Report:
-    """A run directory (policy.json) or a study directory (summary.csv)."""
+def write_report(path: str | Path, samples: Samples = None) -> Report:
+    """A run directory (policy.json) or a study directory (summary.csv): figures,
+    report.md and report.html. ``samples``: the completions a run page's sample browser
+    shows, or a function giving them (``run_report``; gathered by the caller: this
+    package reads no cache); ignored for a study."""
     path = Path(path)
     run, study = RunDir(path, flag="PATH"), StudyDir(path, flag="PATH")
     if run.has(RunDir.POLICY):
-        return run_report(run)
+        return run_report(run, samples)
     if study.has(StudyDir.SUMMARY):
         return study_report(study)
     raise ConfigError(f"{path} is neither a run directory ({RunDir.POLICY}) nor a bench "

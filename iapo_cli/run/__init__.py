@@ -14,6 +14,7 @@ from ._infer import CapReached, InferInterrupted, InferOutcome, infer
 from ._optimize import Interrupted, RunFailed, RunOutcome, optimize, validate
 from ._plan import Plan, plan, plan_estimate
 from ._record import RecordInterrupted, RecordOutcome, record
+from ._report import build_report, gather_samples
 from ._resolve import ResolvedRun, build_contexts, build_environment, resolve
 from ._samples import RunSamples, SampleFilter, SampleRecord, samples
 from ._serve import PolicyService, ServeStopped, create_app
@@ -52,6 +53,8 @@ __all__ = [
     "plan",
     "plan_estimate",
     "record",
+    "build_report",
+    "gather_samples",
     "register_backend",
     "resolve",
     "run_bench",
