@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._render import console, health_lines, progress, table
+from ._render import console, health_lines, parse_budget, progress, table
 
 
 def optimize_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
     out: Annotated[Path | None, typer.Option(help="Run directory (default "
                                              "<output>/<name>-<UTC timestamp>/).")] = None,
-    budget: Annotated[int | None, typer.Option(
+    budget: Annotated[str | None, typer.Option(
         help="Override the config's budget (in its unit: completions, tokens, USD, cost).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
@@ -36,7 +36,7 @@ def optimize_command(
             shown = f"{spent}/{total}" if isinstance(total, int) else f"{spent:.4g}/{total:g}"
             update(round_, rounds, f"round {round_}/{rounds}, spent {shown}")
 
-        outcome = optimize(config, out, budget, seed, observer, resume=resume,
+        outcome = optimize(config, out, parse_budget(budget), seed, observer, resume=resume,
                            on_start=lambda resolved: console.print(
                                estimate_line(plan_estimate(resolved)), soft_wrap=True))
     console.print(table(policy_view(outcome.policy_table),

@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ._render import console
+from ._render import console, parse_budget
 
 
 def plan_command(
     config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
-    budget: Annotated[int | None, typer.Option(
+    budget: Annotated[str | None, typer.Option(
         help="Override the config's budget (in its unit: completions, tokens, USD).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override the config's seed.")] = None,
@@ -24,13 +24,13 @@ def plan_command(
              "asks for first, so it reuses them) to measure completion tokens and "
              "latency. 0: send nothing.", metavar="K")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document "
-                                          "(schema in the README).")] = False,
+                                          "(schema: docs/reference/files.md).")] = False,
 ) -> None:
     """What the run will cost: tokens, dollars, completions, rounds and wall time, per arm
     and in total, before the first call (nothing is sent without --pilot)."""
     from ..run import plan
 
-    result = plan(config, budget, seed, pilot)
+    result = plan(config, parse_budget(budget), seed, pilot)
     if as_json:
         print(json.dumps(result.as_dict(), default=_plain))
         return

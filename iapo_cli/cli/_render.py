@@ -76,3 +76,22 @@ def health_lines(summary: dict | None, limit: int = 8) -> list[str]:
         share = (arm["completions"] - arm["answered"]) / arm["completions"]
         out.append(f"  {arm['arm']}: {share:.0%} of {arm['completions']} not answered")
     return out
+
+
+def parse_budget(text: str | None, flag: str = "--budget") -> int | float | None:
+    """A budget given on the command line: an integer as written (exactly, however large),
+    else a decimal number (a budget in USD or cost units); anything else a ConfigError
+    naming ``flag``."""
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a number", field=flag) from None

@@ -319,7 +319,8 @@ def _reopen(resolved: ResolvedRun, run_dir: Path, config: Config) -> int:
     return attempt
 
 
-def optimize(config_path: str | Path, out: str | Path | None = None, budget: int | None = None,
+def optimize(config_path: str | Path, out: str | Path | None = None,
+             budget: float | None = None,
              seed: int | None = None, observer: Observer | None = None,
              resume: str | Path | None = None,
              on_start: Callable[[ResolvedRun], None] | None = None) -> RunOutcome:

@@ -488,7 +488,7 @@ def _pilot_usage(before: dict, after, completions: int) -> dict:
 @dataclass
 class Plan:
     """The run's plan. Totals are None when unknown (no pilot and no max_tokens; no price;
-    no latency); ``warnings`` say why. See the README's "Plan the cost" for the JSON."""
+    no latency); ``warnings`` say why. docs/reference/files.md describes the JSON."""
 
     config: str
     backend: str
@@ -694,7 +694,7 @@ def _pilot_total(arms: list[ArmPlan]) -> dict:
     return total
 
 
-def plan(config_path, budget: int | None = None, seed: int | None = None,
+def plan(config_path, budget: float | None = None, seed: int | None = None,
          pilot: int = 0) -> Plan:
     """``iapo plan``: the cost of the configured run before its first call. Every check
     ``optimize`` makes comes first (bad input raises ``ConfigError`` before anything is

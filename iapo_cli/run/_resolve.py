@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +117,7 @@ def build_contexts(config: Config, env: Environment, source: str) -> Contexts:
     )
 
 
-def resolve(config: Config, source: str, budget: int | None = None, seed: int | None = None,
+def resolve(config: Config, source: str, budget: float | None = None, seed: int | None = None,
             require_keys: bool = True) -> ResolvedRun:
     """Every check that needs the backend; no completion is drawn here. A live model whose
     key is missing from the environment is refused unless ``require_keys`` is False (then
@@ -153,6 +154,13 @@ def resolve(config: Config, source: str, budget: int | None = None, seed: int | 
     if unit != "completions":
         _check_budget_unit(backend, unit, source)
     given = budget
+    if given is not None and not math.isfinite(given):
+        raise ConfigError(f"must be a finite number, got {given}", source=source,
+                          field="--budget")
+    if given is not None and unit in ("completions", "tokens") and \
+            not float(given).is_integer():
+        raise ConfigError(f"must be a whole number of {unit} (the config's budget unit), "
+                          f"got {given:g}", source=source, field="--budget")
     budget = amount if budget is None else budget
     budget = float(budget) if unit in ("usd", "cost") else int(budget)
     field = ("budget" if unit == "completions" else f"budget.{unit}") if given is None \

@@ -122,3 +122,16 @@ def test_a_token_budget_is_a_ceiling_on_the_tokens_the_server_bills(tmp_path, ap
     assert 0.95 * 6000 <= billed <= 6000
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["budget_unit"] == "tokens" and summary["spent"] == pytest.approx(billed)
+
+
+def test_the_command_line_budget_takes_dollars_for_a_usd_config(tmp_path):
+    """``--budget`` is in the config's unit: a fraction of a dollar for a budget in USD
+    (it was parsed as an integer, so a USD budget could not be overridden at all)."""
+    from tests.conftest import run_cli
+
+    config = money_config(tmp_path / "c.yaml", "http://127.0.0.1:9/v1")
+    code, out, err = run_cli("plan", config, "--budget", "0.05", "--json")
+    assert code == 0, err
+    assert json.loads(out)["budget"] == {"unit": "usd", "amount": 0.05}
+    code, _, err = run_cli("plan", config, "--budget", "1e-12")
+    assert code == 2 and "--budget" in err and err.count("\n") == 1
