@@ -1,4 +1,4 @@
-"""The Python API: ``from iapo_cli import ...``, lazily imported, and the README example."""
+"""The Python API: ``from iapo_cli import ...``, lazily imported, and the documented example."""
 
 import os
 import re
@@ -39,15 +39,15 @@ def test_import_iapo_cli_is_lazy():
 
 
 def _readme_example() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Python API", 1)[1]
+    text = (ROOT / "docs" / "reference" / "python-api.md").read_text(encoding="utf-8")
+    section = text.split("# Python API", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 def test_readme_example_runs(tmp_path, monkeypatch, capsys):
-    """The README's Python API example, exactly as written there."""
+    """The Python API example of docs/reference/python-api.md, exactly as written there."""
     monkeypatch.chdir(tmp_path)
-    exec(compile(_readme_example(), "README.md", "exec"), {})
+    exec(compile(_readme_example(), "docs/reference/python-api.md", "exec"), {})
     out = capsys.readouterr().out
     acr = float(re.search(r"test ACR ([0-9.]+)", out).group(1))
     assert 0 < acr <= 1

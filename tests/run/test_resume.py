@@ -122,12 +122,14 @@ def test_resume_still_refuses_an_unreadable_run_before_any_work(tmp_path):
 
 
 def test_the_readme_names_every_setting_resume_accepts():
-    """The README's resume paragraph lists what RESUMABLE_CHANGES lets through."""
+    """The resume paragraph of docs/reference/live-models.md lists what RESUMABLE_CHANGES
+    lets through."""
     from pathlib import Path
 
     from iapo_cli.run._optimize import RESUMABLE_CHANGES
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "reference"
+              / "live-models.md").read_text(encoding="utf-8")
     start = readme.index("* **Resume:**")
     paragraph = readme[start : readme.index("* **", start + 1)]
     for name in sorted(RESUMABLE_CHANGES):
