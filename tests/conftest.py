@@ -80,8 +80,12 @@ def write_sums(path: Path, count: int = 40, seed: int = 0) -> Path:
 
 
 def live_config(path: Path, url: str, data: Path, prompts: int = 6, budget: int = 600,
-                extra: str = "", model: str = "openai/loopback") -> Path:
-    """A live majority-vote config against the loopback server at ``url``."""
+                extra: str = "", model: str = "openai/loopback",
+                transport: str = "http") -> Path:
+    """A live majority-vote config against the loopback server at ``url``, through iapo's
+    own http transport unless ``transport`` is "litellm": LiteLLM costs seconds of import
+    per process and milliseconds of CPU per request, so only the tests about LiteLLM's own
+    path (tests/llm, and the end-to-end ones that name it) pay for it."""
     arms = "\n".join(
         f"  - {{id: p{i}, system: 'style {i}', template: \"{{question}} Answer: <n>\"}}"
         for i in range(prompts))
@@ -96,6 +100,7 @@ backend:
   max_retries: 2
   retry_base_delay: 0.01
   timeout: 5
+  transport: {transport}
   cache_dir: {path.parent / 'cache'}
 dataset: {{path: {data}, target_field: answer, id_field: id}}
 strategy: majority_vote

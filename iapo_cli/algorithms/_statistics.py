@@ -61,8 +61,9 @@ class ArmStatistics:
         k = np.arange(1, self.task_sum.shape[2] + 1, dtype=float)
         cost = per_completion[:, None] * k[None, :]
         if self.requests is not None and self.request_count.any():
-            per_request = np.where(self.request_count > 0,
-                                   self.request_cost_sum / self.request_count, 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 where never pulled
+                per_request = np.where(self.request_count > 0,
+                                       self.request_cost_sum / self.request_count, 0.0)
             cost = cost + per_request[:, None] * self.requests
         return cost
 

@@ -341,12 +341,13 @@ class ArmPlan:
                 * self.usd_per_prompt_token)
 
 
-def _arm_plan(source: ArmSource, backend, queries: np.ndarray, quick: bool = False
-              ) -> ArmPlan:
-    """``quick``: LiteLLM counts tokens only when it is the arm's transport (its import
-    takes seconds a run without it should not wait for)."""
+def _arm_plan(source: ArmSource, backend, queries: np.ndarray) -> ArmPlan:
+    """LiteLLM counts the prompt tokens only when it is the arm's transport: its import
+    takes seconds that a run on another transport (``transport: http``, the simulator)
+    should not wait for, and for a server it does not know it would only estimate too (a
+    pilot then scales the count to what the model bills)."""
     counts, tokenizer = [], SIM_PROVIDER
-    litellm = not quick or isinstance(source.client.transport, LiteLLMTransport)
+    litellm = isinstance(source.client.transport, LiteLLMTransport)
     for x in queries:
         count, tokenizer = count_tokens(source.model, backend.messages(source.prompt, int(x)),
                                         litellm)
@@ -526,11 +527,11 @@ class Plan:
         return out
 
 
-def build_plan(resolved: ResolvedRun, pilot: int = 0, quick: bool = False) -> Plan:
+def build_plan(resolved: ResolvedRun, pilot: int = 0) -> Plan:
     """The plan of ``resolved``'s run (see ``Plan``); ``pilot`` completions per arm
     (``run_pilot``). Without a pilot nothing is sent, and the completions an earlier pilot
     (or run) left in the cache at the pilot's slots (up to ``PILOT_FROM_CACHE`` per arm)
-    stand in for one (``completion_from`` "cache"). ``quick``: see ``_arm_plan``."""
+    stand in for one (``completion_from`` "cache")."""
     problem, config = resolved.problem, resolved.config
     unit, amount = resolved.budget_unit, resolved.budget
     metered = unit != "completions"
@@ -557,7 +558,7 @@ def build_plan(resolved: ResolvedRun, pilot: int = 0, quick: bool = False) -> Pl
     if live:
         queries = _token_sample(problem.train)
         sources = list(_arms(resolved.env))
-        arms = [_arm_plan(s, problem.backend, queries, quick) for s in sources]
+        arms = [_arm_plan(s, problem.backend, queries) for s in sources]
         if pilot:
             health = run_pilot(resolved, list(zip(sources, arms, strict=True)), pilot)
         else:  # free: what an earlier pilot (or run) left at the pilot's slots
@@ -712,5 +713,5 @@ def plan(config_path, budget: float | None = None, seed: int | None = None,
 
 
 def plan_estimate(resolved: ResolvedRun) -> Plan:
-    """The plan ``optimize`` announces (as ``plan`` without a pilot, quick): no request."""
-    return build_plan(resolved, quick=True)
+    """The plan ``optimize`` announces (as ``plan`` without a pilot): no request."""
+    return build_plan(resolved)

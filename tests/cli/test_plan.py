@@ -63,7 +63,7 @@ def test_bad_input_exits_2_before_anything_is_sent(tmp_path, loopback, monkeypat
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     config = live_config(tmp_path / "live.yaml", loopback.url, data, prompts=2,
-                         model="openai/gpt-4o-mini")
+                         model="openai/gpt-4o-mini", transport="litellm")
     config.write_text(config.read_text().replace(f"  api_base: {loopback.url}\n", ""))
     # no key: a plan without a pilot sends nothing and says so; a pilot needs the key
     code, out, err = run_cli("plan", config)

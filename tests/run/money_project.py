@@ -46,7 +46,8 @@ def money_config(path: Path, url: str, rows: int = 60, budget: dict | int | None
     models = [{"id": name, "model": f"openai/{name}", "api_base": url,
                "price": {"input": PRICES[name][0], "output": PRICES[name][1]},
                "params": {"max_tokens": 20}, "concurrency": concurrency, "max_retries": 0,
-               "timeout": 10, "supports_n": MODELS[name].supports_n}
+               "timeout": 10, "supports_n": MODELS[name].supports_n,
+               "transport": "http"}  # iapo's own client: no LiteLLM import or CPU
               for name in MODELS]
     config = {
         "name": "money", "backend": {"kind": "live", "n_max": N_MAX,

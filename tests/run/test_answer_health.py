@@ -22,8 +22,6 @@ def _config(tmp_path, url, budget, pattern=LINE_START, extra=""):
     answer = f"answer: {{pattern: '{pattern}'}}\n" if pattern else ""
     path = live_config(tmp_path / "live.yaml", url, data, budget=budget,
                        extra=answer + extra)
-    path.write_text(path.read_text().replace("  timeout: 5\n",
-                                             "  timeout: 5\n  transport: http\n"))
     return path
 
 

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def setup(tmp_path, loopback, api_key):
     data = write_sums(tmp_path / "sums.jsonl", count=40)
-    return live_config(tmp_path / "live.yaml", loopback.url, data), loopback
+    return live_config(tmp_path / "live.yaml", loopback.url, data, transport="litellm"), \
+        loopback
 
 
 # pulls of 8 votes: a quarter of the requests of PSST's default 2, for the tests about
@@ -31,11 +32,21 @@ def setup(tmp_path, loopback, api_key):
 EIGHT_VOTES = "algorithm: {name: psst, params: {votes: 8}}\n"
 
 
+# iapo's own http transport: what these tests check (stopping, resuming, processes sharing
+# a cache) is the client's, whatever the transport, and LiteLLM's import and per-request
+# CPU made them the slowest of the suite
 @pytest.fixture
 def setup8(tmp_path, loopback, api_key):
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     return live_config(tmp_path / "live.yaml", loopback.url, data, extra=EIGHT_VOTES), \
         loopback
+
+
+@pytest.fixture
+def setup_http(tmp_path, loopback, api_key):
+    """``setup`` through the http transport, for tests of what resume checks."""
+    data = write_sums(tmp_path / "sums.jsonl", count=40)
+    return live_config(tmp_path / "live.yaml", loopback.url, data), loopback
 
 
 def test_budget_600_six_prompts_meets_the_bars(setup, tmp_path):
@@ -113,20 +124,20 @@ def test_exhausted_retries_stop_the_run_and_resume_finishes(setup8, tmp_path):
     assert usage["this_attempt"]["completion"]["cached"] >= served
 
 
-def test_resume_refuses_a_different_config(setup, tmp_path):
-    config, _ = setup
+def test_resume_refuses_a_different_config(setup_http, tmp_path):
+    config, _ = setup_http
     optimize(config, out=tmp_path / "run")
     config.write_text(config.read_text().replace("budget: 600", "budget: 500"))
     with pytest.raises(ConfigError, match="differs from the run being resumed in 'budget'"):
         optimize(config, resume=tmp_path / "run")
 
 
-def test_resume_accepts_a_run_stored_before_newer_backend_fields(setup, tmp_path):
+def test_resume_accepts_a_run_stored_before_newer_backend_fields(setup_http, tmp_path):
     """A run directory written before backend.retry_max_delay and backend.max_n existed
     (its config.yaml lacks them) resumes: those keys take their defaults."""
     import yaml
 
-    config, server = setup
+    config, server = setup_http
     optimize(config, out=tmp_path / "run")
     stored = tmp_path / "run" / "config.yaml"
     data = yaml.safe_load(stored.read_text())
@@ -383,7 +394,7 @@ def test_http_transport_runs_without_litellm_and_shares_the_cache(setup, tmp_pat
     rerun through LiteLLM on the same cache makes no request."""
     config, server = setup
     text = config.read_text()
-    config.write_text(text.replace("  kind: live\n", "  kind: live\n  transport: http\n"))
+    config.write_text(text.replace("transport: litellm", "transport: http"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "iapo_cli", "optimize",
                            str(config), "--out", str(tmp_path / "run1")],

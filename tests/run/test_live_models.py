@@ -132,7 +132,7 @@ def loopback_config(path: Path, url: str, data: Path, budget: int = 300,
     models = [{"id": name, "model": f"openai/{name}", "api_base": url,
                "price": {"input": PRICES[name][0], "output": PRICES[name][1]},
                "params": {"max_tokens": max_tokens}, "concurrency": 1, "max_retries": 0,
-               "timeout": 5}
+               "timeout": 5, "transport": "http"}
               for name in ("small", "large")]
     config = {
         "name": "models", "backend": {"kind": "live", "n_max": 4,

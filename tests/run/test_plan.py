@@ -146,7 +146,8 @@ def test_without_a_pilot_nothing_is_sent_and_a_later_plan_reads_the_pilot(
         tmp_path, steady_loopback, api_key):
     loopback = steady_loopback
     data = write_sums(tmp_path / "sums.jsonl", count=40)
-    config = live_config(tmp_path / "live.yaml", loopback.url, data, prompts=3, budget=120)
+    config = live_config(tmp_path / "live.yaml", loopback.url, data, prompts=3, budget=120,
+                         transport="litellm")  # LiteLLM counts its prompt tokens
     planned = plan(config)
     assert loopback.requests == 0
     assert planned.tokens["expected"] is None and planned.tokens["worst"] is None

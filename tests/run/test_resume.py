@@ -25,7 +25,7 @@ def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_k
     data = write_sums(tmp_path / "sums.jsonl", count=40)
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(LoopbackServer(seed=0))
-        config = live_config(tmp_path / "live.yaml", first.url, data,
+        config = live_config(tmp_path / "live.yaml", first.url, data, transport="litellm",
                              extra="algorithm: {name: psst, params: {votes: 8}}\n")
         first.fail(*[None] * 12)  # 12 requests served, then a 500 on every request
         first.fail_always = "500"
@@ -38,8 +38,8 @@ def test_resume_after_a_restart_on_a_new_port_pays_nothing_twice(tmp_path, api_k
         text = config.read_text().replace(first.url, second.url)
         for old, new in (("concurrency: 4", "concurrency: 8"), ("max_retries: 2",
                          "max_retries: 4"), ("timeout: 5", "timeout: 9"),
-                         ("retry_base_delay: 0.01",
-                          "retry_base_delay: 0.02\n  max_n: 4\n  transport: http")):
+                         ("retry_base_delay: 0.01", "retry_base_delay: 0.02\n  max_n: 4"),
+                         ("transport: litellm", "transport: http")):
             assert old in text
             text = text.replace(old, new)
         config.write_text(text)

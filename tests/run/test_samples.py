@@ -105,8 +105,6 @@ def test_a_run_the_early_check_stopped_shows_what_it_paid_for(tmp_path, api_key)
     with LoopbackServer(seed=0, inline=True) as server:
         config = live_config(tmp_path / "live.yaml", server.url, data, budget=1000,
                              extra="answer: {pattern: '(?im)^\\s*answer\\s*:\\s*(.+?)\\s*$'}\n")
-        config.write_text(config.read_text().replace("  timeout: 5\n",
-                                                     "  timeout: 5\n  transport: http\n"))
         code, _, _ = run_cli("optimize", config, "--out", tmp_path / "run")
         paid = server.completions
         requests = server.requests
