@@ -84,9 +84,13 @@ def _parse_json(text: str) -> Any:
                           f"{exc.colno})") from None
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ~10x faster
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _parse_yaml(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -317,7 +321,7 @@ class RunDir(_Directory):
 
     # --- writing ---------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
-        self._write_text(self.CONFIG, yaml.safe_dump(config, sort_keys=False))
+        self._write_text(self.CONFIG, yaml.dump(config, Dumper=_SafeDumper, sort_keys=False))
 
     def write_split(self, train: Iterable[int], test: Iterable[int]) -> None:
         write_json(self.file(self.SPLIT), {"train": list(train), "test": list(test)})

@@ -134,6 +134,24 @@ class CompletionCache:
                     out.append(THEIRS)
         return out
 
+    def settle(self, records: dict[str, dict], owner: str) -> dict[str, dict | None]:
+        """Store each of ``records`` (slot key -> record) unless the slot already holds one,
+        and drop ``owner``'s claims on those slots, in one transaction (one commit for a
+        request's completions instead of one each, and one for the claims). Per key: None
+        when this call stored it, else the record stored first (everybody's sample)."""
+        out: dict[str, dict | None] = {}
+        cache = self._cache
+        with cache.transact(retry=True):
+            for key, record in records.items():
+                if cache.add(key, json.dumps(record, sort_keys=True)):
+                    out[key] = None
+                else:
+                    raw = cache.get(key)
+                    out[key] = None if raw is None else json.loads(raw)
+                if cache.get(_claim_key(key)) == owner:
+                    cache.delete(_claim_key(key))
+        return out
+
     def claim_is_live(self, key: str) -> bool:
         """Whether a claim on ``key`` still stands (not expired, owner not known dead),
         whoever holds it (the caller's own claims included). A cheap read: no lock is

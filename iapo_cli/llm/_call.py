@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ._cache import MINE, slot_key
@@ -212,19 +212,15 @@ class ClientCall:
         if want > 1 and len(texts) == 1:
             client.noticed_ignored_n(want)
         client.sender.account(self.kind, reply, len(texts), request_id)
-        out = []
-        keys = []
-        for slot, completion in zip(slots, split_reply(reply, texts, client.prices()),
-                                    strict=False):
-            key = slot_key(fingerprint, slot)
-            record = {k: v for k, v in asdict(completion).items() if k != "cached"}
-            if not client.cache.put(key, record):  # the first sample stored is everybody's
-                stored = client.cache.get(key)
-                completion = Completion.from_record(stored) if stored is not None \
-                    else completion
-            out.append(completion)
-            keys.append(key)
-        client.claims.release(keys)
+        completions = split_reply(reply, texts, client.prices())
+        keys = [slot_key(fingerprint, slot) for slot in slots[:len(completions)]]
+        earlier = client.claims.settle({key: completion.record()
+                                        for key, completion in zip(keys, completions,
+                                                                   strict=True)})
+        # a slot another process stored meanwhile keeps that sample: it is everybody's
+        out = [completion if earlier[key] is None else Completion.from_record(earlier[key])
+               for key, completion in zip(keys, completions, strict=True)]
+        # slots the reply did not fill stay claimed by this call: it asks again for them
         if self.progress is not None:
             self.progress(len(texts))
         return out

@@ -34,6 +34,14 @@ class SlotClaims:
         self.cache.release(list(keys), self.owner)
         self.held.difference_update(keys)
 
+    def settle(self, records: dict[str, dict]) -> dict[str, dict | None]:
+        """Store the completions of claimed slots and release those claims at once
+        (``CompletionCache.settle``): per key None when stored now, else the record another
+        process stored first."""
+        stored = self.cache.settle(records, self.owner)
+        self.held.difference_update(records)
+        return stored
+
     def release_all(self) -> None:
         self.release(list(self.held))
 

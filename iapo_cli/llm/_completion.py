@@ -35,6 +35,10 @@ class Completion:
     def total_tokens(self) -> float:
         return self.prompt_tokens + self.completion_tokens
 
+    def record(self) -> dict:
+        """The cache record: every field but ``cached`` (plain values, no deep copy)."""
+        return {name: getattr(self, name) for name in _COMPLETION_FIELDS}
+
     @classmethod
     def from_record(cls, record: dict, cached: bool = False) -> Completion:
         """A completion from its cache record (the fields but ``cached``); keys this
@@ -44,7 +48,8 @@ class Completion:
         return cls(**known, cached=cached)
 
 
-_COMPLETION_FIELDS = frozenset(Completion.__dataclass_fields__) - {"cached"}
+_COMPLETION_FIELDS = tuple(name for name in Completion.__dataclass_fields__
+                           if name != "cached")
 
 
 def split_reply(reply: Reply, texts: list[str], prices: tuple[float, float] | None

@@ -11,6 +11,7 @@ nothing more. Errors are classified here the way ``classify_error`` classifies L
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from typing import TYPE_CHECKING
@@ -69,7 +70,7 @@ class HTTPTransport:
         if client is None or client.is_closed:
             concurrency = max(1, int(self.settings.concurrency))
             client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.settings.timeout),
+                timeout=httpx.Timeout(self.settings.timeout), verify=_tls_context(),
                 limits=httpx.Limits(max_connections=concurrency,
                                     max_keepalive_connections=concurrency))
             self._clients = {other: kept for other, kept in self._clients.items()
@@ -167,3 +168,12 @@ def _status_error(response, secrets: tuple[str, ...]) -> TransportError:
 def _reason(value: object) -> str | None:
     """A choice's ``finish_reason`` as a short string (None when absent or not a string)."""
     return value[:32] if isinstance(value, str) else None
+
+
+@functools.cache
+def _tls_context():
+    """One TLS context for every client of the process: loading the trust store takes
+    ~30 ms, which each new client (one per event loop, per model) paid again."""
+    import ssl
+
+    return ssl.create_default_context()

@@ -361,6 +361,17 @@ def optimize(config_path: str | Path, out: str | Path | None = None,
         for client in resolved.problem.backend.clients:
             client.ledger = ledger
         _write(run_dir, resolved, None, None, 0.0, "running", attempt)
+    try:
+        return _train_and_write(resolved, run_dir, attempt, live, observer, on_start)
+    finally:
+        if live:
+            ledger.close()
+
+
+def _train_and_write(resolved: ResolvedRun, run_dir: Path, attempt: int, live: bool,
+                     observer: Observer | None,
+                     on_start: Callable[[ResolvedRun], None] | None) -> RunOutcome:
+    """``optimize``'s training and writing, once the run directory is set up."""
     install_early_check(resolved, resolved.budget, resolved.budget_unit,
                         f"iapo samples {run_dir} --unparsed")
     trainer = None

@@ -154,7 +154,7 @@ def test_bench_ctrl_c_keeps_finished_runs(tmp_path):
     """Ctrl-C at a terminal signals the whole process group: the workers too."""
     out = tmp_path / "bench"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iapo_cli", "bench", "--env", "synthetic:bon-grid",
+        [sys.executable, "-m", "iapo_cli", "bench", "--env", "synthetic:bernoulli-mv",
          "--algorithms", "psst,uniform,ucb", "--budgets", "500,2000", "--runs", "5000",
          "--workers", "2", "--out", out],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,

@@ -245,7 +245,10 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(runs, evil_page):
+    """One Chromium for the module, started after every run it shows is built: Playwright's
+    sync API keeps an event loop running in this thread while the browser is open, and a
+    run (``optimize``) needs to run its own."""
     path = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
