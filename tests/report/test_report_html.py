@@ -39,10 +39,10 @@ def runs(tmp_path_factory):
     two-model run (not evaluated), a tiny bench, an offline run and a run the early
     answer check stopped."""
     tmp = tmp_path_factory.mktemp("html")
-    quick = optimize(sim_project(tmp / "quick", budget=600), out=tmp / "quick" / "run").run_dir
+    quick = optimize(sim_project(tmp / "quick", budget=300), out=tmp / "quick" / "run").run_dir
     code, _, err = run_cli("evaluate", quick)
     assert code == 0, err
-    two = optimize(two_models_project(tmp / "two", rows=30, budget=600),
+    two = optimize(two_models_project(tmp / "two", rows=30, budget=300),
                    out=tmp / "two" / "run").run_dir
     bench = tmp / "bench"
     code, _, err = run_cli("bench", "--env", "synthetic:bernoulli-mv", "--runs", 3,
@@ -145,7 +145,7 @@ def test_the_run_page_has_every_section(runs):
     # the arm without a format instruction answers rarely: highlighted
     health = re.search(r'<table id="health-table">.*?</table>', text, re.S).group(0)
     assert re.search(r'<tr class="bad"><td>no-format</td>', health)
-    assert "complete" in text and "600 of 600 completions" in text
+    assert "complete" in text and "300 of 300 completions" in text
     # report.md and the PNGs as before
     assert (runs["quick"] / "report.md").is_file()
     assert (runs["quick"] / "utility_vs_n.png").is_file()

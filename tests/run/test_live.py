@@ -68,6 +68,7 @@ def test_budget_600_six_prompts_meets_the_bars(setup, tmp_path):
 
 def test_secrets_never_reach_a_written_file(setup, tmp_path):
     config, server = setup
+    config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
     optimize(config, out=tmp_path / "run")
     assert server.auth_headers[0] == f"Bearer {SECRET}"
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
