@@ -140,7 +140,7 @@ def test_validate_checks_where_optimize_would_write(tmp_path):
 def test_bench_small_study(tmp_path, tiny_npz):
     out = tmp_path / "bench"
     proc = iapo("bench", "--env", tiny_npz, "--algorithms", "psst,uniform,triple_n1",
-                "--budgets", "100,300", "--runs", "4", "--out", out)
+                "--budgets", "100,300", "--runs", "4", "--workers", "1", "--out", out)
     assert proc.returncode == 0, proc.stderr
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["algorithm", "budget", "run", "acr", "oracle", "regret",

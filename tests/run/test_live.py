@@ -357,9 +357,9 @@ def test_a_request_abandoned_on_timeout_is_reported_as_possibly_billed(setup, tm
     assert server.completions == received + unreceived["completions"]
 
 
-def test_a_server_ignoring_n_is_noticed_said_and_answered_concurrently(setup, tmp_path):
+def test_a_server_ignoring_n_is_noticed_said_and_answered_concurrently(setup_http, tmp_path):
     """Item 17."""
-    config, server = setup
+    config, server = setup_http
     server.ignore_n, server.latency = True, 0.02
     config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
     code, out, err = run_cli("optimize", config, "--out", tmp_path / "run")
@@ -372,9 +372,9 @@ def test_a_server_ignoring_n_is_noticed_said_and_answered_concurrently(setup, tm
     assert server.max_in_flight == 4  # the missing ones went out together (concurrency 4)
 
 
-def test_params_that_change_the_text_are_part_of_the_cache_key(setup, tmp_path):
+def test_params_that_change_the_text_are_part_of_the_cache_key(setup_http, tmp_path):
     """Item 15: a sampling option in backend.params asks again; a header does not."""
-    config, server = setup
+    config, server = setup_http
     config.write_text(config.read_text().replace("budget: 600", "budget: 120"))
     optimize(config, out=tmp_path / "run1")
     served = server.completions
