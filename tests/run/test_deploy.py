@@ -15,8 +15,10 @@ from tests.conftest import SMALL_SYNTHETIC, write_config
 from tests.run.test_live_models import two_models_project
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_model_run(tmp_path_factory):
+    """A two-model run with a USD budget, built once per test process: the tests using it
+    (here and in test_reweigh.py) only read it."""
     directory = tmp_path_factory.mktemp("deploy")
     path = two_models_project(directory, rows=60, budget={"usd": 0.05})
     optimize(path, out=directory / "run")

@@ -215,17 +215,17 @@ objectives:
   - {{name: quality, scorer: llm_judge, params: {{model: openai/judge, api_base: {server.url}}}}}
 """).replace("correct: 1.0, cost: 0.0", "correct: 1.0, quality: 0.5, cost: 0.0").replace(
         "correct: 1.0, cost: 0.02", "correct: 1.0, quality: 0.0, cost: 0.02").replace(
-        "budget: 600", "budget: 200")
+        "budget: 600", "budget: 100")
     config.write_text(text)
     outcome = optimize(config, out=tmp_path / "run")
     usage = outcome.usage["this_attempt"]
-    assert outcome.result.spent == 200
-    assert usage["completion"]["completions"] == 200
-    assert usage["judge"]["completions"] == 200  # one rating per completion
+    assert outcome.result.spent == 100
+    assert usage["completion"]["completions"] == 100
+    assert usage["judge"]["completions"] == 100  # one rating per completion
     frame = outcome.result.policy.frame()
     assert frame["estimated_utility"].between(0, 1.5).all()
     again = optimize(config, out=tmp_path / "run2")
-    assert again.usage["this_attempt"]["judge"]["cached"] == 200
+    assert again.usage["this_attempt"]["judge"]["cached"] == 100
 
 
 def test_two_processes_sharing_a_cache_pay_once_and_agree(setup8, tmp_path):
