@@ -8,13 +8,16 @@ import socket
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import httpx
-import openai
 import pytest
 
 from iapo_cli.run import Policy, create_app
 from tests.run.money_project import trained_money_run
+
+if TYPE_CHECKING:  # imported in the tests that call it: collecting the suite need not
+    import openai
 
 
 class AppServer:
@@ -52,6 +55,8 @@ def served(tmp_path_factory):
 
 
 def _client(app: AppServer) -> openai.OpenAI:
+    import openai
+
     return openai.OpenAI(base_url=f"{app.url}/v1", api_key="anything", max_retries=0)
 
 
@@ -124,6 +129,8 @@ def test_errors_are_openai_error_bodies_with_their_status(served, call, status, 
     assert error["message"] == message and error["type"] == "invalid_request_error"
     assert upstream.requests == requests
     if status == 404:  # the official client raises its typed error
+        import openai
+
         with pytest.raises(openai.NotFoundError):
             _client(app).chat.completions.create(model=call["model"],
                                                  messages=body["messages"])
